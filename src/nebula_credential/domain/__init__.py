@@ -1,0 +1,53 @@
+"""The domain: ids, scopes, credential kinds and the typed credential. Imports nothing of ours."""
+
+from .credential import Credential, FieldValue, format_timestamp, parse_timestamp, utcnow
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    Conflict,
+    CorruptData,
+    CredentialError,
+    DecryptionFailed,
+    InvalidCredential,
+    InvalidCredentialId,
+    InvalidScope,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProviderUnavailable,
+    ValidationError,
+)
+from .ids import CredentialId
+from .kinds import CredentialKind, FieldSpec, field_spec, fields_of
+from .scope import CredentialScope
+from .secret import REDACTED, SecretValue
+
+__all__ = [
+    "REDACTED",
+    "AuthenticationError",
+    "ConfigurationError",
+    "Conflict",
+    "CorruptData",
+    "Credential",
+    "CredentialError",
+    "CredentialId",
+    "CredentialKind",
+    "CredentialScope",
+    "DecryptionFailed",
+    "FieldSpec",
+    "FieldValue",
+    "InvalidCredential",
+    "InvalidCredentialId",
+    "InvalidScope",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ProviderUnavailable",
+    "SecretValue",
+    "ValidationError",
+    "field_spec",
+    "fields_of",
+    "format_timestamp",
+    "parse_timestamp",
+    "utcnow",
+]

@@ -1,0 +1,410 @@
+"""The typed credential and its versioned JSON wire format."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final, TypeAlias
+
+from .errors import InvalidCredential
+from .ids import CredentialId
+from .kinds import CredentialKind, field_spec, fields_of
+from .scope import CredentialScope
+from .secret import REDACTED, SecretValue
+
+SCHEMA_VERSION: Final = 1
+FieldValue: TypeAlias = SecretValue | str | int
+FIELD_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
+RESERVED_FIELD_NAMES: Final = frozenset({"credential.json"})
+TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
+MAX_TAG_VALUE: Final = 256
+MAX_OWNER: Final = 253
+_WIRE_KEYS: Final = frozenset(
+    {
+        "schema_version",
+        "id",
+        "kind",
+        "scope",
+        "owner",
+        "tags",
+        "fields",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "version",
+    }
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. ``2026-11-30T04:47:34.123456Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: object, what: str, credential_id: str | None = None) -> datetime:
+    if isinstance(text, datetime):
+        moment = text
+    elif isinstance(text, str):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidCredential(
+                f"{what} {text[:40]!r} is not an RFC 3339 timestamp", credential_id=credential_id
+            ) from None
+    else:
+        raise InvalidCredential(
+            f"{what} must be a timestamp string, not {type(text).__name__}",
+            credential_id=credential_id,
+        )
+    if moment.tzinfo is None:
+        raise InvalidCredential(
+            f"{what} has no time zone; add 'Z' for UTC", credential_id=credential_id
+        )
+    return moment.astimezone(UTC)
+
+
+def _parse_kind(kind: object, credential_id: str) -> CredentialKind:
+    if isinstance(kind, CredentialKind):
+        return kind
+    if not isinstance(kind, str):
+        raise InvalidCredential(
+            f"kind must be a string, not {_type_name(kind)}", credential_id=credential_id
+        )
+    try:
+        return CredentialKind(kind)
+    except ValueError:
+        names = ", ".join(k.value for k in CredentialKind)
+        raise InvalidCredential(
+            f"unknown kind {kind[:40]!r}; use one of: {names}", credential_id=credential_id
+        ) from None
+
+
+def _type_name(value: object) -> str:
+    return {
+        str: "string",
+        int: "integer",
+        bool: "boolean",
+        float: "number",
+        list: "array",
+        dict: "object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _check_text(value: str, what: str, credential_id: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidCredential(f"{what} is not valid UTF-8", credential_id=credential_id) from None
+
+
+def _normalise_fields(
+    kind: CredentialKind, raw: Mapping[str, Any], credential_id: str
+) -> dict[str, FieldValue]:
+    if not isinstance(raw, Mapping):
+        raise InvalidCredential(
+            f"fields must be an object, not {_type_name(raw)}", credential_id=credential_id
+        )
+    out: dict[str, FieldValue] = {}
+    for name, value in raw.items():
+        if not isinstance(name, str) or FIELD_NAME.fullmatch(name) is None:
+            raise InvalidCredential(
+                f"field name {str(name)[:60]!r} must be 1-253 of letters, digits, '.', '_', '-'",
+                credential_id=credential_id,
+            )
+        if name in RESERVED_FIELD_NAMES:
+            raise InvalidCredential(f"field name {name!r} is reserved", credential_id=credential_id)
+        spec = field_spec(kind, name)
+        if spec is None:
+            known = ", ".join(s.name for s in fields_of(kind))
+            raise InvalidCredential(
+                f"{kind.value} credentials have no field {name!r}; known fields: {known}",
+                credential_id=credential_id,
+            )
+        if value is None:
+            continue
+        if spec.type is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidCredential(
+                    f"field {name!r} must be an integer, not {_type_name(value)}",
+                    credential_id=credential_id,
+                )
+            out[name] = value
+            continue
+        plain = value.reveal() if isinstance(value, SecretValue) else value
+        if not isinstance(plain, str):
+            raise InvalidCredential(
+                f"field {name!r} must be a string, not {_type_name(plain)}",
+                credential_id=credential_id,
+            )
+        _check_text(plain, f"field {name!r}", credential_id)
+        out[name] = SecretValue(plain) if spec.secret else plain
+    for spec in fields_of(kind):
+        if spec.required and not out.get(spec.name):
+            what = "secret field" if spec.secret else "field"
+            raise InvalidCredential(
+                f"{kind.value} credential {credential_id!r} is missing required {what} "
+                f"{spec.name!r}",
+                credential_id=credential_id,
+            )
+    if kind is CredentialKind.GENERIC and not out:
+        raise InvalidCredential(
+            f"generic credential {credential_id!r} needs at least one field",
+            credential_id=credential_id,
+        )
+    return out
+
+
+def _normalise_tags(raw: Mapping[str, Any], credential_id: str) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise InvalidCredential(
+            f"tags must be an object, not {_type_name(raw)}", credential_id=credential_id
+        )
+    tags: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or TAG_KEY.fullmatch(key) is None:
+            raise InvalidCredential(
+                f"tag key {str(key)[:70]!r} must be 1-63 of letters, digits, '.', '_', '/', '-' "
+                "starting with a letter or digit",
+                credential_id=credential_id,
+            )
+        if not isinstance(value, str):
+            raise InvalidCredential(
+                f"tag {key!r} must have a string value, not {_type_name(value)}",
+                credential_id=credential_id,
+            )
+        if len(value) > MAX_TAG_VALUE or not value.isprintable():
+            raise InvalidCredential(
+                f"tag {key!r} value must be at most {MAX_TAG_VALUE} printable characters",
+                credential_id=credential_id,
+            )
+        _check_text(value, f"tag {key!r}", credential_id)
+        tags[key] = value
+    return tags
+
+
+_ATTRS: Final = (
+    "id",
+    "kind",
+    "fields",
+    "scope",
+    "owner",
+    "tags",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "version",
+)
+
+
+class Credential:
+    """A typed credential with its metadata; immutable and validated on construction.
+
+    Secret fields are held as :class:`SecretValue`; ``repr``, ``str`` and ``to_dict()``
+    show them as ``**********``. ``version`` is 0 until a provider stores it.
+    """
+
+    __slots__ = _ATTRS
+
+    id: CredentialId
+    kind: CredentialKind
+    fields: Mapping[str, FieldValue]
+    scope: CredentialScope
+    owner: str | None
+    tags: Mapping[str, str]
+    created_at: datetime | None
+    updated_at: datetime | None
+    expires_at: datetime | None
+    version: int
+
+    def __init__(
+        self,
+        id: str,
+        kind: CredentialKind | str,
+        fields: Mapping[str, FieldValue | None],
+        *,
+        scope: str = "global",
+        owner: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        created_at: datetime | str | None = None,
+        updated_at: datetime | str | None = None,
+        expires_at: datetime | str | None = None,
+        version: int = 0,
+    ) -> None:
+        set_ = object.__setattr__
+        cid = CredentialId(id)
+        set_(self, "id", cid)
+        set_(self, "kind", _parse_kind(kind, cid))
+        set_(self, "scope", CredentialScope(scope))
+        if owner is not None:
+            if not isinstance(owner, str):
+                raise InvalidCredential(
+                    f"owner must be a string, not {_type_name(owner)}", credential_id=cid
+                )
+            if not owner or len(owner) > MAX_OWNER or not owner.isprintable():
+                raise InvalidCredential(
+                    f"owner must be 1-{MAX_OWNER} printable characters", credential_id=cid
+                )
+            _check_text(owner, "owner", cid)
+        set_(self, "owner", owner)
+        set_(self, "fields", MappingProxyType(_normalise_fields(self.kind, fields, cid)))
+        set_(self, "tags", MappingProxyType(_normalise_tags({} if tags is None else tags, cid)))
+        for name, value in (
+            ("created_at", created_at),
+            ("updated_at", updated_at),
+            ("expires_at", expires_at),
+        ):
+            set_(self, name, None if value is None else parse_timestamp(value, name, cid))
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise InvalidCredential("version must be a non-negative integer", credential_id=cid)
+        set_(self, "version", version)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Credential is immutable; use evolve()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Credential is immutable; use evolve()")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credential):
+            return NotImplemented
+        return all(getattr(self, a) == getattr(other, a) for a in _ATTRS)
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.version))
+
+    # -- access ---------------------------------------------------------------------
+
+    def reveal(self, name: str) -> str | int:
+        """The plain value of one field; raises KeyError when the field is absent."""
+        value = self.fields[name]
+        return value.reveal() if isinstance(value, SecretValue) else value
+
+    def revealed_fields(self) -> dict[str, str | int]:
+        """Every field with secret values revealed."""
+        return {name: self.reveal(name) for name in self.fields}
+
+    @property
+    def secret_field_names(self) -> tuple[str, ...]:
+        return tuple(n for n, v in self.fields.items() if isinstance(v, SecretValue))
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    def evolve(self, **changes: Any) -> Credential:
+        """A copy with some attributes replaced (validated again).
+
+        ``fields`` are merged into the current ones; a field set to None is removed.
+        """
+        values = {a: getattr(self, a) for a in _ATTRS}
+        if "fields" in changes:
+            merged: dict[str, Any] = dict(self.fields)
+            merged.update(changes.pop("fields"))
+            values["fields"] = {k: v for k, v in merged.items() if v is not None}
+        unknown = set(changes) - set(_ATTRS)
+        if unknown:
+            raise TypeError(f"Credential has no attribute {', '.join(sorted(unknown))}")
+        values.update(changes)
+        return Credential(values.pop("id"), values.pop("kind"), values.pop("fields"), **values)
+
+    # -- wire format ------------------------------------------------------------------
+
+    def to_dict(self, *, reveal: bool = False) -> dict[str, Any]:
+        """The wire form; secret values are ``**********`` unless ``reveal=True``."""
+        fields: dict[str, str | int] = {}
+        for name, value in self.fields.items():
+            if isinstance(value, SecretValue):
+                fields[name] = value.reveal() if reveal else REDACTED
+            else:
+                fields[name] = value
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": str(self.id),
+            "kind": self.kind.value,
+            "scope": str(self.scope),
+            "owner": self.owner,
+            "tags": dict(self.tags),
+            "fields": fields,
+            "created_at": _ts(self.created_at),
+            "updated_at": _ts(self.updated_at),
+            "expires_at": _ts(self.expires_at),
+            "version": self.version,
+        }
+
+    def to_json(self, *, reveal: bool = False) -> str:
+        return json.dumps(self.to_dict(reveal=reveal), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Credential:
+        """Build a credential from the wire form; raises InvalidCredential when malformed."""
+        if not isinstance(data, Mapping):
+            raise InvalidCredential(f"credential must be a JSON object, not {_type_name(data)}")
+        raw_id = data.get("id")
+        cid = CredentialId(raw_id)
+        schema = data.get("schema_version", SCHEMA_VERSION)
+        if isinstance(schema, bool) or not isinstance(schema, int):
+            raise InvalidCredential("schema_version must be an integer", credential_id=cid)
+        if schema > SCHEMA_VERSION:
+            raise InvalidCredential(
+                f"credential {cid!r} uses schema {schema}; this nebula-credential reads up to "
+                f"{SCHEMA_VERSION}: upgrade it",
+                credential_id=cid,
+            )
+        unknown = set(data) - _WIRE_KEYS
+        if unknown:
+            raise InvalidCredential(
+                f"credential {cid!r} has unknown keys: {', '.join(sorted(map(str, unknown)))}",
+                credential_id=cid,
+            )
+        if "kind" not in data:
+            raise InvalidCredential(f"credential {cid!r} has no kind", credential_id=cid)
+        if not isinstance(data.get("fields"), Mapping):
+            raise InvalidCredential(
+                f"credential {cid!r}: fields must be an object, not "
+                f"{_type_name(data.get('fields'))}",
+                credential_id=cid,
+            )
+        version = data.get("version", 0)
+        return cls(
+            id=cid,
+            kind=data["kind"],
+            fields=data["fields"],
+            scope=data.get("scope", "global"),
+            owner=data.get("owner"),
+            tags=data.get("tags", {}),
+            created_at=data.get("created_at"),
+            updated_at=data.get("updated_at"),
+            expires_at=data.get("expires_at"),
+            version=version,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Credential:
+        try:
+            data = json.loads(text)
+        except UnicodeDecodeError:
+            raise InvalidCredential("credential JSON is not valid UTF-8") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise InvalidCredential(f"credential is not valid JSON: {detail}") from None
+        return cls.from_dict(data)
+
+    def __repr__(self) -> str:
+        shown = {n: (REDACTED if isinstance(v, SecretValue) else v) for n, v in self.fields.items()}
+        return (
+            f"Credential(id={str(self.id)!r}, kind={self.kind.value!r}, "
+            f"scope={str(self.scope)!r}, version={self.version}, fields={shown!r})"
+        )
+
+    __str__ = __repr__
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return None if moment is None else format_timestamp(moment)

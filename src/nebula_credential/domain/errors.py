@@ -1,0 +1,128 @@
+"""The error hierarchy of nebula-credential.
+
+Every error a user of the library can see derives from :class:`CredentialError`::
+
+    CredentialError
+    ├── ValidationError            bad input: ids, scopes, payloads (exit code 2)
+    │   ├── InvalidCredentialId
+    │   ├── InvalidScope
+    │   └── InvalidCredential
+    ├── NotFound                   (exit code 3)
+    ├── Conflict                   stale expected_version (exit code 4)
+    ├── PermissionDenied           (exit code 5)
+    ├── AuthenticationError        (exit code 5)
+    ├── ProviderUnavailable        after retries (exit code 6)
+    ├── PayloadTooLarge
+    ├── CorruptData                stored bytes do not decode into a credential
+    ├── DecryptionFailed           wrong key
+    └── ConfigurationError         provider cannot be set up
+
+Messages say what failed, on which object and what to do next. They never contain a
+secret value: callers build them from ids, names and field names only.
+"""
+
+from __future__ import annotations
+
+
+class CredentialError(Exception):
+    """Root of every error raised by nebula-credential."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, credential_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.credential_id = credential_id
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(CredentialError):
+    """Input that does not describe a valid credential, id or scope."""
+
+    exit_code = 2
+
+
+class InvalidCredentialId(ValidationError):
+    """A credential id that breaks the id rules."""
+
+
+class InvalidScope(ValidationError):
+    """A scope string that does not parse."""
+
+
+class InvalidCredential(ValidationError):
+    """A payload with a wrong kind, a missing required field or a wrong type."""
+
+
+class NotFound(CredentialError):
+    """The credential does not exist."""
+
+    exit_code = 3
+
+
+class Conflict(CredentialError):
+    """A write lost an optimistic-concurrency race (stale ``expected_version``)."""
+
+    exit_code = 4
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        credential_id: str | None = None,
+        expected_version: int | None = None,
+        actual_version: int | None = None,
+    ) -> None:
+        super().__init__(message, credential_id=credential_id)
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class PermissionDenied(CredentialError):
+    """The backend refused the operation for the current identity."""
+
+    exit_code = 5
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        credential_id: str | None = None,
+        verb: str | None = None,
+        resource: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        super().__init__(message, credential_id=credential_id)
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+
+
+class AuthenticationError(CredentialError):
+    """The backend did not accept the credentials of the current identity."""
+
+    exit_code = 5
+
+
+class ProviderUnavailable(CredentialError):
+    """The backend could not be reached or kept failing after retries."""
+
+    exit_code = 6
+
+
+class PayloadTooLarge(CredentialError):
+    """The serialized credential exceeds what the backend can hold."""
+
+
+class CorruptData(CredentialError):
+    """Stored bytes exist but do not decode into a valid credential."""
+
+
+class DecryptionFailed(CredentialError):
+    """The key in use cannot decrypt the store (wrong key or passphrase)."""
+
+
+class ConfigurationError(CredentialError):
+    """The provider cannot be configured (missing kubeconfig, bad key, ...)."""

@@ -1,0 +1,144 @@
+"""The provider contract every storage backend implements.
+
+Semantics shared by all providers:
+
+- ``store`` writes a credential and returns it as stored: ``version`` is the previous
+  version plus one (1 on first write), ``created_at`` is kept from the first write and
+  ``updated_at`` is now. With ``expected_version`` the write happens only when the
+  stored version equals it (0 means "must not exist yet"); otherwise :class:`Conflict`.
+- ``retrieve`` returns ``None`` when the id is absent; ``get`` raises :class:`NotFound`.
+- ``delete`` is idempotent: it returns False when there was nothing to delete.
+- ``list`` streams credentials matching every given filter: ``scope`` exactly, or
+  ``scope`` and its descendants with ``descendants=True``; ``kind``; all ``tags``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import ClassVar, Self
+
+from ..domain import (
+    Credential,
+    CredentialId,
+    CredentialKind,
+    CredentialScope,
+    NotFound,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    """What ``list`` selects; an empty filter selects everything."""
+
+    scope: CredentialScope | None = None
+    descendants: bool = False
+    kind: CredentialKind | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        scope: str | None = None,
+        descendants: bool = False,
+        kind: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ListFilter:
+        """Validate loose arguments into a filter (raises ValidationError subclasses)."""
+        from ..domain import InvalidCredential
+
+        parsed_kind: CredentialKind | None = None
+        if kind is not None:
+            try:
+                parsed_kind = CredentialKind(kind)
+            except ValueError:
+                names = ", ".join(k.value for k in CredentialKind)
+                raise InvalidCredential(f"unknown kind {kind!r}; use one of: {names}") from None
+        return cls(
+            scope=None if scope is None else CredentialScope(scope),
+            descendants=descendants,
+            kind=parsed_kind,
+            tags=dict(tags or {}),
+        )
+
+    def matches(self, credential: Credential) -> bool:
+        if self.scope is not None and not self.scope.matches(
+            credential.scope, descendants=self.descendants
+        ):
+            return False
+        if self.kind is not None and credential.kind is not self.kind:
+            return False
+        return all(credential.tags.get(k) == v for k, v in self.tags.items())
+
+
+class CredentialProvider(abc.ABC):
+    """Async storage backend for credentials. See the module docstring for semantics."""
+
+    name: ClassVar[str] = "provider"
+
+    @abc.abstractmethod
+    async def store(
+        self, credential: Credential, *, expected_version: int | None = None
+    ) -> Credential:
+        """Write ``credential``; returns it with the stored version and timestamps."""
+
+    @abc.abstractmethod
+    async def retrieve(self, credential_id: str) -> Credential | None:
+        """The stored credential, or None when absent."""
+
+    @abc.abstractmethod
+    async def delete(self, credential_id: str) -> bool:
+        """Remove the credential; True if it existed. Never fails for a missing id."""
+
+    @abc.abstractmethod
+    def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
+        """Stream the credentials that ``selection`` matches."""
+
+    async def get(self, credential_id: str) -> Credential:
+        """The stored credential; raises NotFound when absent."""
+        found = await self.retrieve(credential_id)
+        if found is None:
+            cid = CredentialId(credential_id)
+            raise NotFound(
+                f"credential {cid!r} not found in the {self.name} store; "
+                "check the id with 'nebula-credential list'",
+                credential_id=cid,
+            )
+        return found
+
+    async def exists(self, credential_id: str) -> bool:
+        return await self.retrieve(credential_id) is not None
+
+    def list(
+        self,
+        *,
+        scope: str | None = None,
+        descendants: bool = False,
+        kind: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Credential]:
+        """Stream credentials by exact scope (or prefix with ``descendants``), kind, tags."""
+        return self.iter_credentials(
+            ListFilter.build(scope=scope, descendants=descendants, kind=kind, tags=tags)
+        )
+
+    def list_all(self) -> AsyncIterator[Credential]:
+        """Every credential this provider can see."""
+        return self.iter_credentials(ListFilter())
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release connections; the provider is unusable afterwards."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
