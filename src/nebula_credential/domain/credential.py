@@ -280,6 +280,12 @@ class Credential:
     def __hash__(self) -> int:
         return hash((self.id, self.version))
 
+    def __copy__(self) -> Credential:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Credential:
+        return self  # immutable
+
     # -- access ---------------------------------------------------------------------
 
     def reveal(self, name: str) -> str | int:

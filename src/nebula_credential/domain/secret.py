@@ -50,5 +50,11 @@ class SecretValue:
     def __hash__(self) -> int:
         return hash((SecretValue, self._value))
 
+    def __copy__(self) -> SecretValue:
+        return self
+
+    def __deepcopy__(self, memo: object) -> SecretValue:
+        return self
+
     def __reduce__(self) -> NoReturn:
         raise TypeError("SecretValue cannot be pickled; reveal() it explicitly")

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain import Conflict, Credential, utcnow
+from ..domain import Conflict, Credential, ValidationError, utcnow
 
 
 def check_expected_version(credential_id: str, current: int, expected_version: int | None) -> None:
     """Raise Conflict when the caller's ``expected_version`` is stale."""
-    if expected_version is None or expected_version == current:
+    if expected_version is None:
+        return
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise ValidationError("expected_version must be an integer", credential_id=credential_id)
+    if expected_version < 0:
+        raise ValidationError(
+            f"expected_version must be 0 (create only) or a stored version, not {expected_version}",
+            credential_id=credential_id,
+        )
+    if expected_version == current:
         return
     state = "does not exist" if current == 0 else f"is at version {current}"
     raise Conflict(
-        f"credential {credential_id!r} {state}, not {expected_version}: it changed since "
-        "you read it; read it again and retry",
+        f"credential {credential_id!r} {state} but the write expected version "
+        f"{expected_version}; read it again and retry",
         credential_id=credential_id,
         expected_version=expected_version,
         actual_version=current,

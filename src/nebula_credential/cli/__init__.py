@@ -1,0 +1,65 @@
+"""Command-line entry point: one line per error, documented exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+from ..domain import CredentialError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used as the console script)."""
+    import typer.main
+    from typer import Abort, Exit, TyperException
+    from typer._click.exceptions import NoArgsIsHelpError
+
+    from .app import app
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="nebula-credential", standalone_mode=False)
+    except CredentialError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except Exit as exc:
+        return exc.exit_code
+    except NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
+        return 0
+    except TyperException as exc:
+        hint = " (see --help)" if exc.exit_code == 2 else ""
+        sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
+        return exc.exit_code
+    except Abort:
+        sys.stderr.write("aborted\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except OSError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {exc.strerror or type(exc).__name__} ({exc.filename or ''})\n")
+        return 1
+    except Exception as exc:
+        if debug:
+            raise
+        # The message of an unexpected error is not shown: it could carry input values.
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}; rerun with --debug for details\n"
+        )
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["main", "run"]

@@ -1,0 +1,212 @@
+"""The ``nebula-credential`` command: store, get, list, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..domain import Credential, CredentialId, CredentialKind, CredentialScope, InvalidCredential
+from ..providers import CredentialProvider
+from .inputs import (
+    UsageError,
+    collect_fields,
+    load_json_source,
+    merge_json,
+    parse_pairs,
+    prompt_missing,
+    stdin_is_interactive,
+)
+from .output import OutputFormat, field_text, print_many, print_one
+from .providers import ProviderName, ProviderOptions
+
+app = typer.Typer(
+    name="nebula-credential",
+    help="Typed credentials in Kubernetes Secrets or an encrypted local store.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class State:
+    def __init__(self, options: ProviderOptions, output: OutputFormat, debug: bool) -> None:
+        self.options = options
+        self.output = output
+        self.debug = debug
+
+
+OutputOverride = Annotated[
+    OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
+]
+
+
+def _state(ctx: typer.Context, output: OutputFormat | None = None) -> State:
+    state = ctx.find_root().obj
+    assert isinstance(state, State)
+    if output is not None:
+        state.output = output
+    return state
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _run(state: State, work: Any) -> Any:
+    async def go() -> Any:
+        provider: CredentialProvider = state.options.build()
+        try:
+            return await work(provider)
+        finally:
+            await provider.close()
+
+    return asyncio.run(go())
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    provider: Annotated[
+        ProviderName | None,
+        typer.Option(
+            help="Where credentials live [env: NEBULA_CREDENTIAL_PROVIDER; default local]"
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Local store directory [env: NEBULA_CREDENTIAL_HOME]"),
+    ] = None,
+    namespace: Annotated[str | None, typer.Option(help="Kubernetes namespace")] = None,
+    context: Annotated[str | None, typer.Option(help="kubeconfig context")] = None,
+    kubeconfig: Annotated[Path | None, typer.Option(help="kubeconfig file")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Secret name prefix")] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table, json or yaml")
+    ] = OutputFormat.TABLE,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks")] = False,
+) -> None:
+    options = ProviderOptions(provider, data_dir, namespace, context, kubeconfig, prefix)
+    ctx.obj = State(options, output, debug)
+
+
+@app.command()
+def store(
+    ctx: typer.Context,
+    credential_id: Annotated[str, typer.Argument(metavar="ID")],
+    kind: Annotated[str | None, typer.Option(help="oauth2, api_key, basic_auth, ...")] = None,
+    scope: Annotated[str | None, typer.Option(help="e.g. user:alice or org:acme/team:core")] = None,
+    owner: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="K=V, repeatable")] = None,
+    field: Annotated[
+        list[str] | None, typer.Option(help="NAME=@FILE, NAME=- (stdin) or NAME=VALUE")
+    ] = None,
+    from_json: Annotated[str | None, typer.Option(help="FILE or - for stdin")] = None,
+    expected_version: Annotated[
+        int | None, typer.Option(help="Write only if the stored version is N (0: new)")
+    ] = None,
+    expires_at: Annotated[str | None, typer.Option(help="RFC 3339 expiry")] = None,
+    output: OutputOverride = None,
+) -> None:
+    """Create or replace a credential."""
+    state = _state(ctx, output)
+    cid = CredentialId(credential_id)
+    meta: dict[str, Any] = {}
+    json_fields: dict[str, Any] = {}
+    if from_json is not None:
+        if from_json == "-" and any(f.partition("=")[2] == "-" for f in field or []):
+            raise UsageError("--from-json - and --field NAME=- cannot both read standard input")
+        kind, json_fields, meta = merge_json(load_json_source(from_json, sys.stdin), cid, kind)
+    if kind is None:
+        raise UsageError("--kind is required (or a 'kind' in --from-json)")
+    try:
+        parsed_kind = CredentialKind(kind)
+    except ValueError:
+        names = ", ".join(k.value for k in CredentialKind)
+        raise InvalidCredential(f"unknown kind {kind[:40]!r}; use one of: {names}") from None
+    fields = json_fields
+    fields.update(collect_fields(parsed_kind, field or [], stdin=sys.stdin, warn=_say))
+    prompt_missing(
+        parsed_kind,
+        fields,
+        interactive=stdin_is_interactive(sys.stdin),
+        ask=lambda label: __import__("getpass").getpass(label),
+    )
+    if scope is not None:
+        meta["scope"] = scope
+    if owner is not None:
+        meta["owner"] = owner
+    if tag:
+        meta["tags"] = parse_pairs(tag, "--tag")
+    if expires_at is not None:
+        meta["expires_at"] = expires_at
+    credential = Credential(cid, parsed_kind, fields, **meta)
+    stored: Credential = _run(
+        state, lambda p: p.store(credential, expected_version=expected_version)
+    )
+    if state.output is OutputFormat.TABLE:
+        where = f"{stored.kind.value}, scope {stored.scope}, version {stored.version}"
+        print(f"stored {stored.id} ({where})")
+    else:
+        print_one(stored, state.output, sys.stdout, reveal=False)
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    credential_id: Annotated[str, typer.Argument(metavar="ID")],
+    field: Annotated[str | None, typer.Option(help="Print only this field")] = None,
+    reveal: Annotated[bool, typer.Option(help="Show secret values")] = False,
+    output: OutputOverride = None,
+) -> None:
+    """Show a credential; secret values stay hidden unless --reveal."""
+    state = _state(ctx, output)
+    cid = CredentialId(credential_id)
+    credential: Credential = _run(state, lambda p: p.get(cid))
+    if field is not None:
+        if field not in credential.fields:
+            present = ", ".join(credential.fields)
+            raise UsageError(f"credential {cid!r} has no field {field!r}; it has: {present}")
+        sys.stdout.write(field_text(credential, field, reveal=reveal) + "\n")
+        return
+    print_one(credential, state.output, sys.stdout, reveal=reveal)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    scope: Annotated[str | None, typer.Option(help="Only this scope")] = None,
+    descendants: Annotated[bool, typer.Option(help="Include scopes below --scope")] = False,
+    kind: Annotated[str | None, typer.Option()] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="K=V, repeatable; all must match")] = None,
+    reveal: Annotated[bool, typer.Option(help="Show secret values (json/yaml)")] = False,
+    output: OutputOverride = None,
+) -> None:
+    """List credentials, optionally by scope, kind and tags."""
+    state = _state(ctx, output)
+    if descendants and scope is None:
+        raise UsageError("--descendants needs --scope")
+    if scope is not None:
+        CredentialScope(scope)
+    tags = parse_pairs(tag or [], "--tag")
+
+    async def work(provider: CredentialProvider) -> int:
+        items = [
+            c
+            async for c in provider.list(scope=scope, descendants=descendants, kind=kind, tags=tags)
+        ]
+        return print_many(items, state.output, sys.stdout, reveal=reveal)
+
+    _run(state, work)
+
+
+@app.command()
+def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Delete a credential; succeeds when it is already absent."""
+    state = _state(ctx)
+    cid = CredentialId(credential_id)
+    existed: bool = _run(state, lambda p: p.delete(cid))
+    print(f"deleted {cid}" if existed else f"{cid} was absent; nothing to delete")

@@ -1,0 +1,188 @@
+"""Turning command-line input into credential fields without leaking secrets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..domain import (
+    Credential,
+    CredentialKind,
+    InvalidCredential,
+    ValidationError,
+    field_spec,
+    fields_of,
+)
+
+MAX_INPUT_BYTES = 1024 * 1024
+
+
+class UsageError(ValidationError):
+    """A command line that cannot be acted on (exit code 2)."""
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    """``K=V`` items into a dict; ``what`` names the option in errors."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {item.split('=')[0][:40]!r} must look like KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
+def read_limited(handle: TextIO | Any, source: str) -> str:
+    data = handle.read(MAX_INPUT_BYTES + 1)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{source} is not valid UTF-8 text") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"{source} is larger than {MAX_INPUT_BYTES} bytes")
+    return str(data)
+
+
+def read_file(path: str, source: str) -> str:
+    try:
+        with open(Path(path).expanduser(), "rb") as handle:
+            return read_limited(handle, source)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source} from {path}: {exc.strerror}") from None
+
+
+def read_stdin_value(stdin: TextIO) -> str:
+    raw = read_limited(stdin.buffer if hasattr(stdin, "buffer") else stdin, "standard input")
+    if raw.endswith("\r\n"):
+        return raw[:-2]
+    return raw[:-1] if raw.endswith("\n") else raw
+
+
+def load_json_source(source: str, stdin: TextIO) -> dict[str, Any]:
+    """The object in ``--from-json FILE|-``."""
+    text = (
+        read_limited(stdin.buffer if hasattr(stdin, "buffer") else stdin, "--from-json input")
+        if source == "-"
+        else read_file(source, "--from-json")
+    )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidCredential(
+            f"--from-json is not valid JSON: {exc.msg} (line {exc.lineno})"
+        ) from None
+    except RecursionError:
+        raise InvalidCredential("--from-json is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise InvalidCredential("--from-json must hold a JSON object")
+    return data
+
+
+def collect_fields(
+    kind: CredentialKind,
+    specs: list[str],
+    *,
+    stdin: TextIO,
+    warn: Callable[[str], None],
+) -> dict[str, Any]:
+    """Field values from ``--field`` options: ``NAME=@FILE``, ``NAME=-`` or ``NAME=VALUE``."""
+    fields: dict[str, Any] = {}
+    used_stdin = False
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            raise UsageError(
+                f"--field {spec.split('=')[0][:40]!r} must look like NAME=VALUE, NAME=- "
+                "or NAME=@FILE"
+            )
+        declared = field_spec(kind, name)
+        if declared is None:
+            known = ", ".join(s.name for s in fields_of(kind))
+            raise InvalidCredential(
+                f"{kind.value} credentials have no field {name!r}; known: {known}"
+            )
+        if value == "-":
+            if used_stdin:
+                raise UsageError("only one --field can read from standard input ('-')")
+            used_stdin = True
+            value = read_stdin_value(stdin)
+        elif value.startswith("@"):
+            value = read_file(value[1:], f"field {name!r}")
+        elif declared.secret:
+            warn(
+                f"warning: secret field {name!r} was given on the command line, where shell "
+                f"history and process lists can see it; prefer {name}=- or {name}=@FILE"
+            )
+        fields[name] = _coerce(name, value, declared.type)
+    return fields
+
+
+def _coerce(name: str, value: str, wanted: type) -> Any:
+    if wanted is int:
+        text = value.strip()
+        if not text.isdigit() or len(text) > 18:
+            raise InvalidCredential(f"field {name!r} must be a whole number")
+        return int(text)
+    return value
+
+
+def prompt_missing(
+    kind: CredentialKind,
+    fields: dict[str, Any],
+    *,
+    interactive: bool,
+    ask: Callable[[str], str],
+) -> None:
+    """Ask (without echo) for required secret fields that no option supplied."""
+    for spec in fields_of(kind):
+        if spec.required and spec.secret and not fields.get(spec.name):
+            if not interactive:
+                raise InvalidCredential(
+                    f"required secret field {spec.name!r} is missing; pass "
+                    f"--field {spec.name}=- (stdin) or --field {spec.name}=@FILE"
+                )
+            fields[spec.name] = ask(f"{spec.name}: ")
+
+
+def merge_json(
+    data: Mapping[str, Any], credential_id: str, kind: str | None
+) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+    """Split ``--from-json`` input into (kind, fields, metadata).
+
+    Accepts a credential as printed by ``get --output json --reveal`` (it has a
+    ``fields`` object; validated as a whole) or a flat object of field values.
+    """
+    if "fields" not in data and "schema_version" not in data:
+        return kind, dict(data), {}
+    json_kind = data.get("kind")
+    if kind and isinstance(json_kind, str) and kind != json_kind:
+        raise UsageError(f"--kind {kind} contradicts kind {json_kind!r} in --from-json")
+    if data.get("id", credential_id) != credential_id:
+        raise UsageError(f"the id in --from-json is not {credential_id!r}")
+    effective_kind = json_kind if "kind" in data else kind
+    parsed = Credential.from_dict({**data, "id": credential_id, "kind": effective_kind})
+    meta: dict[str, Any] = {"scope": parsed.scope, "owner": parsed.owner, "tags": dict(parsed.tags)}
+    if parsed.expires_at is not None:
+        meta["expires_at"] = parsed.expires_at
+    return parsed.kind.value, parsed.revealed_fields(), meta
+
+
+def stdin_is_interactive(stdin: TextIO) -> bool:
+    try:
+        return stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+__all__ = [
+    "UsageError",
+    "collect_fields",
+    "load_json_source",
+    "merge_json",
+    "parse_pairs",
+    "prompt_missing",
+    "stdin_is_interactive",
+]

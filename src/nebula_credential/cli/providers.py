@@ -1,0 +1,58 @@
+"""Building the provider that the global options ask for."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from ..domain import ConfigurationError
+from ..providers import CredentialProvider
+
+PROVIDER_ENV = "NEBULA_CREDENTIAL_PROVIDER"
+
+
+class ProviderName(StrEnum):
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOptions:
+    provider: ProviderName | None = None
+    data_dir: Path | None = None
+    namespace: str | None = None
+    context: str | None = None
+    kubeconfig: Path | None = None
+    prefix: str | None = None
+
+    def resolved_name(self) -> ProviderName:
+        if self.provider is not None:
+            return self.provider
+        from_env = os.environ.get(PROVIDER_ENV, "").strip()
+        if not from_env:
+            return ProviderName.LOCAL
+        try:
+            return ProviderName(from_env)
+        except ValueError:
+            raise ConfigurationError(
+                f"{PROVIDER_ENV}={from_env[:30]!r} is not a provider; use local or kubernetes"
+            ) from None
+
+    def build(self) -> CredentialProvider:
+        name = self.resolved_name()
+        if name is ProviderName.LOCAL:
+            from ..local import LocalStorageProvider
+
+            return LocalStorageProvider(self.data_dir)
+        from ..kubernetes import KubernetesSecretsProvider
+
+        kwargs: dict[str, object] = {
+            "namespace": self.namespace,
+            "context": self.context,
+            "kubeconfig": self.kubeconfig,
+        }
+        if self.prefix is not None:
+            kwargs["prefix"] = self.prefix
+        return KubernetesSecretsProvider(**kwargs)  # type: ignore[arg-type]
