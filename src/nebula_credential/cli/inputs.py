@@ -153,15 +153,14 @@ def merge_json(
     """Split ``--from-json`` input into (kind, fields, metadata).
 
     Accepts a credential as printed by ``get --output json --reveal`` (it has a
-    ``fields`` object; validated as a whole) or a flat object of field values.
+    ``fields`` object; validated as a whole; the ID argument replaces its id) or a flat
+    object of field values.
     """
     if "fields" not in data and "schema_version" not in data:
         return kind, dict(data), {}
     json_kind = data.get("kind")
     if kind and isinstance(json_kind, str) and kind != json_kind:
         raise UsageError(f"--kind {kind} contradicts kind {json_kind!r} in --from-json")
-    if data.get("id", credential_id) != credential_id:
-        raise UsageError(f"the id in --from-json is not {credential_id!r}")
     effective_kind = json_kind if "kind" in data else kind
     parsed = Credential.from_dict({**data, "id": credential_id, "kind": effective_kind})
     meta: dict[str, Any] = {"scope": parsed.scope, "owner": parsed.owner, "tags": dict(parsed.tags)}

@@ -1,0 +1,70 @@
+"""The curated public surface: adding or removing a name is a deliberate change."""
+
+from __future__ import annotations
+
+import nebula_credential
+
+EXPECTED = {
+    "REDACTED",
+    "AuthenticationError",
+    "ConfigurationError",
+    "Conflict",
+    "CorruptData",
+    "Credential",
+    "CredentialError",
+    "CredentialId",
+    "CredentialKind",
+    "CredentialProvider",
+    "CredentialScope",
+    "DecryptionFailed",
+    "FieldSpec",
+    "InvalidCredential",
+    "InvalidCredentialId",
+    "InvalidScope",
+    "ListFilter",
+    "LocalStorageProvider",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ProviderUnavailable",
+    "SecretValue",
+    "SyncCredentialProvider",
+    "ValidationError",
+    "__version__",
+    "fields_of",
+}
+
+
+def test_exported_names_are_pinned() -> None:
+    assert set(nebula_credential.__all__) == EXPECTED
+    for name in nebula_credential.__all__:
+        assert hasattr(nebula_credential, name), name
+
+
+def test_every_error_derives_from_the_root_and_has_an_exit_code() -> None:
+    errors = [
+        getattr(nebula_credential, n)
+        for n in nebula_credential.__all__
+        if isinstance(getattr(nebula_credential, n), type)
+        and issubclass(getattr(nebula_credential, n), Exception)
+    ]
+    assert len(errors) == 14
+    codes = {e.__name__: e.exit_code for e in errors}
+    assert codes["NotFound"] == 3
+    assert codes["Conflict"] == 4
+    assert codes["PermissionDenied"] == 5
+    assert codes["ProviderUnavailable"] == 6
+    assert codes["InvalidScope"] == 2
+    assert all(issubclass(e, nebula_credential.CredentialError) for e in errors)
+
+
+def test_importing_the_package_does_not_load_heavy_backends() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nebula_credential; "
+        "print(sorted(m for m in ('lightkube', 'cryptography', 'yaml', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
