@@ -5,6 +5,8 @@
 ...     store.store(Credential(id="github", kind="api_key", fields={"api_key": "..."}))
 """
 
+import logging
+
 from .domain import (
     REDACTED,
     AuthenticationError,
@@ -33,6 +35,9 @@ from .local import LocalStorageProvider
 from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 
 __version__ = "0.1.0"
+
+# A library logs only where its user configured logging to go.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "REDACTED",

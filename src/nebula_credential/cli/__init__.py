@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="nebula-credential", standalone_mode=False)
