@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -1292,25 +1292,34 @@ class ControlPlane:
         )
 
 
-def start_all(planes: Sequence[ControlPlane]) -> None:
-    """Start several planes concurrently; if any fails, close them all and re-raise."""
+def _in_parallel(
+    planes: Sequence[ControlPlane], action: str, timeout: Callable[[ControlPlane], float]
+) -> list[BaseException]:
+    """Call ``plane.<action>()`` on every plane in its own thread; return what they raised."""
     errors: list[BaseException] = []
 
     def run(plane: ControlPlane) -> None:
         try:
-            plane.start()
+            getattr(plane, action)()
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=run, args=(p,), name=f"start-{p.name}", daemon=True) for p in planes
+        threading.Thread(target=run, args=(p,), name=f"{action}-{p.name}", daemon=True)
+        for p in planes
     ]
     for thread in threads:
         thread.start()
     for thread, plane in zip(threads, planes, strict=True):
-        thread.join(plane.startup_timeout + 60)
+        thread.join(timeout(plane))
         if thread.is_alive():
-            errors.append(ControlPlaneError(f"starting {plane.name} did not finish"))
+            errors.append(ControlPlaneError(f"{action} of {plane.name} did not finish"))
+    return errors
+
+
+def start_all(planes: Sequence[ControlPlane]) -> None:
+    """Start several planes concurrently; if any fails, close them all and re-raise."""
+    errors = _in_parallel(planes, "start", lambda plane: plane.startup_timeout + 60)
     if errors:
         for plane in planes:
             plane.close()
@@ -1319,21 +1328,7 @@ def start_all(planes: Sequence[ControlPlane]) -> None:
 
 def close_all(planes: Sequence[ControlPlane]) -> None:
     """Close several planes concurrently (each API server drains for about a second)."""
-    errors: list[BaseException] = []
-
-    def run(plane: ControlPlane) -> None:
-        try:
-            plane.close()
-        except BaseException as exc:  # re-raised in the calling thread
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=run, args=(p,), name=f"close-{p.name}", daemon=True) for p in planes
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = _in_parallel(planes, "close", lambda plane: 60.0)
     if errors:
         raise errors[0]
 
