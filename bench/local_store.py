@@ -72,8 +72,9 @@ def bench_sqlite(directory: Path, n: int) -> tuple[list[float], list[float]]:
         db.execute("COMMIT")
 
     stores = timed(write, n)
-    reads = timed(lambda i: db.execute("SELECT blob FROM t WHERE id=?", (f"bench-{i % 50}",))
-                  .fetchone(), n)
+    reads = timed(
+        lambda i: db.execute("SELECT blob FROM t WHERE id=?", (f"bench-{i % 50}",)).fetchone(), n
+    )
     db.close()
     return stores, reads
 
@@ -111,8 +112,9 @@ def cold_start(args: list[str], env: dict[str, str], runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=True)
+        subprocess.run(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+        )
         samples.append((time.perf_counter() - start) * 1000)
     return samples
 
@@ -135,13 +137,21 @@ def main() -> None:
 
         env = dict(os.environ, NEBULA_CREDENTIAL_HOME=str(directory / "cli"))
         exe = str(Path(sys.executable).with_name("nebula-credential"))
-        subprocess.run([exe, "store", "cold", "--kind", "api_key", "--field", "api_key=-"],
-                       input=b"k", env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [exe, "store", "cold", "--kind", "api_key", "--field", "api_key=-"],
+            input=b"k",
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         bare = cold_start([sys.executable, "-c", "pass"], env, args.cold_runs)
         print(f"CLI cold start, {args.cold_runs} runs (baseline: python -c pass)")
         report("nebula-credential --help", cold_start([exe, "--help"], env, args.cold_runs), bare)
-        report("nebula-credential get (local)", cold_start([exe, "get", "cold"], env,
-                                                            args.cold_runs), bare)
+        report(
+            "nebula-credential get (local)",
+            cold_start([exe, "get", "cold"], env, args.cold_runs),
+            bare,
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from .base import CredentialProvider, ListFilter
 from .sync import SyncCredentialProvider
-from .versioning import check_expected_version, next_revision
+from .versioning import check_expected_version, next_revision, validate_expected_version
 
 __all__ = [
     "CredentialProvider",
@@ -10,4 +10,5 @@ __all__ = [
     "SyncCredentialProvider",
     "check_expected_version",
     "next_revision",
+    "validate_expected_version",
 ]

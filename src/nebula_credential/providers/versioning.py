@@ -7,8 +7,8 @@ from datetime import datetime
 from ..domain import Conflict, Credential, ValidationError, utcnow
 
 
-def check_expected_version(credential_id: str, current: int, expected_version: int | None) -> None:
-    """Raise Conflict when the caller's ``expected_version`` is stale."""
+def validate_expected_version(credential_id: str, expected_version: object) -> None:
+    """Reject an ``expected_version`` that is not None or a non-negative integer."""
     if expected_version is None:
         return
     if isinstance(expected_version, bool) or not isinstance(expected_version, int):
@@ -18,7 +18,12 @@ def check_expected_version(credential_id: str, current: int, expected_version: i
             f"expected_version must be 0 (create only) or a stored version, not {expected_version}",
             credential_id=credential_id,
         )
-    if expected_version == current:
+
+
+def check_expected_version(credential_id: str, current: int, expected_version: int | None) -> None:
+    """Raise Conflict when the caller's ``expected_version`` is stale."""
+    validate_expected_version(credential_id, expected_version)
+    if expected_version is None or expected_version == current:
         return
     state = "does not exist" if current == 0 else f"is at version {current}"
     raise Conflict(

@@ -1,0 +1,381 @@
+"""KubernetesSecretsProvider against direct lightkube and raw aiohttp, in one run.
+
+    python bench/k8s_provider.py [--kubeconfig PATH] [--count 1000] [--concurrency 32]
+
+Without ``--kubeconfig`` a control plane is started with scripts/controlplane.py. Each
+round stores, updates, retrieves and lists ``count`` oauth2 credentials per client, each
+client in its own namespace, rounds interleaved so the machine's drift hits all three.
+The direct clients send the same Secret bodies (prepared outside the timed region), so
+the ratio is what our layer costs. Target (PRODUCT.md section 6): provider <= 1.10x
+direct lightkube. Client CPU per operation is printed too: the API server shares the
+machine, so wall time alone hides where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx2
+from lightkube import AsyncClient
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Secret
+
+from nebula_credential import Credential
+from nebula_credential.kubernetes import KubernetesSecretsProvider, load_cluster_config
+from nebula_credential.kubernetes.mapping import encode, list_labels
+from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.providers import ListFilter, next_revision
+
+ROOT = Path(__file__).resolve().parent.parent
+SCOPE = "org:bench/user:alice"
+OPS = ("store", "update", "retrieve", "list")
+CHUNK = 100
+LISTS = 3
+
+
+def credential(i: int) -> Credential:
+    return Credential(
+        f"bench-{i:05d}",
+        "oauth2",
+        {
+            "access_token": f"gho_{i:05d}" + "a" * 60,
+            "refresh_token": f"ghr_{i:05d}" + "r" * 60,
+            "client_id": "Iv1.bench",
+        },
+        scope=SCOPE,
+        tags={"env": "bench"},
+    )
+
+
+def bodies(count: int) -> list[dict[str, Any]]:
+    """The Secrets the provider would write, as plain dicts for the direct clients."""
+    out = []
+    for i in range(count):
+        secret = encode(
+            next_revision(credential(i), None), secret_name("nebula-credentials", f"bench-{i:05d}")
+        )
+        out.append(
+            {
+                "name": secret.name,
+                "labels": secret.labels,
+                "annotations": secret.annotations,
+                "data": secret.data,
+            }
+        )
+    return out
+
+
+async def run_all(indices: range, concurrency: int, fn: Callable[[int], Awaitable[object]]) -> None:
+    queue = iter(indices)
+
+    async def worker() -> None:
+        for i in queue:
+            await fn(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+class Direct:
+    """The same calls with lightkube, no nebula-credential in between."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, prepared: list[dict[str, Any]]) -> None:
+        target = load_cluster_config(kubeconfig=kubeconfig, namespace=namespace)
+        self.client = AsyncClient(target.config, namespace=namespace, timeout=httpx2.Timeout(30))
+        self.ns, self.prepared = namespace, prepared
+        self.labels = list_labels(ListFilter.build(scope=SCOPE))
+
+    def _secret(self, i: int, rv: str | None = None) -> Secret:
+        b = self.prepared[i]
+        meta = ObjectMeta(
+            name=b["name"],
+            namespace=self.ns,
+            labels=b["labels"],
+            annotations=b["annotations"],
+            resourceVersion=rv,
+        )
+        return Secret(metadata=meta, data=b["data"], type="Opaque")
+
+    async def store(self, i: int) -> None:
+        await self.client.create(self._secret(i))
+
+    async def update(self, i: int) -> None:
+        found = await self.client.get(Secret, self.prepared[i]["name"], namespace=self.ns)
+        assert found.metadata is not None
+        await self.client.replace(self._secret(i, found.metadata.resourceVersion))
+
+    async def retrieve(self, i: int) -> None:
+        await self.client.get(Secret, self.prepared[i]["name"], namespace=self.ns)
+
+    async def list(self) -> int:
+        return len(
+            [
+                s
+                async for s in self.client.list(
+                    Secret, namespace=self.ns, labels=self.labels, chunk_size=250
+                )
+            ]
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class Raw:
+    """The floor: aiohttp with JSON dicts, no models at all."""
+
+    def __init__(
+        self, server: str, token: str, ssl: Any, namespace: str, prepared: list[dict[str, Any]]
+    ) -> None:
+        connector = aiohttp.TCPConnector(ssl=ssl, limit=100)
+        self.http = aiohttp.ClientSession(
+            connector=connector, headers={"Authorization": f"Bearer {token}"}
+        )
+        self.base = f"{server}/api/v1/namespaces/{namespace}/secrets"
+        self.prepared = prepared
+        labels = list_labels(ListFilter.build(scope=SCOPE))
+        self.selector = ",".join(f"{k}={v}" for k, v in labels.items())
+
+    def _body(self, i: int, rv: str | None = None) -> dict[str, Any]:
+        b = self.prepared[i]
+        meta = {"name": b["name"], "labels": b["labels"], "annotations": b["annotations"]}
+        if rv:
+            meta["resourceVersion"] = rv
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta,
+            "type": "Opaque",
+            "data": b["data"],
+        }
+
+    async def store(self, i: int) -> None:
+        async with self.http.post(self.base, json=self._body(i)) as resp:
+            assert resp.status == 201, resp.status
+            await resp.json()
+
+    async def update(self, i: int) -> None:
+        async with self.http.get(f"{self.base}/{self.prepared[i]['name']}") as resp:
+            rv = (await resp.json())["metadata"]["resourceVersion"]
+        async with self.http.put(
+            f"{self.base}/{self.prepared[i]['name']}", json=self._body(i, rv)
+        ) as resp:
+            assert resp.status == 200, resp.status
+            await resp.json()
+
+    async def retrieve(self, i: int) -> None:
+        async with self.http.get(f"{self.base}/{self.prepared[i]['name']}") as resp:
+            assert resp.status == 200, resp.status
+            await resp.json()
+
+    async def list(self) -> int:
+        seen, token = 0, ""
+        for _ in range(100_000):
+            params = {"labelSelector": self.selector, "limit": "250"}
+            if token:
+                params["continue"] = token
+            async with self.http.get(self.base, params=params) as resp:
+                page = await resp.json()
+            seen += len(page["items"])
+            token = page["metadata"].get("continue", "")
+            if not token:
+                break
+        return seen
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+class Ours:
+    """The provider, handed ready credentials as the direct clients get ready bodies."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, count: int) -> None:
+        self.provider = KubernetesSecretsProvider(namespace, kubeconfig=kubeconfig, timeout=30)
+        self.fresh = [credential(i) for i in range(count)]
+        # A changed copy of a stored credential (version > 0), as a caller would hold it.
+        self.changed = [c.evolve(fields={"client_id": "Iv1.next"}, version=1) for c in self.fresh]
+
+    async def store(self, i: int) -> None:
+        await self.provider.store(self.fresh[i])
+
+    async def update(self, i: int) -> None:
+        await self.provider.store(self.changed[i])
+
+    async def retrieve(self, i: int) -> None:
+        await self.provider.retrieve(f"bench-{i:05d}")
+
+    async def list(self) -> int:
+        return len([c async for c in self.provider.list(scope=SCOPE)])
+
+    async def close(self) -> None:
+        await self.provider.close()
+
+
+async def measure(client: Any, op: str, indices: range, concurrency: int) -> tuple[float, float]:
+    """(wall seconds, client CPU seconds) for the operations on ``indices`` (or one list)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    if op == "list":
+        assert await client.list() == len(indices)
+    else:
+        await run_all(indices, concurrency, getattr(client, op))
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+@dataclass
+class Target:
+    kubeconfig: Path
+    server: str
+    token: str
+    ssl: Any
+    create_namespace: Callable[[str], object]
+    clear_namespace: Callable[[str], object]
+
+
+async def bench(args: argparse.Namespace, target: Target) -> None:
+    prepared = bodies(args.count)
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    names = ("provider", "lightkube", "aiohttp")
+    for round_ in range(args.rounds):
+        spaces = {name: f"bench-{name}-{round_}" for name in names}
+        for ns in spaces.values():
+            target.create_namespace(ns)
+        clients = {
+            "provider": Ours(target.kubeconfig, spaces["provider"], args.count),
+            "lightkube": Direct(target.kubeconfig, spaces["lightkube"], prepared),
+            "aiohttp": Raw(target.server, target.token, target.ssl, spaces["aiohttp"], prepared),
+        }
+        try:
+            for op in OPS:
+                # Small chunks in rotating order spread the machine's drift over all three.
+                chunks = (
+                    [range(args.count)] * LISTS
+                    if op == "list"
+                    else [
+                        range(start, min(start + CHUNK, args.count))
+                        for start in range(0, args.count, CHUNK)
+                    ]
+                )
+                totals = dict.fromkeys(names, (0.0, 0.0))
+                for turn, indices in enumerate(chunks):
+                    shift = (turn + round_) % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        wall, cpu = await measure(clients[name], op, indices, args.concurrency)
+                        totals[name] = (totals[name][0] + wall, totals[name][1] + cpu)
+                for name in names:
+                    per = LISTS if op == "list" else 1
+                    results.setdefault((op, name), []).append(
+                        (totals[name][0] / per, totals[name][1] / per)
+                    )
+        finally:
+            for client in clients.values():
+                await client.close()
+            for ns in spaces.values():
+                target.clear_namespace(ns)
+    report(args, results, names)
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[tuple[str, str], list[tuple[float, float]]],
+    names: tuple[str, ...],
+) -> None:
+    print(
+        f"\n{args.count} oauth2 credentials, concurrency {args.concurrency}, "
+        f"median of {args.rounds} interleaved rounds\n"
+    )
+    head = "".join(f"{n:>16}" for n in names)
+    print(f"{'op':<9}{head}   {'provider/lightkube':>18}   client CPU ms/op (ours / lk / aio)")
+    for op in OPS:
+        per = 1 if op == "list" else args.count
+        wall = {n: statistics.median(w for w, _ in results[(op, n)]) for n in names}
+        cpu = {n: statistics.median(c for _, c in results[(op, n)]) * 1000 / per for n in names}
+        if op == "list":
+            cells = "".join(f"{wall[n] * 1000:>10.1f} ms   " for n in names)
+        else:
+            cells = "".join(f"{args.count / wall[n]:>10.0f} op/s " for n in names)
+        ratio = wall["provider"] / wall["lightkube"]
+        print(
+            f"{op:<9}{cells}   {ratio:>17.2f}x   "
+            f"{cpu['provider']:.2f} / {cpu['lightkube']:.2f} / {cpu['aiohttp']:.2f}"
+        )
+    print(
+        "\n(list: one full streaming list of all credentials; ratio = wall time, lower is better)"
+    )
+
+
+def load_controlplane() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "controlplane", ROOT / "scripts" / "controlplane.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["controlplane"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def kubectl(kubeconfig: str, *args: str) -> None:
+    subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", *args], check=False, capture_output=True
+    )
+
+
+@contextlib.contextmanager
+def target_from_args(args: argparse.Namespace) -> Iterator[Target]:
+    if args.kubeconfig:
+        config = load_cluster_config(kubeconfig=args.kubeconfig)
+        user, cluster = config.config.user, config.config.cluster
+        ca = cluster.certificate_auth
+        yield Target(
+            Path(args.kubeconfig),
+            str(cluster.server),
+            (user.token or "") if user is not None else "",
+            ssl.create_default_context(cafile=ca) if ca else None,
+            lambda ns: kubectl(args.kubeconfig, "create", "namespace", ns),
+            lambda ns: kubectl(args.kubeconfig, "delete", "secrets", "--all", "-n", ns),
+        )
+        return
+    controlplane = load_controlplane()
+    with tempfile.TemporaryDirectory(prefix="nebula-bench-") as tmp:
+        plane = controlplane.ControlPlane("bench", Path(tmp))
+        try:
+            plane.start()
+            yield Target(
+                plane.admin_kubeconfig,
+                plane.server,
+                plane.admin_token,
+                plane.ssl_context(),
+                plane.ensure_namespace,
+                lambda ns: plane.request("DELETE", f"/api/v1/namespaces/{ns}/secrets"),
+            )
+        finally:
+            plane.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kubeconfig", help="use this cluster instead of starting one")
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with target_from_args(args) as target:
+        asyncio.run(bench(args, target))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Where the cluster is and which namespace to use, inferred like ``kubectl`` (no network).
+
+Order: an explicit ``kubeconfig``/``context`` wins; otherwise the in-cluster
+ServiceAccount (token re-read when rotated, CA from the mount); otherwise ``KUBECONFIG``
+(a path list, merged like kubectl) or ``~/.kube/config``. The namespace comes from the
+argument, ``KUBERNETES_NAMESPACE``, the ServiceAccount namespace file, the context, then
+``default``. Every failure names the missing piece.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import yaml
+from lightkube import KubeConfig, SingleConfig
+from lightkube.config.models import Cluster, User
+
+from ..domain import ConfigurationError
+from .naming import check_namespace
+
+SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+NAMESPACE_ENV: Final = "KUBERNETES_NAMESPACE"
+DEFAULT_KUBECONFIG: Final = "~/.kube/config"
+_PATH_KEYS: Final = {
+    "clusters": ("certificate-authority",),
+    "users": ("client-certificate", "client-key", "tokenFile"),
+}
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ClusterConfig:
+    """A resolved target. ``config`` holds credentials and is never shown."""
+
+    config: SingleConfig
+    namespace: str
+    context: str | None
+    source: str
+
+    def __repr__(self) -> str:
+        return (
+            f"ClusterConfig(server={self.config.cluster.server!r}, context={self.context!r}, "
+            f"namespace={self.namespace!r}, source={self.source!r})"
+        )
+
+
+def resolve_namespace(
+    explicit: str | None,
+    context_namespace: str | None,
+    *,
+    environ: Mapping[str, str],
+    service_account_dir: Path,
+) -> str:
+    if explicit:
+        return check_namespace(explicit, "the namespace argument")
+    if environ.get(NAMESPACE_ENV):
+        return check_namespace(environ[NAMESPACE_ENV], NAMESPACE_ENV)
+    ns_file = service_account_dir / "namespace"
+    if ns_file.is_file():
+        return check_namespace(ns_file.read_text().strip(), str(ns_file))
+    if context_namespace:
+        return check_namespace(context_namespace, "the kubeconfig context")
+    return "default"
+
+
+def load_cluster_config(
+    *,
+    namespace: str | None = None,
+    context: str | None = None,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+) -> ClusterConfig:
+    """Resolve the cluster, credentials and namespace; reads files only."""
+    env = os.environ if environ is None else environ
+    if kubeconfig is None and context is None and _in_cluster(env, service_account_dir):
+        host, port = env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]
+        host = f"[{host}]" if ":" in host else host
+        single = KubeConfig.from_one(
+            cluster=Cluster(
+                server=f"https://{host}:{port}",
+                certificate_auth=str(service_account_dir / "ca.crt"),
+            ),
+            user=User(token_file=str(service_account_dir / "token")),
+        ).get()
+        assert single is not None
+        ns = resolve_namespace(
+            namespace, None, environ=env, service_account_dir=service_account_dir
+        )
+        return ClusterConfig(single, ns, None, "in-cluster ServiceAccount")
+    paths = _kubeconfig_paths(kubeconfig, env)
+    merged = _merge([(path, _read(path)) for path in paths])
+    shown = os.pathsep.join(str(p) for p in paths)
+    single = _select(merged, context, shown)
+    ns = resolve_namespace(
+        namespace,
+        single.context.namespace,
+        environ=env,
+        service_account_dir=service_account_dir,
+    )
+    return ClusterConfig(single, ns, single.context_name, f"kubeconfig {shown}")
+
+
+def _in_cluster(env: Mapping[str, str], service_account_dir: Path) -> bool:
+    return bool(
+        env.get("KUBERNETES_SERVICE_HOST")
+        and env.get("KUBERNETES_SERVICE_PORT")
+        and (service_account_dir / "token").is_file()
+    )
+
+
+def _kubeconfig_paths(
+    explicit: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> list[Path]:
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(f"kubeconfig {path} does not exist or is not a file")
+        return [path]
+    listed = [Path(p).expanduser() for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if listed:
+        found = [p for p in listed if p.is_file()]  # kubectl skips missing entries too
+        if not found:
+            raise ConfigurationError(
+                f"none of the files in KUBECONFIG exists ({env['KUBECONFIG']}); fix KUBECONFIG"
+            )
+        return found
+    default = Path(DEFAULT_KUBECONFIG).expanduser()
+    if default.is_file():
+        return [default]
+    raise ConfigurationError(
+        "no Kubernetes configuration found: not running in a pod with a ServiceAccount, "
+        f"KUBECONFIG is unset and {default} does not exist; pass kubeconfig=... (CLI: "
+        "--kubeconfig) or set KUBECONFIG"
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(
+            f"kubeconfig {path} cannot be read as YAML ({type(exc).__name__})"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise ConfigurationError(f"kubeconfig {path} is not a YAML mapping")
+    for section, keys in _PATH_KEYS.items():
+        for entry in loaded.get(section) or []:
+            body = entry.get(section[:-1]) if isinstance(entry, dict) else None
+            if not isinstance(body, dict):
+                continue
+            for key in keys:
+                value = body.get(key)
+                if isinstance(value, str) and not Path(value).is_absolute():
+                    body[key] = str(path.parent / value)  # relative to its own file
+    return loaded
+
+
+def _merge(files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """kubectl's merge: the first file defining a name wins, as does the first context."""
+    merged: dict[str, Any] = {"clusters": [], "contexts": [], "users": []}
+    for _, conf in files:
+        for section in ("clusters", "contexts", "users"):
+            known = {e.get("name") for e in merged[section]}
+            for entry in conf.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name") not in known:
+                    merged[section].append(entry)
+        if conf.get("current-context") and "current-context" not in merged:
+            merged["current-context"] = conf["current-context"]
+    return merged
+
+
+def _select(merged: dict[str, Any], context: str | None, shown: str) -> SingleConfig:
+    names = sorted(str(e.get("name")) for e in merged["contexts"])
+    choice = context or merged.get("current-context")
+    if not choice:
+        raise ConfigurationError(
+            f"kubeconfig {shown} sets no current-context; pass a context (one of: "
+            f"{', '.join(names) or 'none defined'})"
+        )
+    try:
+        config = KubeConfig.from_dict(merged)
+    except (KeyError, TypeError, msgspec.ValidationError) as exc:
+        raise ConfigurationError(f"kubeconfig {shown} is malformed ({exc})") from None
+    ctx = config.contexts.get(choice)
+    if ctx is None:
+        raise ConfigurationError(
+            f"context {choice!r} is not in kubeconfig {shown}; available: "
+            f"{', '.join(names) or 'none'}"
+        )
+    if ctx.cluster not in config.clusters:
+        raise ConfigurationError(
+            f"context {choice!r} refers to cluster {ctx.cluster!r}, which kubeconfig {shown} "
+            "does not define"
+        )
+    if ctx.user and ctx.user not in config.users:
+        raise ConfigurationError(
+            f"context {choice!r} refers to user {ctx.user!r}, which kubeconfig {shown} "
+            "does not define"
+        )
+    single = config.get(choice)
+    assert single is not None
+    # A context without a user talks to the server anonymously, as kubectl does.
+    return single if single.user is not None else single._replace(user=User())

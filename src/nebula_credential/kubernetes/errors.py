@@ -1,0 +1,152 @@
+"""HTTP status -> nebula-credential error, for calls on Secrets (no I/O).
+
+404 and 409 are not errors of the API here: the transport turns them into results
+(None, False) or into the internal signals below, which the provider handles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import httpx2
+
+from ..domain import (
+    AuthenticationError,
+    ConfigurationError,
+    CredentialError,
+    InvalidCredential,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProviderUnavailable,
+)
+
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_MAX_SERVER_MESSAGE: Final = 300
+
+
+class TransportSignal(Exception):
+    """Internal control flow between transport and provider; never reaches callers."""
+
+
+class AlreadyExists(TransportSignal):
+    """create: a Secret with that name exists."""
+
+
+class StaleWrite(TransportSignal):
+    """replace: the resourceVersion we sent is no longer current."""
+
+
+class Missing(TransportSignal):
+    """replace: the Secret was deleted meanwhile."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a request does, for messages: ``get secrets "x" in namespace "ns"``."""
+
+    verb: str
+    namespace: str
+    name: str | None = None
+
+    def describe(self) -> str:
+        target = f'secrets "{self.name}"' if self.name else "secrets"
+        return f"{self.verb} {target} in namespace {self.namespace!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerReply:
+    """The parts of an error response we look at."""
+
+    status: int
+    reason: str
+    message: str
+    retry_after: float | None
+
+
+def read_reply(exc: httpx2.HTTPStatusError) -> ServerReply:
+    """Status, reason, message and Retry-After of an error reply, JSON or not."""
+    response: httpx2.Response | None = exc.response
+    code, reason, message = 0, "", ""
+    status_obj = getattr(exc, "status", None)  # lightkube's ApiError carries a decoded Status
+    if status_obj is not None:
+        code = status_obj.code or 0
+        reason = status_obj.reason or ""
+        message = status_obj.message or ""
+    if response is not None:
+        code = response.status_code
+        message = message or response.reason_phrase
+    retry_after = None if response is None else response.headers.get("Retry-After")
+    return ServerReply(
+        status=code,
+        reason=reason,
+        message=message[:_MAX_SERVER_MESSAGE],
+        retry_after=_retry_after(retry_after),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date: rare from kube-apiserver; fall back to our backoff
+    return seconds if seconds >= 0 else None
+
+
+def error_for(reply: ServerReply, op: Operation, *, server: str, context: str | None) -> Exception:
+    """The error a non-retryable reply stands for (a signal for 404/409)."""
+    status = reply.status
+    if status == 404 and op.verb != "create" and not reply.message.startswith("namespaces "):
+        return Missing(op.describe())
+    if status == 404:
+        return ConfigurationError(
+            f"namespace {op.namespace!r} does not exist on {server} ({reply.message}); "
+            f"create it with: kubectl create namespace {op.namespace}"
+        )
+    if status == 409:
+        return AlreadyExists(op.describe()) if reply.reason == "AlreadyExists" else StaleWrite()
+    if status == 403:
+        return permission_denied(reply, op, context=context)
+    if status == 401:
+        return AuthenticationError(
+            f"the API server at {server} rejected our credentials (HTTP 401) when trying to "
+            f"{op.describe()}; refresh the token or client certificate of the kubeconfig user"
+            + (f" of context {context!r}" if context else "")
+        )
+    if status == 413:
+        return PayloadTooLarge(f"the API server refused to {op.describe()}: request too large")
+    if status == 422:
+        return InvalidCredential(f"the API server refused to {op.describe()}: {reply.message}")
+    if status == 410:
+        return ProviderUnavailable(
+            f"could not {op.describe()}: the list took longer than the API server keeps its "
+            "continue token; run it again"
+        )
+    return CredentialError(f"could not {op.describe()}: HTTP {status} {reply.message}")
+
+
+def permission_denied(
+    reply: ServerReply, op: Operation, *, context: str | None
+) -> PermissionDenied:
+    check = f"kubectl auth can-i {op.verb} secrets -n {op.namespace}"
+    if context:
+        check += f" --context {context}"
+    return PermissionDenied(
+        f"permission denied: cannot {op.describe()} ({reply.message}); ask for a Role that "
+        f"grants '{op.verb}' on secrets in {op.namespace!r}, and check with: {check}",
+        verb=op.verb,
+        resource="secrets",
+        namespace=op.namespace,
+    )
+
+
+def unavailable(
+    op: Operation, *, server: str, attempts: int, elapsed: float, last: str
+) -> ProviderUnavailable:
+    return ProviderUnavailable(
+        f"the Kubernetes API server at {server} did not {op.describe()} after {attempts} "
+        f"attempt(s) over {elapsed:.1f}s (last: {last}); check that the cluster is up with: "
+        "kubectl get --raw /readyz"
+    )

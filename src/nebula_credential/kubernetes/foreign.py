@@ -1,0 +1,166 @@
+"""Read Secrets nebula-credential did not write (no I/O).
+
+``kubectl create secret generic ... --from-literal=access_token=...`` (the seed's Step
+1.3), External Secrets Operator and Sealed Secrets produce flat keys. They map onto a
+typed credential when the kind is known: given by the caller, or labelled
+``nebula-credential/kind`` / ``credential-type``, or held in a ``credential_type`` key.
+A Secret holding a ``credential.json`` is read from that instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..domain import (
+    Credential,
+    CredentialId,
+    CredentialKind,
+    InvalidCredential,
+    ValidationError,
+    field_spec,
+)
+from .mapping import (
+    ANN_ID,
+    ANN_OWNER,
+    ANN_SCOPE,
+    ANN_TAGS,
+    CREDENTIAL_KEY,
+    decode_payload,
+    where,
+)
+from .naming import KIND_LABEL
+from .transport import SecretObject
+
+KIND_KEY: Final = "credential_type"
+ID_KEY: Final = "credential_id"
+KIND_LABELS: Final = (KIND_LABEL, "credential-type")
+
+
+def _text(secret: SecretObject, key: str, namespace: str) -> str:
+    try:
+        return base64.b64decode(secret.data[key], validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise InvalidCredential(
+            f"{where(secret, namespace)}: key {key!r} is not UTF-8 text, so it cannot be a "
+            "credential field"
+        ) from None
+
+
+def resolve_kind(
+    secret: SecretObject, namespace: str, kind: CredentialKind | str | None
+) -> CredentialKind:
+    """The caller's kind, else a kind label, else the ``credential_type`` key."""
+    source = "the caller"
+    if kind is None:
+        for label in KIND_LABELS:
+            if label in secret.labels:
+                kind, source = secret.labels[label], f"label {label}"
+                break
+    if kind is None and KIND_KEY in secret.data:
+        kind, source = _text(secret, KIND_KEY, namespace).strip(), f"key {KIND_KEY}"
+    if kind is None:
+        raise InvalidCredential(
+            f"{where(secret, namespace)} has no credential.json and no kind; pass the kind "
+            f"(for example kind='oauth2') or label it: kubectl label secret {secret.name} "
+            f"-n {namespace} {KIND_LABEL}=oauth2"
+        )
+    try:
+        return CredentialKind(kind)
+    except ValueError:
+        names = ", ".join(k.value for k in CredentialKind)
+        raise InvalidCredential(
+            f"{where(secret, namespace)}: kind {str(kind)[:40]!r} from {source} is unknown; "
+            f"use one of: {names}"
+        ) from None
+
+
+def _identity(secret: SecretObject, namespace: str, prefix: str) -> CredentialId:
+    if ANN_ID in secret.annotations:
+        return CredentialId(secret.annotations[ANN_ID])
+    if ID_KEY in secret.data:
+        return CredentialId(_text(secret, ID_KEY, namespace).strip())
+    head = f"{prefix}-"
+    name = secret.name
+    return CredentialId(name[len(head) :] if name.startswith(head) and name != head else name)
+
+
+def _fields(
+    secret: SecretObject,
+    namespace: str,
+    kind: CredentialKind,
+    rename: Mapping[str, str],
+    ignore_unknown: bool,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key in secret.data:
+        if key in (KIND_KEY, ID_KEY):
+            continue
+        name = rename.get(key, key)
+        spec = field_spec(kind, name)
+        if spec is None:
+            unknown.append(key)
+            continue
+        text = _text(secret, key, namespace)
+        if spec.type is int:
+            if not (text.strip().isascii() and text.strip().isdigit()):
+                raise InvalidCredential(
+                    f"{where(secret, namespace)}: key {key!r} must hold an integer for "
+                    f"{kind.value} field {name!r}"
+                )
+            fields[name] = int(text.strip())
+        else:
+            fields[name] = text
+    if unknown and not ignore_unknown:
+        raise InvalidCredential(
+            f"{where(secret, namespace)} has keys that are not {kind.value} fields: "
+            f"{', '.join(sorted(unknown))}; map them with field_names=..., read it as "
+            "kind='generic', or pass ignore_unknown=True"
+        )
+    return fields
+
+
+def foreign_credential(
+    secret: SecretObject,
+    namespace: str,
+    *,
+    prefix: str,
+    kind: CredentialKind | str | None = None,
+    credential_id: str | None = None,
+    field_names: Mapping[str, str] | None = None,
+    ignore_unknown: bool = False,
+) -> Credential:
+    """A typed credential read from any Secret; InvalidCredential when it does not fit."""
+    if CREDENTIAL_KEY in secret.data:
+        credential = decode_payload(secret, namespace)
+        if kind is not None and credential.kind is not resolve_kind(secret, namespace, kind):
+            raise InvalidCredential(
+                f"{where(secret, namespace)} holds a {credential.kind.value} credential, not {kind}"
+            )
+        if credential_id is not None and credential.id != credential_id:
+            credential = credential.evolve(id=credential_id)
+        return credential
+    parsed = resolve_kind(secret, namespace, kind)
+    cid = CredentialId(credential_id) if credential_id else _identity(secret, namespace, prefix)
+    fields = _fields(secret, namespace, parsed, field_names or {}, ignore_unknown)
+    try:
+        tags = json.loads(secret.annotations.get(ANN_TAGS, "{}"))
+        return Credential(
+            cid,
+            parsed,
+            fields,
+            scope=secret.annotations.get(ANN_SCOPE, "global"),
+            owner=secret.annotations.get(ANN_OWNER),
+            tags=tags,
+            created_at=secret.created_at,
+        )
+    except (ValidationError, json.JSONDecodeError) as exc:
+        detail = exc.message if isinstance(exc, ValidationError) else "tags are not JSON"
+        raise InvalidCredential(
+            f"{where(secret, namespace)} does not map onto a {parsed.value} credential: {detail}",
+            credential_id=cid,
+        ) from None

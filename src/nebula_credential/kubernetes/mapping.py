@@ -1,0 +1,196 @@
+"""Credential <-> Secret for the Secrets nebula-credential writes (no I/O).
+
+A Secret holds ``credential.json`` (the full typed credential, the source of truth) and
+one data key per top-level secret field, so a pod can use ``secretKeyRef`` on
+``access_token``. Labels make every list filter one label selector; annotations keep
+the id, scope, owner, tags, timestamps and version readable with ``kubectl``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgspec
+
+from ..domain import (
+    CorruptData,
+    Credential,
+    PayloadTooLarge,
+    ValidationError,
+)
+from ..providers import ListFilter
+from .naming import (
+    KIND_LABEL,
+    MANAGED_BY,
+    MANAGER,
+    scope_labels,
+    scope_selector,
+    tag_label,
+)
+from .transport import SecretObject
+
+CREDENTIAL_KEY: Final = "credential.json"
+MAX_DATA_BYTES: Final = 1024 * 1024  # the API server's limit on a Secret's data
+MAX_ANNOTATION_BYTES: Final = 256 * 1024
+ANN_ID: Final = "nebula-credential/id"
+ANN_SCOPE: Final = "nebula-credential/scope"
+ANN_OWNER: Final = "nebula-credential/owner"
+ANN_TAGS: Final = "nebula-credential/tags"
+ANN_CREATED: Final = "nebula-credential/created-at"
+ANN_UPDATED: Final = "nebula-credential/updated-at"
+ANN_EXPIRES: Final = "nebula-credential/expires-at"
+ANN_VERSION: Final = "nebula-credential/version"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def labels_for(credential: Credential) -> dict[str, str]:
+    labels = {MANAGED_BY: MANAGER, KIND_LABEL: credential.kind.value}
+    labels.update(scope_labels(credential.scope))
+    for key, value in credential.tags.items():
+        name, label = tag_label(key, value)
+        labels[name] = label
+    return labels
+
+
+def annotations_for(wire: Mapping[str, Any]) -> dict[str, str]:
+    """Annotations from the wire form (its timestamps are already formatted)."""
+    notes = {
+        ANN_ID: wire["id"],
+        ANN_SCOPE: wire["scope"],
+        ANN_VERSION: str(wire["version"]),
+    }
+    if wire["owner"] is not None:
+        notes[ANN_OWNER] = wire["owner"]
+    if wire["tags"]:
+        notes[ANN_TAGS] = msgspec.json.encode(dict(sorted(wire["tags"].items()))).decode()
+    for key, field in (
+        (ANN_CREATED, "created_at"),
+        (ANN_UPDATED, "updated_at"),
+        (ANN_EXPIRES, "expires_at"),
+    ):
+        if wire[field] is not None:
+            notes[key] = wire[field]
+    return notes
+
+
+def _payload(wire: Mapping[str, Any]) -> bytes:
+    # The same compact UTF-8 JSON as Credential.to_json, from a dict we also reuse for the
+    # annotations; msgspec (lightkube's own codec) writes it several times faster.
+    return msgspec.json.encode(wire)
+
+
+def _secret_values(credential: Credential, wire: Mapping[str, Any]) -> dict[str, bytes]:
+    """The secret fields' plain bytes, taken from the already revealed wire form."""
+    fields = wire["fields"]
+    return {name: str(fields[name]).encode("utf-8") for name in credential.secret_field_names}
+
+
+def data_size(credential: Credential) -> int:
+    """Bytes of Secret data ``credential`` needs (before base64)."""
+    wire = credential.to_dict(reveal=True)
+    return len(_payload(wire)) + sum(map(len, _secret_values(credential, wire).values()))
+
+
+def check_size(credential: Credential, size: int) -> None:
+    if size > MAX_DATA_BYTES:
+        raise PayloadTooLarge(
+            f"credential {credential.id!r} needs {size} bytes of Secret data (credential.json "
+            f"plus one key per secret field); Kubernetes allows {MAX_DATA_BYTES}: make its "
+            "fields smaller or split it",
+            credential_id=credential.id,
+        )
+
+
+def encode(
+    credential: Credential, name: str, *, resource_version: str | None = None
+) -> SecretObject:
+    """The Secret for a credential as stored (version and timestamps already set)."""
+    wire = credential.to_dict(reveal=True)
+    payload = _payload(wire)
+    values = _secret_values(credential, wire)
+    check_size(credential, len(payload) + sum(map(len, values.values())))
+    data = {CREDENTIAL_KEY: _b64(payload)}
+    for field, value in values.items():
+        data[field] = _b64(value)
+    annotations = annotations_for(wire)
+    if sum(len(k) + len(v.encode()) for k, v in annotations.items()) > MAX_ANNOTATION_BYTES:
+        raise PayloadTooLarge(
+            f"credential {credential.id!r} has more tags, owner and scope text than fit in "
+            f"Kubernetes annotations ({MAX_ANNOTATION_BYTES} bytes); use fewer or shorter tags",
+            credential_id=credential.id,
+        )
+    return SecretObject(
+        name=name,
+        labels=labels_for(credential),
+        annotations=annotations,
+        data=data,
+        resource_version=resource_version,
+    )
+
+
+def is_managed(secret: SecretObject) -> bool:
+    return secret.labels.get(MANAGED_BY) == MANAGER
+
+
+def where(secret: SecretObject, namespace: str) -> str:
+    return f"Secret {namespace}/{secret.name}"
+
+
+def decode_payload(secret: SecretObject, namespace: str) -> Credential:
+    """The credential in ``credential.json``; CorruptData when it does not decode."""
+    fix = f"restore it or delete it with: kubectl delete secret {secret.name} -n {namespace}"
+    raw = secret.data.get(CREDENTIAL_KEY)
+    if raw is None:
+        raise CorruptData(f"{where(secret, namespace)} has no {CREDENTIAL_KEY} key; {fix}")
+    try:
+        data = msgspec.json.decode(base64.b64decode(raw, validate=True))
+        return Credential.from_dict(data)
+    except (binascii.Error, ValueError, msgspec.DecodeError, ValidationError) as exc:
+        if isinstance(exc, ValidationError):
+            detail = exc.message
+        else:
+            detail = "not valid JSON" if isinstance(exc, msgspec.DecodeError) else "not base64"
+        raise CorruptData(
+            f"{where(secret, namespace)}: {CREDENTIAL_KEY} is not a valid credential "
+            f"({detail}); {fix}"
+        ) from None
+
+
+def decode(secret: SecretObject, namespace: str) -> Credential:
+    """The credential of a Secret we wrote; CorruptData when it does not decode."""
+    credential = decode_payload(secret, namespace)
+    noted = secret.annotations.get(ANN_ID)
+    if noted is not None and noted != credential.id:
+        raise CorruptData(
+            f"{where(secret, namespace)}: annotation {ANN_ID} says {noted[:255]!r} but "
+            f"{CREDENTIAL_KEY} holds {credential.id!r}; one of them was edited by hand",
+            credential_id=credential.id,
+        )
+    return credential
+
+
+def noted_version(secret: SecretObject) -> int:
+    """The version annotation, 0 when absent or unreadable (used to overwrite bad data)."""
+    text = secret.annotations.get(ANN_VERSION, "")
+    return int(text) if text.isdigit() and len(text) < 19 else 0
+
+
+def list_labels(selection: ListFilter) -> dict[str, str]:
+    """The label selector for a filter: one label each for scope, kind and every tag."""
+    labels = {MANAGED_BY: MANAGER}
+    if selection.scope is not None:
+        scoped = scope_selector(selection.scope, descendants=selection.descendants)
+        if scoped is not None:
+            labels[scoped[0]] = scoped[1]
+    if selection.kind is not None:
+        labels[KIND_LABEL] = selection.kind.value
+    for key, value in selection.tags.items():
+        name, label = tag_label(key, value)
+        labels[name] = label
+    return labels

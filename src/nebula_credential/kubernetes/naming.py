@@ -1,0 +1,120 @@
+"""Secret names, label keys and label values that Kubernetes accepts (no I/O).
+
+Names are ``<prefix>-<slug>`` when the id renders losslessly as a DNS-1123 name, and
+``<prefix>-<slug>.<hash>`` otherwise. A lossless slug never contains ``.`` (ids with dots
+are lossy), so a hashed name can never equal a plain one, and two lossy ids differ in
+their 64-bit hash. The id itself lives in an annotation and is never parsed back.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from typing import Final
+
+from ..domain import ConfigurationError, CredentialScope
+from ..domain.scope import GLOBAL
+
+MAX_NAME: Final = 253
+MAX_LABEL_VALUE: Final = 63
+MAX_PREFIX: Final = 63
+NAME_HASH_CHARS: Final = 16
+LABEL_HASH_CHARS: Final = 40
+
+MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGER: Final = "nebula-credential"
+KIND_LABEL: Final = "nebula-credential/kind"
+SCOPE_HASH_LABEL: Final = "nebula-credential/scope-hash"
+SCOPE_LEVEL_LABEL: Final = "nebula-credential/scope-level-{depth}"
+TAG_LABEL: Final = "tag.nebula-credential/{name}"
+
+_LOSSLESS = re.compile(r"[a-z0-9-]*[a-z0-9]")
+_UNSAFE = re.compile(r"[^a-z0-9-]")
+_PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?")
+_NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+
+def digest(text: str, chars: int) -> str:
+    """A lower-case hex digest of ``text`` (sha256, truncated)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:chars]
+
+
+def check_prefix(prefix: str) -> str:
+    """Validate a Secret name prefix (a DNS-1123 label of at most 63 characters)."""
+    if not isinstance(prefix, str) or len(prefix) > MAX_PREFIX or not _PREFIX.fullmatch(prefix):
+        raise ConfigurationError(
+            f"Secret name prefix {str(prefix)[:80]!r} must be 1-{MAX_PREFIX} lower-case letters, "
+            "digits or '-', starting and ending with a letter or digit"
+        )
+    return prefix
+
+
+def check_namespace(namespace: str, source: str) -> str:
+    """Validate a namespace name (a DNS-1123 label)."""
+    if len(namespace) > MAX_LABEL_VALUE or not _NAMESPACE.fullmatch(namespace):
+        raise ConfigurationError(
+            f"namespace {namespace[:80]!r} (from {source}) is not a valid namespace name: use "
+            "1-63 lower-case letters, digits or '-', starting and ending with a letter or digit"
+        )
+    return namespace
+
+
+def secret_name(prefix: str, credential_id: str) -> str:
+    """The Secret name for ``credential_id``: readable, collision-free, at most 253 chars."""
+    head = f"{prefix}-"
+    if len(head) + len(credential_id) <= MAX_NAME and _LOSSLESS.fullmatch(credential_id):
+        return head + credential_id
+    room = MAX_NAME - len(head) - 1 - NAME_HASH_CHARS
+    slug = _UNSAFE.sub("-", credential_id.lower())[:room].rstrip("-") or "x"
+    return f"{head}{slug}.{digest(credential_id, NAME_HASH_CHARS)}"
+
+
+def label_value(text: str) -> str:
+    """``text`` when it is a valid label value, otherwise its 40-hex-digit hash."""
+    if len(text) <= MAX_LABEL_VALUE and _LABEL_VALUE.fullmatch(text):
+        return text
+    return digest(text, LABEL_HASH_CHARS)
+
+
+def scope_hash(scope: str) -> str:
+    return digest(scope, LABEL_HASH_CHARS)
+
+
+def scope_labels(scope: CredentialScope) -> dict[str, str]:
+    """The exact-scope hash plus one label per ancestor (``org:acme`` for ``org:acme/...``).
+
+    A prefix query for a scope at depth N is then the single selector
+    ``scope-level-N=<hash>``; an exact query is ``scope-hash=<hash>``.
+    """
+    return dict(_scope_labels(str(scope)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope_labels(scope: str) -> tuple[tuple[str, str], ...]:
+    # Scopes repeat across many credentials; hashing them once keeps writes cheap.
+    labels = [(SCOPE_HASH_LABEL, scope_hash(scope))]
+    if scope != GLOBAL:
+        parts = scope.split("/")
+        for depth in range(1, len(parts) + 1):
+            ancestor = "/".join(parts[:depth])
+            labels.append((SCOPE_LEVEL_LABEL.format(depth=depth), scope_hash(ancestor)))
+    return tuple(labels)
+
+
+def scope_selector(scope: CredentialScope, *, descendants: bool) -> tuple[str, str] | None:
+    """The one label (key, value) that selects ``scope``; None selects every scope."""
+    if not descendants:
+        return SCOPE_HASH_LABEL, scope_hash(scope)
+    if scope.is_global:
+        return None
+    depth = len(scope.segments)
+    return SCOPE_LEVEL_LABEL.format(depth=depth), scope_hash(scope)
+
+
+@functools.lru_cache(maxsize=4096)
+def tag_label(key: str, value: str) -> tuple[str, str]:
+    """The label standing for one tag; keys that are not valid label names are hashed."""
+    name = key if len(key) <= MAX_LABEL_VALUE and _LABEL_VALUE.fullmatch(key) else None
+    return TAG_LABEL.format(name=name or f"h-{digest(key, 24)}"), label_value(value)

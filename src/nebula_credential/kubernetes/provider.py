@@ -1,0 +1,243 @@
+"""KubernetesSecretsProvider: one Secret per credential, written with compare-and-swap."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from lightkube import AsyncClient
+
+from ..domain import (
+    CorruptData,
+    Credential,
+    CredentialError,
+    CredentialId,
+    CredentialKind,
+    InvalidCredential,
+    ValidationError,
+)
+from ..providers import CredentialProvider, ListFilter, validate_expected_version
+from .client import make_client
+from .config import SERVICE_ACCOUNT_DIR, load_cluster_config, resolve_namespace
+from .foreign import foreign_credential
+from .mapping import (
+    ANN_ID,
+    decode,
+    is_managed,
+    list_labels,
+    where,
+)
+from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
+from .retry import RetryPolicy, TransportStats
+from .transport import LightkubeTransport, SecretObject, SecretTransport
+from .writes import write_credential
+
+DEFAULT_PREFIX: Final = "nebula-credentials"
+_SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretEvent:
+    """A change seen by :meth:`KubernetesSecretsProvider.watch` (no values)."""
+
+    type: str
+    name: str
+    credential_id: str | None
+    resource_version: str | None
+
+
+class KubernetesSecretsProvider(CredentialProvider):
+    """Credentials as Secrets in one namespace (see PRODUCT.md section 3 for the mapping).
+
+    Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
+    which stays the caller's to close) or ``transport`` is given. Nothing touches the
+    network until the first call. Writes without ``expected_version`` retry lost races up
+    to ``conflict_retries`` times; with it, a lost race is a :class:`Conflict`.
+    """
+
+    name: ClassVar[str] = "kubernetes"
+
+    def __init__(
+        self,
+        namespace: str | None = None,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        context: str | None = None,
+        kubeconfig: str | os.PathLike[str] | None = None,
+        client: AsyncClient | None = None,
+        transport: SecretTransport | None = None,
+        retry: RetryPolicy | None = None,
+        conflict_retries: int = 10,
+        page_size: int = 250,
+        timeout: float = 10.0,
+    ) -> None:
+        self.prefix = check_prefix(prefix)
+        self._conflict_retries = max(0, conflict_retries)
+        self._page_size = max(1, min(page_size, 5000))
+        policy = retry or RetryPolicy()
+        if transport is not None:
+            self._transport = transport
+        elif client is not None:
+            ns = resolve_namespace(
+                namespace,
+                client.namespace,
+                environ=os.environ,
+                service_account_dir=SERVICE_ACCOUNT_DIR,
+            )
+            self._transport = LightkubeTransport(
+                client, ns, policy=policy, context=client.config.context_name, owns_client=False
+            )
+        else:
+            target = load_cluster_config(
+                namespace=namespace, context=context, kubeconfig=kubeconfig
+            )
+            self._transport = LightkubeTransport(
+                make_client(target, timeout),
+                target.namespace,
+                policy=policy,
+                context=target.context,
+            )
+        self.namespace = self._transport.namespace
+
+    @classmethod
+    def with_client(
+        cls, client: AsyncClient, namespace: str | None = None, *, prefix: str = DEFAULT_PREFIX
+    ) -> KubernetesSecretsProvider:
+        """A provider on an existing client (the seed's ``with_client``)."""
+        return cls(namespace, prefix=prefix, client=client)
+
+    def __repr__(self) -> str:
+        return (
+            f"KubernetesSecretsProvider(namespace={self.namespace!r}, prefix={self.prefix!r}, "
+            f"server={self._transport.server!r})"
+        )
+
+    @property
+    def stats(self) -> TransportStats:
+        """Request, retry and throttling counters of this provider's transport."""
+        return self._transport.stats
+
+    def secret_name(self, credential_id: str) -> str:
+        """The name of the Secret that holds ``credential_id``."""
+        return secret_name(self.prefix, CredentialId(credential_id))
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def retrieve(self, credential_id: str) -> Credential | None:
+        cid = CredentialId(credential_id)
+        try:
+            found = await self._transport.get(secret_name(self.prefix, cid))
+            return None if found is None else self._read(found, cid)
+        except CredentialError as exc:
+            _about(exc, cid)
+            raise
+
+    async def exists(self, credential_id: str) -> bool:
+        cid = CredentialId(credential_id)
+        try:
+            return await self._transport.get(secret_name(self.prefix, cid)) is not None
+        except CredentialError as exc:
+            _about(exc, cid)
+            raise
+
+    async def read_secret(
+        self,
+        name: str,
+        *,
+        kind: CredentialKind | str | None = None,
+        field_names: Mapping[str, str] | None = None,
+        ignore_unknown: bool = False,
+    ) -> Credential | None:
+        """Any Secret by name as a typed credential, or None when absent.
+
+        Secrets we wrote decode from ``credential.json``. Others (``kubectl create secret
+        generic``, External Secrets Operator, Sealed Secrets) map their flat keys onto
+        the fields of ``kind``, or of the kind labelled ``nebula-credential/kind`` /
+        ``credential-type``, or held in a ``credential_type`` key; ``field_names`` renames
+        keys (``{"accessToken": "access_token"}``). The id is the ``credential_id`` key,
+        else the name without the prefix; ``version`` is 0 for flat keys. Storing the
+        result writes a Secret of our own; an unlabelled Secret is never overwritten.
+        """
+        if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
+            raise ValidationError(f"{str(name)[:80]!r} is not a valid Secret name")
+        found = await self._transport.get(name)
+        if found is None:
+            return None
+        ns = self.namespace
+        if kind is None and field_names is None and not ignore_unknown:
+            return self._read(found, None)
+        return foreign_credential(
+            found,
+            ns,
+            prefix=self.prefix,
+            kind=kind,
+            field_names=field_names,
+            ignore_unknown=ignore_unknown,
+        )
+
+    def _read(self, found: SecretObject, cid: CredentialId | None) -> Credential:
+        if is_managed(found) and ANN_ID in found.annotations:
+            credential = decode(found, self.namespace)
+            if cid is not None and credential.id != cid:
+                raise CorruptData(
+                    f"{where(found, self.namespace)} holds credential {credential.id!r}, not "
+                    f"{cid!r}; it was edited by hand"
+                )
+            return credential
+        return foreign_credential(found, self.namespace, prefix=self.prefix, credential_id=cid)
+
+    async def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
+        labels = list_labels(selection)
+        async for page in self._transport.list_pages(labels, self._page_size):
+            for found in page:
+                credential = self._read(found, None)
+                # Label values may be hashes; the credential itself has the last word.
+                if selection.matches(credential):
+                    yield credential
+
+    async def watch(self, *, resource_version: str | None = None) -> AsyncIterator[SecretEvent]:
+        """Changes to our Secrets (ids and names only), e.g. to invalidate a cache."""
+        async for event, found in self._transport.watch({MANAGED_BY: MANAGER}, resource_version):
+            yield SecretEvent(
+                event, found.name, found.annotations.get(ANN_ID), found.resource_version
+            )
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def store(
+        self, credential: Credential, *, expected_version: int | None = None
+    ) -> Credential:
+        if not isinstance(credential, Credential):
+            raise InvalidCredential(f"store() takes a Credential, not {type(credential).__name__}")
+        validate_expected_version(credential.id, expected_version)
+        try:
+            return await write_credential(
+                self._transport,
+                secret_name(self.prefix, credential.id),
+                credential,
+                expected_version=expected_version,
+                conflict_retries=self._conflict_retries,
+            )
+        except CredentialError as exc:
+            _about(exc, credential.id)
+            raise
+
+    async def delete(self, credential_id: str) -> bool:
+        cid = CredentialId(credential_id)
+        try:
+            return await self._transport.delete(secret_name(self.prefix, cid))
+        except CredentialError as exc:
+            _about(exc, cid)
+            raise
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+
+def _about(exc: CredentialError, credential_id: str) -> None:
+    """Name the credential on errors raised below us (they only know the Secret)."""
+    if exc.credential_id is None:
+        exc.credential_id = credential_id

@@ -1,0 +1,138 @@
+"""Retries for API calls: exponential backoff with full jitter, honouring Retry-After.
+
+429, 5xx and connection errors are retried within a bounded number of attempts and a
+bounded total time; then the call fails with ProviderUnavailable. Anything else is
+mapped to our error hierarchy at once (see ``errors.error_for``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import TypeVar
+
+import httpx2
+from lightkube import ConfigError as LightkubeConfigError
+
+from ..domain import ConfigurationError
+from .errors import RETRY_STATUSES, Operation, error_for, read_reply, unavailable
+
+T = TypeVar("T")
+logger = logging.getLogger("nebula_credential.kubernetes")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try: ``attempts`` per call, within ``deadline`` seconds in total."""
+
+    attempts: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    deadline: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or min(self.base_delay, self.max_delay, self.deadline) < 0:
+            raise ConfigurationError(
+                "retry policy needs attempts >= 1 and non-negative delays and deadline"
+            )
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Sleep before attempt ``attempt + 1``; never shorter than the server asked."""
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311
+        if retry_after is None:
+            return backoff
+        # A little jitter on top keeps throttled clients from retrying in lock-step.
+        return retry_after + random.uniform(0, self.base_delay)  # noqa: S311
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Counters of what the transport saw; no names, ids or values."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    server_errors: int = 0
+    connection_errors: int = 0
+    gave_up: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class Retrier:
+    """Runs one API call with the policy, counting into ``stats``."""
+
+    def __init__(
+        self, policy: RetryPolicy, stats: TransportStats, *, server: str, context: str | None
+    ) -> None:
+        self.policy = policy
+        self.stats = stats
+        self.server = server
+        self.context = context
+
+    async def run(self, op: Operation, call: Callable[[], Awaitable[T]]) -> T:
+        policy, stats = self.policy, self.stats
+        started = time.monotonic()
+        attempt = 0
+        last = "no attempt"
+        while attempt < policy.attempts:
+            attempt += 1
+            stats.requests += 1
+            retry_after: float | None = None
+            try:
+                return await call()
+            except httpx2.HTTPStatusError as exc:
+                retry_after, last = self._status(exc, op)
+            except httpx2.TransportError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise ConfigurationError(
+                        f"the TLS certificate of {self.server} is not trusted, so could not "
+                        f"{op.describe()}; check certificate-authority in the kubeconfig"
+                    ) from None
+                stats.connection_errors += 1
+                last = f"{type(exc).__name__}: {str(exc)[:120] or 'no detail'}"
+            except LightkubeConfigError as exc:
+                # Raised at request time by exec plugins and rotated token files.
+                raise ConfigurationError(
+                    f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
+                ) from None
+            except KeyError as exc:
+                # lightkube looks up Content-Type unconditionally; an error reply without
+                # one surfaces as KeyError with the HTTP error as its context.
+                if not isinstance(exc.__context__, httpx2.HTTPStatusError):
+                    raise
+                retry_after, last = self._status(exc.__context__, op)
+            pause = policy.delay(attempt, retry_after)
+            elapsed = time.monotonic() - started
+            if attempt >= policy.attempts or elapsed + pause > policy.deadline:
+                break
+            stats.retries += 1
+            logger.info(
+                "retrying %s in %.2fs after %s (attempt %d of %d)",
+                op.describe(),
+                pause,
+                last,
+                attempt,
+                policy.attempts,
+            )
+            await asyncio.sleep(pause)
+        stats.gave_up += 1
+        elapsed = time.monotonic() - started
+        logger.warning("giving up: %s after %d attempt(s): %s", op.describe(), attempt, last)
+        raise unavailable(op, server=self.server, attempts=attempt, elapsed=elapsed, last=last)
+
+    def _status(self, exc: httpx2.HTTPStatusError, op: Operation) -> tuple[float | None, str]:
+        """(Retry-After, description) for a retryable reply; raises for the others."""
+        reply = read_reply(exc)
+        if reply.status not in RETRY_STATUSES:
+            raise error_for(reply, op, server=self.server, context=self.context) from None
+        if reply.status == 429:
+            self.stats.throttled += 1
+        else:
+            self.stats.server_errors += 1
+        return reply.retry_after, f"HTTP {reply.status} {reply.message}".strip()

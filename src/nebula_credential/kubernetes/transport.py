@@ -1,0 +1,242 @@
+"""The one seam between the provider and the Kubernetes API: Secret calls only.
+
+The provider speaks :class:`SecretTransport` with plain :class:`SecretObject` values, so
+a faster HTTP stack can replace :class:`LightkubeTransport` without touching the
+provider. Every call goes through the retry policy; errors come out as
+nebula-credential errors or as the internal signals of ``errors``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx2
+from lightkube import ApiError, AsyncClient
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Secret
+from lightkube.types import OnErrorAction, OnErrorResult
+
+from ..domain import ProviderUnavailable
+from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
+from .retry import Retrier, RetryPolicy, TransportStats
+
+
+@dataclass(slots=True, repr=False)
+class SecretObject:
+    """A Secret as the provider sees it; ``data`` holds base64 values as on the wire."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)
+    type: str = "Opaque"
+    resource_version: str | None = None
+    created_at: datetime | None = None
+
+    def __repr__(self) -> str:  # data values are secrets, even base64-encoded
+        return (
+            f"SecretObject(name={self.name!r}, keys={sorted(self.data)!r}, "
+            f"resource_version={self.resource_version!r})"
+        )
+
+
+class SecretTransport(abc.ABC):
+    """Secret calls in one namespace. 404/409 become results or signals, never raw errors."""
+
+    namespace: str
+    server: str
+    stats: TransportStats
+
+    @abc.abstractmethod
+    async def get(self, name: str) -> SecretObject | None:
+        """The Secret, or None when absent."""
+
+    @abc.abstractmethod
+    async def create(self, secret: SecretObject) -> str:
+        """Create; returns the new resourceVersion. Raises AlreadyExists."""
+
+    @abc.abstractmethod
+    async def replace(self, secret: SecretObject) -> str:
+        """Replace if ``secret.resource_version`` is current. Raises StaleWrite or Missing."""
+
+    @abc.abstractmethod
+    async def delete(self, name: str) -> bool:
+        """Delete; False when there was nothing to delete."""
+
+    @abc.abstractmethod
+    def list_pages(
+        self, labels: Mapping[str, str], page_size: int
+    ) -> AsyncIterator[list[SecretObject]]:
+        """Pages of Secrets matching every label, fetched with ``limit``/``continue``."""
+
+    @abc.abstractmethod
+    def watch(
+        self, labels: Mapping[str, str], resource_version: str | None = None
+    ) -> AsyncIterator[tuple[str, SecretObject]]:
+        """(ADDED | MODIFIED | DELETED, Secret) events for matching Secrets."""
+
+    async def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release connections."""
+
+
+def selector(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+def from_lightkube(secret: Any) -> SecretObject:
+    meta = secret.metadata
+    return SecretObject(
+        name=meta.name,
+        labels=meta.labels or {},
+        annotations=meta.annotations or {},
+        data=secret.data or {},
+        type=secret.type or "Opaque",
+        resource_version=meta.resourceVersion,
+        created_at=meta.creationTimestamp,
+    )
+
+
+class LightkubeTransport(SecretTransport):
+    """:class:`SecretTransport` on one shared ``lightkube.AsyncClient``."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        namespace: str,
+        *,
+        policy: RetryPolicy,
+        context: str | None = None,
+        owns_client: bool = True,
+    ) -> None:
+        self.namespace = namespace
+        self.server = str(client.config.cluster.server)
+        self.stats = TransportStats()
+        self._client = client
+        self._owns_client = owns_client
+        self._retry = Retrier(policy, self.stats, server=self.server, context=context)
+
+    def _to_lightkube(self, secret: SecretObject) -> Secret:
+        meta = ObjectMeta(
+            name=secret.name,
+            namespace=self.namespace,
+            labels=secret.labels,
+            annotations=secret.annotations,
+            resourceVersion=secret.resource_version,
+        )
+        return Secret(metadata=meta, data=secret.data, type=secret.type)
+
+    async def get(self, name: str) -> SecretObject | None:
+        op = Operation("get", self.namespace, name)
+        try:
+            found = await self._retry.run(
+                op, lambda: self._client.get(Secret, name, namespace=self.namespace)
+            )
+        except Missing:
+            return None
+        return from_lightkube(found)
+
+    async def create(self, secret: SecretObject) -> str:
+        body = self._to_lightkube(secret)
+        op = Operation("create", self.namespace, secret.name)
+        created = await self._retry.run(op, lambda: self._client.create(body))
+        return from_lightkube(created).resource_version or ""
+
+    async def replace(self, secret: SecretObject) -> str:
+        body = self._to_lightkube(secret)
+        op = Operation("update", self.namespace, secret.name)
+        replaced = await self._retry.run(op, lambda: self._client.replace(body))
+        return from_lightkube(replaced).resource_version or ""
+
+    async def delete(self, name: str) -> bool:
+        op = Operation("delete", self.namespace, name)
+        try:
+            await self._retry.run(
+                op, lambda: self._client.delete(Secret, name, namespace=self.namespace)
+            )
+        except Missing:
+            return False
+        return True
+
+    async def list_pages(
+        self, labels: Mapping[str, str], page_size: int
+    ) -> AsyncIterator[list[SecretObject]]:
+        # lightkube's public list() hides the continue token, so a failed page could not
+        # be retried on its own; its generic client sends exactly one page per call.
+        generic: Any = self._client._client
+        op = Operation("list", self.namespace)
+        params: dict[str, Any] = {"limit": page_size, "labelSelector": selector(labels) or None}
+
+        async def page() -> tuple[bool, list[Any]]:
+            request = generic.prepare_request(
+                "list", res=Secret, namespace=self.namespace, params=params
+            )
+            response = await generic.send(generic.build_adapter_request(request))
+            more, _, items = generic.handle_response("list", response, request)
+            params["continue"] = request.params.get("continue") if more else None
+            return more, items
+
+        # Read one page ahead: the server prepares page N+1 while the caller decodes page
+        # N. At most two pages are held, so memory stays flat however long the list.
+        ahead: asyncio.Task[tuple[bool, list[Any]]] | None = asyncio.ensure_future(
+            self._retry.run(op, page)
+        )
+        try:
+            while ahead is not None:
+                more, items = await ahead
+                ahead = asyncio.ensure_future(self._retry.run(op, page)) if more else None
+                if ahead is not None:
+                    await asyncio.sleep(0)  # let the next request go out before decoding
+                yield [from_lightkube(item) for item in items]
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
+
+    async def watch(
+        self, labels: Mapping[str, str], resource_version: str | None = None
+    ) -> AsyncIterator[tuple[str, SecretObject]]:
+        op = Operation("watch", self.namespace)
+        policy = self._retry.policy
+
+        def on_error(exc: Exception, count: int) -> OnErrorResult:
+            # lightkube restarts from scratch after 410 Gone; other transient errors
+            # are retried a bounded number of times.
+            code = exc.status.code if isinstance(exc, ApiError) else None
+            if count <= policy.attempts and (code == 410 or code in RETRY_STATUSES):
+                return OnErrorResult(OnErrorAction.RETRY, sleep=policy.delay(count, None))
+            return OnErrorResult(OnErrorAction.RAISE)
+
+        stream = self._client.watch(
+            Secret,
+            namespace=self.namespace,
+            labels=dict(labels),
+            resource_version=resource_version,
+            on_error=on_error,
+        )
+        try:
+            async for event, secret in stream:
+                yield event, from_lightkube(secret)
+        except httpx2.HTTPStatusError as exc:
+            raise error_for(
+                read_reply(exc), op, server=self.server, context=self._retry.context
+            ) from None
+        except httpx2.TransportError as exc:
+            raise ProviderUnavailable(
+                f"lost the watch on secrets in namespace {self.namespace!r} at {self.server} "
+                f"({type(exc).__name__}); start it again from the last resource version"
+            ) from None
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.close()

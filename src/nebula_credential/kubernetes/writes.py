@@ -1,0 +1,102 @@
+"""Compare-and-swap writes of one credential's Secret.
+
+Create first; on AlreadyExists read the Secret and replace it with the resourceVersion
+that was read, so a concurrent update is never overwritten blindly. A lost race is
+retried (re-read, re-apply) a bounded number of times, unless the caller pinned
+``expected_version``: then it is a Conflict, as the provider contract says. A create or
+replace whose reply was lost and that was retried finds its own write and succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from ..domain import Conflict, CorruptData, Credential, CredentialId
+from ..providers import next_revision
+from .errors import AlreadyExists, Missing, StaleWrite
+from .mapping import check_size, data_size, decode, encode, is_managed, noted_version, where
+from .naming import MANAGED_BY, MANAGER
+from .transport import SecretObject, SecretTransport
+
+
+async def write_credential(
+    transport: SecretTransport,
+    name: str,
+    credential: Credential,
+    *,
+    expected_version: int | None,
+    conflict_retries: int,
+) -> Credential:
+    """Store ``credential`` in Secret ``name``; returns it as stored."""
+    current: SecretObject | None = None
+    # A credential that came from the store most likely exists: read first and save
+    # the create call that would fail. A new one is created straight away.
+    if credential.version > 0 or expected_version:
+        check_size(credential, data_size(credential))  # before anything is sent
+        current = await transport.get(name)
+    for attempt in range(conflict_retries + 1):
+        if attempt:
+            await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))  # noqa: S311
+        if current is None:
+            stored = next_revision(credential, None, expected_version=expected_version)
+            try:
+                await transport.create(encode(stored, name))
+                return stored
+            except AlreadyExists:
+                current = await transport.get(name)
+                if current is None:
+                    continue
+                if landed(current, stored, transport.namespace):
+                    return stored
+        previous, version = previous_of(current, credential.id, transport.namespace)
+        # With a stale expected_version this raises Conflict naming the actual version.
+        stored = next_revision(
+            credential, previous, current_version=version, expected_version=expected_version
+        )
+        try:
+            await transport.replace(encode(stored, name, resource_version=current.resource_version))
+            return stored
+        except (StaleWrite, Missing):
+            current = await transport.get(name)
+            if current is not None and landed(current, stored, transport.namespace):
+                return stored
+    raise Conflict(
+        f"credential {credential.id!r} kept changing under {conflict_retries + 1} write "
+        "attempts; retry later or pass expected_version",
+        credential_id=credential.id,
+    )
+
+
+def landed(current: SecretObject, stored: Credential, namespace: str) -> bool:
+    """True when ``current`` is exactly our write: a retried call whose reply was lost."""
+    if not is_managed(current):
+        return False
+    try:
+        return decode(current, namespace) == stored
+    except CorruptData:
+        return False
+
+
+def previous_of(
+    current: SecretObject, cid: CredentialId, namespace: str
+) -> tuple[Credential | None, int]:
+    """The stored credential to write over and its version; refuses foreign Secrets."""
+    if not is_managed(current):
+        raise Conflict(
+            f"{where(current, namespace)} exists but was not written by nebula-credential, "
+            f"so credential {cid!r} cannot overwrite it; adopt it with: kubectl label secret "
+            f"{current.name} -n {namespace} {MANAGED_BY}={MANAGER}, or use another id",
+            credential_id=cid,
+        )
+    try:
+        previous = decode(current, namespace)
+    except CorruptData:
+        return None, noted_version(current)  # unreadable data is replaced, version kept
+    if previous.id != cid:
+        raise Conflict(
+            f"{where(current, namespace)} holds credential {previous.id!r}; refusing to "
+            f"overwrite it with {cid!r}",
+            credential_id=cid,
+        )
+    return previous, previous.version

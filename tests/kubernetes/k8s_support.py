@@ -1,0 +1,74 @@
+"""Helpers for the KubernetesSecretsProvider tests: namespaces, kubectl, providers."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
+
+ControlPlane = Any  # scripts/controlplane.py: ControlPlane
+CANARY = "canary-9b1f4e7a-do-not-print"
+
+
+def new_namespace(plane: ControlPlane, prefix: str) -> str:
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    plane.ensure_namespace(name)
+    return name
+
+
+def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
+    """Run kubectl against the test plane; raises with its stderr on failure."""
+    done = subprocess.run(
+        ["/usr/bin/kubectl", f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        input=input_text,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def secret_json(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
+    out = kubectl(
+        plane.admin_kubeconfig,
+        "get",
+        "secret",
+        name,
+        "-n",
+        namespace,
+        "-o",
+        "json",
+        "--show-managed-fields",
+    )
+    loaded: dict[str, Any] = json.loads(out)
+    return loaded
+
+
+def provider_for(
+    plane: ControlPlane,
+    namespace: str | None = None,
+    *,
+    kubeconfig: Path | None = None,
+    retry: RetryPolicy | None = None,
+    **kwargs: Any,
+) -> KubernetesSecretsProvider:
+    return KubernetesSecretsProvider(
+        namespace,
+        kubeconfig=kubeconfig or plane.admin_kubeconfig,
+        retry=retry,
+        **kwargs,
+    )
+
+
+def delete_all_secrets(plane: ControlPlane, namespace: str) -> None:
+    """Namespaces never finish deleting without a controller manager; empty them instead."""
+    plane.request("DELETE", f"/api/v1/namespaces/{namespace}/secrets").raise_for_status(
+        f"delete secrets in {namespace}"
+    )

@@ -1,0 +1,89 @@
+"""Throttling and outages of a real API server: retried, then a typed ProviderUnavailable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+from k8s_support import ControlPlane, new_namespace, provider_for
+
+from nebula_credential import Credential, ProviderUnavailable
+from nebula_credential.kubernetes import RetryPolicy
+
+pytestmark = pytest.mark.kubernetes
+
+THROTTLED_ARGS = (
+    "--max-requests-inflight=1",
+    "--max-mutating-requests-inflight=1",
+    "--enable-priority-and-fairness=false",
+)
+
+
+async def test_real_429s_are_retried_until_every_write_lands(
+    control_plane_factory: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    plane = control_plane_factory("throttled", extra_apiserver_args=THROTTLED_ARGS)  # type: ignore[operator]
+    namespace = new_namespace(plane, "throttled")
+    # system:masters is exempt from the in-flight limit, so write as a limited identity.
+    ident = plane.identity(namespace)
+    policy = RetryPolicy(attempts=40, base_delay=0.05, max_delay=1.0, deadline=120.0)
+    caplog.set_level(logging.INFO, logger="nebula_credential.kubernetes")
+    count = 200
+    async with provider_for(plane, kubeconfig=ident.kubeconfig, retry=policy) as provider:
+        stored = await asyncio.gather(
+            *(
+                provider.store(Credential(f"burst-{i}", "api_key", {"api_key": f"k{i}"}))
+                for i in range(count)
+            )
+        )
+        stats = provider.stats.snapshot()
+        listed = {c.id async for c in provider.list_all()}
+    assert [s.version for s in stored] == [1] * count
+    assert listed == {f"burst-{i}" for i in range(count)}
+    assert stats["throttled"] > 0, stats
+    assert stats["gave_up"] == 0
+    assert "after HTTP 429" in caplog.text
+
+
+async def test_stopped_api_server_gives_provider_unavailable_then_recovers(
+    control_plane: ControlPlane,
+) -> None:
+    namespace = new_namespace(control_plane, "outage")
+    policy = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2, deadline=3.0)
+    async with provider_for(control_plane, namespace, retry=policy) as provider:
+        written: list[str] = []
+        underway = asyncio.Event()
+
+        async def migrate() -> None:
+            for i in range(100_000):
+                cid = f"moved-{i}"
+                await provider.store(Credential(cid, "api_key", {"api_key": f"k{i}"}))
+                written.append(cid)
+                if len(written) == 20:
+                    underway.set()
+
+        task = asyncio.create_task(migrate())
+        await asyncio.wait_for(underway.wait(), timeout=30)
+        try:
+            await asyncio.to_thread(control_plane.stop_apiserver)
+            started = time.monotonic()
+            with pytest.raises(ProviderUnavailable) as caught:
+                await task
+            assert time.monotonic() - started < 10
+            message = str(caught.value)
+            assert control_plane.server in message
+            assert "kubectl get --raw /readyz" in message
+            assert caught.value.exit_code == 6
+            assert provider.stats.connection_errors > 0
+            assert provider.stats.gave_up >= 1
+            with pytest.raises(ProviderUnavailable):
+                await provider.retrieve(written[0])
+        finally:
+            await asyncio.to_thread(control_plane.start_apiserver)
+        # The same provider (and its connection pool) works again after the restart.
+        for cid in written:
+            assert await provider.exists(cid)
+        again = await provider.store(Credential("after-restart", "api_key", {"api_key": "k"}))
+        assert again.version == 1

@@ -1,0 +1,249 @@
+"""Credential <-> Secret mapping, including Secrets nebula-credential did not write."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from nebula_credential import (
+    CorruptData,
+    Credential,
+    InvalidCredential,
+    ListFilter,
+    PayloadTooLarge,
+)
+from nebula_credential.kubernetes import SecretObject
+from nebula_credential.kubernetes.foreign import foreign_credential
+from nebula_credential.kubernetes.mapping import decode, encode, list_labels, noted_version
+
+CANARY = "canary-5f0c9e-secret"
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+
+
+def b64(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode()
+
+
+def oauth(**extra: object) -> Credential:
+    return Credential(
+        "github_OAuth.main",
+        "oauth2",
+        {"access_token": CANARY, "refresh_token": "r-" + CANARY, "client_id": "app-1"},
+        scope="org:acme/user:alice@example.com",
+        owner="alice@example.com",
+        tags={"env": "prod", "team/owner": "platform eng"},
+        version=3,
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-02T00:00:00Z",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_encode_writes_payload_secret_keys_labels_and_annotations() -> None:
+    secret = encode(oauth(), "nebula-credentials-x")
+    assert set(secret.data) == {"credential.json", "access_token", "refresh_token"}
+    assert base64.b64decode(secret.data["access_token"]).decode() == CANARY
+    payload = json.loads(base64.b64decode(secret.data["credential.json"]))
+    assert payload["fields"]["access_token"] == CANARY
+    assert secret.labels["app.kubernetes.io/managed-by"] == "nebula-credential"
+    assert secret.labels["nebula-credential/kind"] == "oauth2"
+    assert secret.labels["tag.nebula-credential/env"] == "prod"
+    for value in secret.labels.values():
+        assert len(value) <= 63
+        assert LABEL_VALUE.fullmatch(value)
+    notes = secret.annotations
+    assert notes["nebula-credential/id"] == "github_OAuth.main"
+    assert notes["nebula-credential/scope"] == "org:acme/user:alice@example.com"
+    assert notes["nebula-credential/owner"] == "alice@example.com"
+    assert json.loads(notes["nebula-credential/tags"]) == {
+        "env": "prod",
+        "team/owner": "platform eng",
+    }
+    assert notes["nebula-credential/version"] == "3"
+    assert notes["nebula-credential/created-at"] == "2026-01-01T00:00:00.000000Z"
+    assert CANARY not in json.dumps(notes)
+
+
+def test_secret_object_repr_hides_values() -> None:
+    secret = encode(oauth(), "nebula-credentials-x")
+    shown = repr(secret)
+    assert CANARY not in shown
+    assert secret.data["access_token"] not in shown
+    assert "access_token" in shown
+
+
+def test_decode_round_trips() -> None:
+    original = oauth()
+    assert decode(encode(original, "n"), "ns") == original
+
+
+@pytest.mark.parametrize(
+    "payload", [b"{not json", b'{"id": "x", "kind": "oauth2"}', b"\xff\xfe", b"[]"]
+)
+def test_corrupt_payload_is_corrupt_data(payload: bytes) -> None:
+    secret = encode(oauth(), "nebula-credentials-x")
+    secret.data["credential.json"] = b64(payload)
+    with pytest.raises(CorruptData, match="Secret ns/nebula-credentials-x") as caught:
+        decode(secret, "ns")
+    assert CANARY not in str(caught.value)
+    assert "kubectl delete secret nebula-credentials-x -n ns" in str(caught.value)
+
+
+def test_bad_base64_and_missing_payload_are_corrupt_data() -> None:
+    secret = encode(oauth(), "n")
+    secret.data["credential.json"] = "%%%"
+    with pytest.raises(CorruptData, match="base64"):
+        decode(secret, "ns")
+    del secret.data["credential.json"]
+    with pytest.raises(CorruptData, match=r"no credential\.json"):
+        decode(secret, "ns")
+
+
+def test_id_annotation_edited_by_hand_is_corrupt_data() -> None:
+    secret = encode(oauth(), "n")
+    secret.annotations["nebula-credential/id"] = "someone-else"
+    with pytest.raises(CorruptData, match="edited by hand"):
+        decode(secret, "ns")
+
+
+def test_payload_over_one_mebibyte_is_refused_before_sending() -> None:
+    big = Credential("big", "generic", {"blob": "x" * (1024 * 1024)})
+    with pytest.raises(PayloadTooLarge, match="big") as caught:
+        encode(big, "n")
+    assert "x" * 50 not in str(caught.value)
+
+
+def test_secret_fields_count_twice_against_the_limit() -> None:
+    # 600 KB alone fits, but credential.json plus its own data key do not.
+    cred = Credential("half", "api_key", {"api_key": "k" * 600_000})
+    with pytest.raises(PayloadTooLarge):
+        encode(cred, "n")
+
+
+def test_noted_version_survives_garbage() -> None:
+    secret = encode(oauth(), "n")
+    assert noted_version(secret) == 3
+    secret.annotations["nebula-credential/version"] = "not-a-number"
+    assert noted_version(secret) == 0
+
+
+def test_list_labels_use_one_selector_per_filter() -> None:
+    labels = list_labels(
+        ListFilter.build(scope="org:acme", descendants=True, kind="api_key", tags={"env": "prod"})
+    )
+    assert labels["app.kubernetes.io/managed-by"] == "nebula-credential"
+    assert labels["nebula-credential/kind"] == "api_key"
+    assert labels["tag.nebula-credential/env"] == "prod"
+    assert "nebula-credential/scope-level-1" in labels
+    assert len(labels) == 4
+    assert list_labels(ListFilter()) == {"app.kubernetes.io/managed-by": "nebula-credential"}
+
+
+# -- Secrets written by others -------------------------------------------------------
+
+
+def seed_step_1_3() -> SecretObject:
+    """``kubectl create secret generic nebula-credentials-oauth2 --from-literal=...``."""
+    return SecretObject(
+        name="nebula-credentials-oauth2",
+        labels={"app": "nebula-credential", "credential-type": "oauth2"},
+        data={
+            "credential_id": b64("cred_123"),
+            "credential_type": b64("oauth2"),
+            "access_token": b64(CANARY),
+            "refresh_token": b64("1//0eXhY"),
+        },
+    )
+
+
+def test_seed_kubectl_secret_reads_as_oauth2() -> None:
+    cred = foreign_credential(seed_step_1_3(), "nebula-prod", prefix="nebula-credentials")
+    assert cred.kind.value == "oauth2"
+    assert cred.id == "cred_123"
+    assert cred.reveal("access_token") == CANARY
+    assert cred.reveal("refresh_token") == "1//0eXhY"
+    assert cred.version == 0
+    assert CANARY not in repr(cred)
+
+
+def test_kind_from_credential_type_key_alone() -> None:
+    secret = seed_step_1_3()
+    secret.labels.clear()
+    assert foreign_credential(secret, "ns", prefix="p").kind.value == "oauth2"
+
+
+def test_eso_style_secret_needs_a_kind_and_gets_one_from_the_caller() -> None:
+    secret = SecretObject(
+        name="nebula-credentials-github",
+        data={"accessToken": b64(CANARY), "refreshToken": b64("r")},
+    )
+    with pytest.raises(InvalidCredential, match="no kind") as caught:
+        foreign_credential(secret, "ns", prefix="nebula-credentials")
+    assert "kubectl label secret nebula-credentials-github" in str(caught.value)
+    cred = foreign_credential(
+        secret,
+        "ns",
+        prefix="nebula-credentials",
+        kind="oauth2",
+        field_names={"accessToken": "access_token", "refreshToken": "refresh_token"},
+    )
+    assert cred.id == "github"  # the name without the prefix
+    assert cred.reveal("access_token") == CANARY
+
+
+def test_unknown_keys_are_named_not_dropped() -> None:
+    secret = seed_step_1_3()
+    secret.data["extra"] = b64(CANARY)
+    with pytest.raises(InvalidCredential, match="extra") as caught:
+        foreign_credential(secret, "ns", prefix="p")
+    assert CANARY not in str(caught.value)
+    cred = foreign_credential(secret, "ns", prefix="p", ignore_unknown=True)
+    assert "extra" not in cred.fields
+
+
+def test_missing_required_field_and_binary_value_are_typed_errors() -> None:
+    secret = seed_step_1_3()
+    del secret.data["access_token"]
+    with pytest.raises(InvalidCredential, match="access_token"):
+        foreign_credential(secret, "ns", prefix="p")
+    secret.data["access_token"] = b64(b"\xff\x00\xfe")
+    with pytest.raises(InvalidCredential, match="not UTF-8"):
+        foreign_credential(secret, "ns", prefix="p")
+
+
+def test_unknown_kind_label_is_refused() -> None:
+    secret = seed_step_1_3()
+    secret.labels["credential-type"] = "kerberos"
+    with pytest.raises(InvalidCredential, match="kerberos"):
+        foreign_credential(secret, "ns", prefix="p")
+
+
+def test_database_port_key_becomes_an_integer() -> None:
+    secret = SecretObject(
+        name="db",
+        data={
+            "host": b64("db.internal"),
+            "port": b64("5432"),
+            "username": b64("svc"),
+            "password": b64(CANARY),
+        },
+    )
+    cred = foreign_credential(secret, "ns", prefix="p", kind="database")
+    assert cred.fields["port"] == 5432
+    secret.data["port"] = b64("54x")
+    with pytest.raises(InvalidCredential, match="integer"):
+        foreign_credential(secret, "ns", prefix="p", kind="database")
+
+
+def test_foreign_secret_with_credential_json_is_read_from_it() -> None:
+    secret = encode(oauth(), "nebula-credentials-api")
+    secret.labels.clear()
+    secret.annotations.clear()
+    cred = foreign_credential(secret, "ns", prefix="nebula-credentials")
+    assert cred.id == "github_OAuth.main"
+    with pytest.raises(InvalidCredential, match="not api_key"):
+        foreign_credential(secret, "ns", prefix="nebula-credentials", kind="api_key")
