@@ -99,6 +99,8 @@ def _type_name(value: object) -> str:
 
 
 def _check_text(value: str, what: str, credential_id: str) -> None:
+    if value.isascii():
+        return
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -279,6 +281,19 @@ class Credential:
 
     def __hash__(self) -> int:
         return hash((self.id, self.version))
+
+    def revised(self, version: int, created_at: datetime, updated_at: datetime) -> Credential:
+        """A copy with a new version and timestamps; the rest is already validated."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise InvalidCredential("version must be a non-negative integer", credential_id=self.id)
+        copy = object.__new__(Credential)
+        set_ = object.__setattr__
+        for name in _ATTRS:
+            set_(copy, name, getattr(self, name))
+        set_(copy, "version", version)
+        set_(copy, "created_at", parse_timestamp(created_at, "created_at", self.id))
+        set_(copy, "updated_at", parse_timestamp(updated_at, "updated_at", self.id))
+        return copy
 
     def __copy__(self) -> Credential:
         return self

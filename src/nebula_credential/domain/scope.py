@@ -13,6 +13,9 @@ MAX_SCOPE_LENGTH: Final = 1024
 MAX_DEPTH: Final = 16
 _TYPE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _NAME = re.compile(r"[A-Za-z0-9._@+=-]{1,253}")
+_SEGMENT = r"[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9._@+=-]{1,253}"
+# One pass for the common, valid case; the slow path below explains a failure.
+_VALID = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT}){{0,{MAX_DEPTH - 1}}}")
 
 
 def _check_segment(segment: str, position: int, text: str) -> None:
@@ -52,7 +55,7 @@ class CredentialScope(str):
             raise InvalidScope(
                 f"scope is {len(value)} characters long; the limit is {MAX_SCOPE_LENGTH}"
             )
-        if value != GLOBAL:
+        if value != GLOBAL and _VALID.fullmatch(value) is None:
             if not value.isprintable() or any(c.isspace() for c in value):
                 raise InvalidScope(
                     "scope contains whitespace or a control character; "

@@ -56,8 +56,4 @@ def next_revision(
     check_expected_version(credential.id, version, expected_version)
     moment = now or utcnow()
     created = current.created_at if current is not None and current.created_at else None
-    return credential.evolve(
-        version=version + 1,
-        created_at=created or credential.created_at or moment,
-        updated_at=moment,
-    )
+    return credential.revised(version + 1, created or credential.created_at or moment, moment)
