@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from nebula_credential import Credential, CredentialId
-from nebula_credential.kubernetes import KubernetesSecretsProvider
+from nebula_credential import Credential, CredentialId, KubernetesSecretsProvider
 
 
 async def main() -> None:

@@ -6,6 +6,7 @@
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from .domain import (
     REDACTED,
@@ -34,7 +35,20 @@ from .domain import (
 from .local import LocalStorageProvider
 from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 
+if TYPE_CHECKING:
+    from .kubernetes import KubernetesSecretsProvider
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
+    if name == "KubernetesSecretsProvider":
+        from .kubernetes import KubernetesSecretsProvider
+
+        return KubernetesSecretsProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # A library logs only where its user configured logging to go.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -56,6 +70,7 @@ __all__ = [
     "InvalidCredential",
     "InvalidCredentialId",
     "InvalidScope",
+    "KubernetesSecretsProvider",
     "ListFilter",
     "LocalStorageProvider",
     "NotFound",

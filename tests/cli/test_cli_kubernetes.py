@@ -132,3 +132,55 @@ def test_missing_kubeconfig_names_what_is_missing(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "nope.yaml" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_prefix_and_context_select_where_secrets_go(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    config = yaml.safe_load(control_plane.admin_kubeconfig.read_text())
+    good = config["contexts"][0]
+    # A second context whose cluster is unreachable; --context must pick the good one.
+    config["clusters"].append(
+        {
+            "name": "nowhere",
+            "cluster": {"server": "https://127.0.0.1:9", "insecure-skip-tls-verify": True},
+        }
+    )
+    config["contexts"].append(
+        {"name": "broken", "context": {"cluster": "nowhere", "user": good["context"]["user"]}}
+    )
+    config["current-context"] = "broken"
+    two = tmp_path / "two-contexts.yaml"
+    two.write_text(yaml.safe_dump(config))
+
+    cli = make_runner(two, namespace)
+    stored = cli(
+        "--context",
+        good["name"],
+        "--prefix",
+        "team-creds",
+        "store",
+        "svc",
+        "--kind",
+        "api_key",
+        "--field",
+        "api_key=-",
+        stdin=CANARY,
+    )
+    assert stored.returncode == 0, stored.stderr
+    names = control_plane.request("GET", f"/api/v1/namespaces/{namespace}/secrets").json()
+    assert [item["metadata"]["name"] for item in names["items"]] == ["team-creds-svc"]
+    again = cli(
+        "--context",
+        good["name"],
+        "--prefix",
+        "team-creds",
+        "get",
+        "svc",
+        "--field",
+        "api_key",
+        "--reveal",
+    )
+    assert again.stdout == CANARY + "\n"
+    # The default prefix does not see it.
+    assert cli("--context", good["name"], "get", "svc").returncode == 3

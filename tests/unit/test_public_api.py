@@ -21,6 +21,7 @@ EXPECTED = {
     "InvalidCredential",
     "InvalidCredentialId",
     "InvalidScope",
+    "KubernetesSecretsProvider",
     "ListFilter",
     "LocalStorageProvider",
     "NotFound",
@@ -49,6 +50,7 @@ def test_every_error_derives_from_the_root_and_has_an_exit_code() -> None:
         and issubclass(getattr(nebula_credential, n), Exception)
     ]
     assert len(errors) == 14
+    assert nebula_credential.KubernetesSecretsProvider.name == "kubernetes"
     codes = {e.__name__: e.exit_code for e in errors}
     assert codes["NotFound"] == 3
     assert codes["Conflict"] == 4
