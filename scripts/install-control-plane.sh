@@ -4,17 +4,20 @@
 # under Go >= 1.18. The binary is cached outside the repository and reused.
 set -euo pipefail
 
-CACHE_DIR="${NEBULA_CACHE_DIR:-$HOME/.cache/nebula-credential}"
+# ~ (not $HOME) so that a CI without HOME still finds the same cache as Path.home().
+CACHE_DIR="${NEBULA_CACHE_DIR:-$(cd ~ && pwd)/.cache/nebula-credential}"
 BIN_DIR="$CACHE_DIR/bin"
 APISERVER="$BIN_DIR/kube-apiserver"
 BUILD_DIR="$CACHE_DIR/build"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 need_apt=()
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
-command -v kubectl >/dev/null 2>&1 || need_apt+=(kubectl)
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)  # Debian's kubectl
 
 if [ -x "$APISERVER" ] && [ "${#need_apt[@]}" -eq 0 ]; then
   log "etcd and cached kube-apiserver present: $APISERVER"
@@ -28,7 +31,7 @@ fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ ! -f /etc/apt/sources.list.d/nebula-deb-src.sources ]; then
     log "enabling deb-src for bookworm"
-    cat > /etc/apt/sources.list.d/nebula-deb-src.sources <<'SRC'
+    $SUDO tee /etc/apt/sources.list.d/nebula-deb-src.sources >/dev/null <<'SRC'
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: bookworm bookworm-updates
@@ -37,8 +40,9 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
   fi
   log "apt-get install ${need_apt[*]}"
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if [ -x "$APISERVER" ]; then
