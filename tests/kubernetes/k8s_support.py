@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import subprocess
@@ -33,6 +34,22 @@ def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
     if done.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
+
+
+def patch_credential_json(plane: ControlPlane, namespace: str, name: str, raw: bytes) -> None:
+    """Overwrite a Secret's credential.json with ``raw`` by hand, as an operator might."""
+    encoded = base64.b64encode(raw).decode()
+    kubectl(
+        plane.admin_kubeconfig,
+        "patch",
+        "secret",
+        name,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"credential.json": encoded}}),
+    )
 
 
 def secret_json(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:

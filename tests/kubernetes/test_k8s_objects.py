@@ -8,7 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-from k8s_support import CANARY, ControlPlane, kubectl, new_namespace, provider_for, secret_json
+from k8s_support import (
+    CANARY,
+    ControlPlane,
+    kubectl,
+    new_namespace,
+    patch_credential_json,
+    provider_for,
+    secret_json,
+)
 
 from nebula_credential import Conflict, CorruptData, Credential, InvalidCredential, PayloadTooLarge
 
@@ -132,17 +140,8 @@ async def test_corrupted_credential_json_is_corrupt_data(
             Credential("to-corrupt", "api_key", {"api_key": CANARY}, scope="test:corrupt")
         )
         name = provider.secret_name("to-corrupt")
-        garbage = base64.b64encode(b'{"id": "to-corrupt", "kind": "api_key", "fie').decode()
-        kubectl(
-            control_plane.admin_kubeconfig,
-            "patch",
-            "secret",
-            name,
-            "-n",
-            namespace,
-            "--type=merge",
-            "-p",
-            json.dumps({"data": {"credential.json": garbage}}),
+        patch_credential_json(
+            control_plane, namespace, name, b'{"id": "to-corrupt", "kind": "api_key", "fie'
         )
         with pytest.raises(CorruptData) as caught:
             await provider.retrieve("to-corrupt")

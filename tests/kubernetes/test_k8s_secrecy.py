@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import traceback
 
 import pytest
-from k8s_support import CANARY, ControlPlane, kubectl, new_namespace, provider_for
+from k8s_support import (
+    CANARY,
+    ControlPlane,
+    new_namespace,
+    patch_credential_json,
+    provider_for,
+)
 
 from nebula_credential import (
     Conflict,
@@ -62,17 +67,8 @@ async def test_canary_never_leaks_through_errors_logs_or_reprs(
             ),
         )
         name = provider.secret_name("leaky")
-        broken = base64.b64encode(b'{"fields": {"access_token": "' + CANARY.encode()).decode()
-        kubectl(
-            control_plane.admin_kubeconfig,
-            "patch",
-            "secret",
-            name,
-            "-n",
-            namespace,
-            "--type=merge",
-            "-p",
-            json.dumps({"data": {"credential.json": broken}}),
+        patch_credential_json(
+            control_plane, namespace, name, b'{"fields": {"access_token": "' + CANARY.encode()
         )
         await expect(CorruptData, provider.retrieve("leaky"))
         try:
