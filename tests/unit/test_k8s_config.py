@@ -135,6 +135,8 @@ def test_relative_certificate_paths_resolve_against_their_file(tmp_path: Path) -
 
 
 def test_in_cluster_service_account_comes_first(tmp_path: Path) -> None:
+    """No pod runs here: a directory laid out like the kubelet's ServiceAccount volume
+    stands in for it (tests/kubernetes/test_k8s_in_cluster.py uses it against a server)."""
     sa = tmp_path / "sa"
     sa.mkdir()
     (sa / "token").write_text(TOKEN)
