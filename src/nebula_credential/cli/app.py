@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..domain import Credential, CredentialId, CredentialKind, CredentialScope, InvalidCredential
+from ..domain import Credential, CredentialId, CredentialScope, parse_kind
 from ..providers import CredentialProvider
 from .inputs import (
     UsageError,
@@ -67,6 +67,12 @@ def _run(state: State, work: Any) -> Any:
     return asyncio.run(go())
 
 
+def _ask_hidden(label: str) -> str:
+    import getpass
+
+    return getpass.getpass(label)
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -122,18 +128,14 @@ def store(
         kind, json_fields, meta = merge_json(load_json_source(from_json, sys.stdin), cid, kind)
     if kind is None:
         raise UsageError("--kind is required (or a 'kind' in --from-json)")
-    try:
-        parsed_kind = CredentialKind(kind)
-    except ValueError:
-        names = ", ".join(k.value for k in CredentialKind)
-        raise InvalidCredential(f"unknown kind {kind[:40]!r}; use one of: {names}") from None
+    parsed_kind = parse_kind(kind)
     fields = json_fields
     fields.update(collect_fields(parsed_kind, field or [], stdin=sys.stdin, warn=_say))
     prompt_missing(
         parsed_kind,
         fields,
         interactive=stdin_is_interactive(sys.stdin),
-        ask=lambda label: __import__("getpass").getpass(label),
+        ask=_ask_hidden,
     )
     if scope is not None:
         meta["scope"] = scope

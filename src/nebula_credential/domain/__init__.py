@@ -1,6 +1,13 @@
 """The domain: ids, scopes, credential kinds and the typed credential. Imports nothing of ours."""
 
-from .credential import Credential, FieldValue, format_timestamp, parse_timestamp, utcnow
+from .credential import (
+    Credential,
+    FieldValue,
+    format_timestamp,
+    parse_kind,
+    parse_timestamp,
+    utcnow,
+)
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -48,6 +55,7 @@ __all__ = [
     "field_spec",
     "fields_of",
     "format_timestamp",
+    "parse_kind",
     "parse_timestamp",
     "utcnow",
 ]

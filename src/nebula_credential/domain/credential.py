@@ -70,19 +70,26 @@ def parse_timestamp(text: object, what: str, credential_id: str | None = None) -
     return moment.astimezone(UTC)
 
 
-def _parse_kind(kind: object, credential_id: str) -> CredentialKind:
+def parse_kind(
+    kind: object, *, where: str = "", credential_id: str | None = None
+) -> CredentialKind:
+    """A kind from its wire name; InvalidCredential naming the known kinds otherwise.
+
+    ``where`` prefixes the message (e.g. ``"Secret ns/x, label credential-type: "``).
+    """
     if isinstance(kind, CredentialKind):
         return kind
     if not isinstance(kind, str):
         raise InvalidCredential(
-            f"kind must be a string, not {_type_name(kind)}", credential_id=credential_id
+            f"{where}kind must be a string, not {_type_name(kind)}", credential_id=credential_id
         )
     try:
         return CredentialKind(kind)
     except ValueError:
         names = ", ".join(k.value for k in CredentialKind)
         raise InvalidCredential(
-            f"unknown kind {kind[:40]!r}; use one of: {names}", credential_id=credential_id
+            f"{where}unknown kind {kind[:40]!r}; use one of: {names}",
+            credential_id=credential_id,
         ) from None
 
 
@@ -243,7 +250,7 @@ class Credential:
         set_ = object.__setattr__
         cid = CredentialId(id)
         set_(self, "id", cid)
-        set_(self, "kind", _parse_kind(kind, cid))
+        set_(self, "kind", parse_kind(kind, credential_id=cid))
         set_(self, "scope", CredentialScope(scope))
         if owner is not None:
             if not isinstance(owner, str):

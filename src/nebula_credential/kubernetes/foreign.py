@@ -22,6 +22,7 @@ from ..domain import (
     InvalidCredential,
     ValidationError,
     field_spec,
+    parse_kind,
 )
 from .mapping import (
     ANN_ID,
@@ -68,14 +69,7 @@ def resolve_kind(
             f"(for example kind='oauth2') or label it: kubectl label secret {secret.name} "
             f"-n {namespace} {KIND_LABEL}=oauth2"
         )
-    try:
-        return CredentialKind(kind)
-    except ValueError:
-        names = ", ".join(k.value for k in CredentialKind)
-        raise InvalidCredential(
-            f"{where(secret, namespace)}: kind {str(kind)[:40]!r} from {source} is unknown; "
-            f"use one of: {names}"
-        ) from None
+    return parse_kind(kind, where=f"{where(secret, namespace)}, {source}: ")
 
 
 def _identity(secret: SecretObject, namespace: str, prefix: str) -> CredentialId:

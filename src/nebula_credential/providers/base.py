@@ -26,6 +26,7 @@ from ..domain import (
     CredentialKind,
     CredentialScope,
     NotFound,
+    parse_kind,
 )
 
 
@@ -48,19 +49,10 @@ class ListFilter:
         tags: Mapping[str, str] | None = None,
     ) -> ListFilter:
         """Validate loose arguments into a filter (raises ValidationError subclasses)."""
-        from ..domain import InvalidCredential
-
-        parsed_kind: CredentialKind | None = None
-        if kind is not None:
-            try:
-                parsed_kind = CredentialKind(kind)
-            except ValueError:
-                names = ", ".join(k.value for k in CredentialKind)
-                raise InvalidCredential(f"unknown kind {kind!r}; use one of: {names}") from None
         return cls(
             scope=None if scope is None else CredentialScope(scope),
             descendants=descendants,
-            kind=parsed_kind,
+            kind=None if kind is None else parse_kind(kind),
             tags=dict(tags or {}),
         )
 
