@@ -14,6 +14,7 @@ from ..domain import (
     ValidationError,
     field_spec,
     fields_of,
+    value_from_text,
 )
 
 MAX_INPUT_BYTES = 1024 * 1024
@@ -116,17 +117,8 @@ def collect_fields(
                 f"warning: secret field {name!r} was given on the command line, where shell "
                 f"history and process lists can see it; prefer {name}=- or {name}=@FILE"
             )
-        fields[name] = _coerce(name, value, declared.type)
+        fields[name] = value_from_text(declared, value)
     return fields
-
-
-def _coerce(name: str, value: str, wanted: type) -> Any:
-    if wanted is int:
-        text = value.strip()
-        if not text.isdigit() or len(text) > 18:
-            raise InvalidCredential(f"field {name!r} must be a whole number")
-        return int(text)
-    return value
 
 
 def prompt_missing(

@@ -25,7 +25,7 @@ from .errors import (
     ValidationError,
 )
 from .ids import CredentialId
-from .kinds import CredentialKind, FieldSpec, field_spec, fields_of
+from .kinds import CredentialKind, FieldSpec, field_spec, fields_of, value_from_text
 from .scope import CredentialScope
 from .secret import REDACTED, SecretValue
 
@@ -58,4 +58,5 @@ __all__ = [
     "parse_kind",
     "parse_timestamp",
     "utcnow",
+    "value_from_text",
 ]

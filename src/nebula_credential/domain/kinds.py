@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from .errors import InvalidCredential
+
 
 class CredentialKind(enum.StrEnum):
     """What a credential is. The value is the wire name."""
@@ -87,6 +89,19 @@ def field_spec(kind: CredentialKind, name: str) -> FieldSpec | None:
     if kind is CredentialKind.GENERIC:
         return FieldSpec(name=name, secret=True)
     return _BY_NAME[kind].get(name)
+
+
+def value_from_text(spec: FieldSpec, text: str, *, where: str = "") -> str | int:
+    """A field value from text (a command line, a Secret key): integers are parsed.
+
+    ``where`` prefixes the error message, e.g. ``"Secret ns/x, key 'port': "``.
+    """
+    if spec.type is not int:
+        return text
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        raise InvalidCredential(f"{where}field {spec.name!r} must hold a whole number")
+    return int(digits)
 
 
 def fields_of(kind: CredentialKind) -> tuple[FieldSpec, ...]:

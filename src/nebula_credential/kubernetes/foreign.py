@@ -23,6 +23,7 @@ from ..domain import (
     ValidationError,
     field_spec,
     parse_kind,
+    value_from_text,
 )
 from .mapping import (
     ANN_ID,
@@ -99,16 +100,8 @@ def _fields(
         if spec is None:
             unknown.append(key)
             continue
-        text = _text(secret, key, namespace)
-        if spec.type is int:
-            if not (text.strip().isascii() and text.strip().isdigit()):
-                raise InvalidCredential(
-                    f"{where(secret, namespace)}: key {key!r} must hold an integer for "
-                    f"{kind.value} field {name!r}"
-                )
-            fields[name] = int(text.strip())
-        else:
-            fields[name] = text
+        context = f"{where(secret, namespace)}, key {key!r}: "
+        fields[name] = value_from_text(spec, _text(secret, key, namespace), where=context)
     if unknown and not ignore_unknown:
         raise InvalidCredential(
             f"{where(secret, namespace)} has keys that are not {kind.value} fields: "
