@@ -100,7 +100,7 @@ def value_from_text(spec: FieldSpec, text: str, *, where: str = "") -> str | int
         return text
     digits = text.strip()
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
-        raise InvalidCredential(f"{where}field {spec.name!r} must hold a whole number")
+        raise InvalidCredential(f"{where}field {spec.name!r} must hold an integer")
     return int(digits)
 
 
