@@ -12,7 +12,7 @@ from typing import ClassVar, Final, TypeVar
 
 from ..domain import Credential, CredentialId, InvalidCredential
 from ..providers import CredentialProvider, ListFilter
-from .store import LocalStore
+from .store import DB_NAME, LocalStore
 
 T = TypeVar("T")
 HOME_ENV: Final = "NEBULA_CREDENTIAL_HOME"
@@ -59,8 +59,6 @@ class LocalStorageProvider(CredentialProvider):
 
     @property
     def path(self) -> Path:
-        from .store import DB_NAME
-
         return self.data_dir / DB_NAME
 
     async def _call(self, fn: Callable[[LocalStore], T]) -> T:
