@@ -105,7 +105,7 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _check_text(value: str, what: str, credential_id: str) -> None:
+def _check_text(value: str, what: str, credential_id: str | None) -> None:
     if value.isascii():
         return
     try:
@@ -171,7 +171,8 @@ def _normalise_fields(
     return out
 
 
-def _normalise_tags(raw: Mapping[str, Any], credential_id: str) -> dict[str, str]:
+def normalise_tags(raw: Mapping[str, Any], credential_id: str | None = None) -> dict[str, str]:
+    """Validated tags (keys like label keys, printable values); raises InvalidCredential."""
     if not isinstance(raw, Mapping):
         raise InvalidCredential(
             f"tags must be an object, not {_type_name(raw)}", credential_id=credential_id
@@ -264,7 +265,7 @@ class Credential:
             _check_text(owner, "owner", cid)
         set_(self, "owner", owner)
         set_(self, "fields", MappingProxyType(_normalise_fields(self.kind, fields, cid)))
-        set_(self, "tags", MappingProxyType(_normalise_tags({} if tags is None else tags, cid)))
+        set_(self, "tags", MappingProxyType(normalise_tags({} if tags is None else tags, cid)))
         for name, value in (
             ("created_at", created_at),
             ("updated_at", updated_at),

@@ -17,7 +17,9 @@ KEY_ENV: Final = "NEBULA_CREDENTIAL_KEY"
 PASSPHRASE_ENV: Final = "NEBULA_CREDENTIAL_PASSPHRASE"  # noqa: S105 - a variable name
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
-BLOB_FORMAT: Final = b"\x01"
+KEYCHECK_FORMAT: Final = b"\x01"
+KEYCHECK_AD: Final = b"nebula-credential/keycheck/v1"
+KEYCHECK_PLAIN: Final = b"nebula-credential local store v1"
 # Argon2id parameters: RFC 9106's second recommended option (64 MiB, 3 passes).
 ARGON2_MEMORY_KIB: Final = 64 * 1024
 ARGON2_ITERATIONS: Final = 3
@@ -103,7 +105,7 @@ def _read_key_file(path: Path) -> bytes:
 
 
 class Sealer:
-    """AES-256-GCM with the credential id as associated data."""
+    """AES-256-GCM: ``nonce || ciphertext || tag``, with caller-chosen associated data."""
 
     __slots__ = ("_aead", "source")
 
@@ -115,30 +117,32 @@ class Sealer:
 
     def seal(self, plaintext: bytes, associated: bytes) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return BLOB_FORMAT + nonce + self._aead.encrypt(nonce, plaintext, associated)
+        return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
-    def open(self, blob: bytes, associated: bytes, what: str) -> bytes:
+    def open(self, sealed: bytes, associated: bytes, what: str) -> bytes:
         from cryptography.exceptions import InvalidTag
 
-        if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != BLOB_FORMAT:
-            raise CorruptData(f"{what} is truncated or not in a known format")
+        if len(sealed) < NONCE_BYTES + 16:
+            raise CorruptData(f"{what} is truncated")
         try:
-            return self._aead.decrypt(
-                blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], associated
-            )
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
         except InvalidTag:
-            raise CorruptData(
-                f"{what} failed its integrity check: it was modified outside nebula-credential "
-                "or is damaged; restore it from a backup or delete it"
-            ) from None
+            pass
+        raise CorruptData(
+            f"{what} failed its integrity check: it was modified outside nebula-credential "
+            "or is damaged; restore it from a backup or delete it"
+        )
 
-    def check(self, blob: bytes, associated: bytes, expected: bytes, store: Path) -> None:
+    def seal_keycheck(self) -> bytes:
+        return KEYCHECK_FORMAT + self.seal(KEYCHECK_PLAIN, KEYCHECK_AD)
+
+    def check(self, blob: bytes, store: Path) -> None:
         """Verify the key against the store's key-check record."""
         try:
-            plain = self.open(blob, associated, "key check")
+            plain = self.open(blob[1:], KEYCHECK_AD, "key check")
         except CorruptData:
             plain = b""
-        if plain != expected:
+        if blob[:1] != KEYCHECK_FORMAT or plain != KEYCHECK_PLAIN:
             raise DecryptionFailed(
                 f"the key from {self.source} cannot decrypt the store {store}; use the key "
                 f"the store was created with ({KEY_ENV}, {PASSPHRASE_ENV} or its key file)"

@@ -26,6 +26,7 @@ from ..domain import (
     CredentialKind,
     CredentialScope,
     NotFound,
+    normalise_tags,
     parse_kind,
 )
 
@@ -53,7 +54,7 @@ class ListFilter:
             scope=None if scope is None else CredentialScope(scope),
             descendants=descendants,
             kind=None if kind is None else parse_kind(kind),
-            tags=dict(tags or {}),
+            tags=normalise_tags(tags or {}),
         )
 
     def matches(self, credential: Credential) -> bool:

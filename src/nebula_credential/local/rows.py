@@ -1,0 +1,123 @@
+"""One credential row: its clear-text columns and the sealed blob that binds them.
+
+Format 2 (current) authenticates every column of the row — id, kind, scope, tags and
+version — as AES-GCM associated data, so a blob copied onto another row, an older blob
+written back over a newer one, or an edited column fails the integrity check. Format 1
+(the first release) bound the id only; a store still in format 1 is rewritten to
+format 2 the first time it is opened, and afterwards format-1 blobs are refused.
+
+What no per-row scheme can notice is the whole file replaced by an older copy: keep
+the store on a disk only you can write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ..domain import CorruptData, Credential, CredentialError
+from .keys import Sealer
+
+FORMAT_V1: Final = b"\x01"
+FORMAT_V2: Final = b"\x02"
+COLUMNS: Final = "id, kind, scope, tags, version, blob"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """The columns of one row of the ``credentials`` table."""
+
+    id: str
+    kind: str
+    scope: str
+    tags: str
+    version: int
+    blob: bytes
+
+    @classmethod
+    def of(cls, record: tuple[Any, ...]) -> Row:
+        cid, kind, scope, tags, version, blob = record
+        return cls(str(cid), str(kind), str(scope), str(tags), int(version), bytes(blob))
+
+    def params(self) -> tuple[str, str, str, str, int, bytes]:
+        return (self.id, self.kind, self.scope, self.tags, self.version, self.blob)
+
+
+def _associated(fmt: bytes, row: Row) -> bytes:
+    if fmt == FORMAT_V1:
+        return b"nebula-credential/v1:" + row.id.encode("utf-8")
+    parts = [row.id, row.kind, row.scope, row.tags, str(row.version)]
+    encoded = [p.encode("utf-8") for p in parts]
+    return b"nebula-credential/row/v2" + b"".join(len(e).to_bytes(4, "big") + e for e in encoded)
+
+
+def seal(sealer: Sealer, credential: Credential, plain: bytes) -> Row:
+    """The row that stores ``credential`` (whose JSON, secrets revealed, is ``plain``)."""
+    unsealed = Row(
+        credential.id,
+        credential.kind.value,
+        str(credential.scope),
+        json.dumps(dict(credential.tags), sort_keys=True),
+        credential.version,
+        b"",
+    )
+    blob = FORMAT_V2 + sealer.seal(plain, _associated(FORMAT_V2, unsealed))
+    return Row(unsealed.id, unsealed.kind, unsealed.scope, unsealed.tags, unsealed.version, blob)
+
+
+def unseal(sealer: Sealer, row: Row, path: Path, *, legacy: bool = False) -> Credential:
+    """Decrypt and check one row; ``legacy`` also accepts format-1 blobs."""
+    what = f"credential {row.id!r} in {path}"
+    fmt = row.blob[:1]
+    if fmt != FORMAT_V2 and not (legacy and fmt == FORMAT_V1):
+        raise CorruptData(
+            f"{what} is not in a known format; restore it from a backup or delete it",
+            credential_id=row.id,
+        )
+    plain = sealer.open(row.blob[1:], _associated(fmt, row), what)
+    failure: CredentialError | None = None
+    try:
+        credential = Credential.from_json(plain)
+    except CredentialError as exc:
+        failure = CorruptData(f"{what} does not decode: {exc}", credential_id=row.id)
+    if failure is not None:
+        raise failure  # outside the handler: the decoder's error holds the plaintext
+    if credential.id != row.id or (fmt == FORMAT_V2 and credential.version != row.version):
+        raise CorruptData(f"{what} holds another credential", credential_id=row.id)
+    return credential
+
+
+def upgrade(db: sqlite3.Connection, sealer: Sealer, path: Path) -> None:
+    """Rewrite a format-1 store to format 2 in one transaction (no-op when done)."""
+    if _row_format(db) >= 2:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _row_format(db) < 2:
+            rows = [Row.of(r) for r in db.execute(f"SELECT {COLUMNS} FROM credentials")]  # noqa: S608
+            for row in rows:
+                if row.blob[:1] != FORMAT_V1:
+                    continue
+                try:
+                    unseal(sealer, row, path, legacy=True)
+                except CorruptData:
+                    continue  # left as it is: reading it keeps reporting the damage
+                plain = sealer.open(row.blob[1:], _associated(FORMAT_V1, row), row.id)
+                db.execute(
+                    "UPDATE credentials SET blob = ? WHERE id = ?",
+                    (FORMAT_V2 + sealer.seal(plain, _associated(FORMAT_V2, row)), row.id),
+                )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('row_format', 2)")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _row_format(db: sqlite3.Connection) -> int:
+    found = db.execute("SELECT value FROM meta WHERE key = 'row_format'").fetchone()
+    return 1 if found is None else int(found[0])
