@@ -25,6 +25,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -120,3 +122,32 @@ def second_control_plane(control_plane_factory: Callable[..., ControlPlane]) -> 
 # ============================================================================
 # End of the control plane block.
 # ============================================================================
+
+
+# The installed console script, run in a real process against a throw-away store.
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> RunCli:
+    """``cli(*args, stdin="", env={})`` runs ``nebula-credential`` with its own home."""
+    beside = Path(sys.executable).with_name("nebula-credential")
+    exe = str(beside) if beside.exists() else shutil.which("nebula-credential")
+    assert exe is not None, "install the package: pip install -e ."
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NEBULA_CREDENTIAL_")}
+    base["NEBULA_CREDENTIAL_HOME"] = str(tmp_path / "home")
+
+    def run(
+        *args: str, stdin: str = "", env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**base, **(env or {})},
+            timeout=60,
+            check=False,
+        )
+
+    return run

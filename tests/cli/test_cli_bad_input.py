@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,8 @@ CORPUS: list[tuple[list[str], bytes]] = [
         ]
     ],
     (["get", "../x"], b""),
+    (["list", "--tag", 'a"b=1'], b""),
+    (["list", "--tag", "env=new\nline"], b""),
     (["get", "x" * 300], b""),
     (["delete", "a/b"], b""),
     (["delete", ""], b""),
@@ -211,8 +214,8 @@ def test_malformed_input_is_a_one_line_usage_error(
     assert [c.id for c in everything] == ["good"]
     assert everything[0].version == 1
     assert everything[0].reveal("api_key") == "original"
-    rows = sqlite3.connect(home / "credentials.db").execute("SELECT count(*) FROM credentials")
-    assert rows.fetchone()[0] == 1
+    with closing(sqlite3.connect(home / "credentials.db")) as db:
+        assert db.execute("SELECT count(*) FROM credentials").fetchone()[0] == 1
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,28 +22,6 @@ REQUIRED_KEYS = {
     "updated_at",
     "fields",
 }
-
-
-@pytest.fixture
-def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    beside = Path(sys.executable).with_name("nebula-credential")
-    exe = str(beside) if beside.exists() else shutil.which("nebula-credential")
-    assert exe is not None, "install the package: pip install -e ."
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEBULA_CREDENTIAL_")}
-    env["NEBULA_CREDENTIAL_HOME"] = str(tmp_path / "home")
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [exe, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-
-    return run
 
 
 def test_store_get_list_delete_round_trip(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from ..domain import (
     InvalidCredentialId,
     NotFound,
     SecretValue,
+    ValidationError,
 )
 from ..providers import CredentialProvider
 
@@ -180,6 +181,20 @@ class ProviderContract:
         both = await _collect(provider.list(scope=root, kind="api_key", tags={"env": "prod"}))
         assert [c.id for c in both] == [key_prod]
         assert await _collect(provider.list(scope=root, tags={"env": "qa"})) == []
+
+    async def test_tag_filters_match_literally(
+        self, provider: CredentialProvider, root: str
+    ) -> None:
+        tricky = ['a"b', "it's", "$.x", "[0]", "back\\slash", "caf\u00e9 \u2603", "*", "%_"]
+        ids = {value: CredentialId.new() for value in tricky}
+        for value, cid in ids.items():
+            await provider.store(self.api_key(cid, root, **{"team.core/x-y": value}))
+        for value, cid in ids.items():
+            found = await _collect(provider.list(scope=root, tags={"team.core/x-y": value}))
+            assert [c.id for c in found] == [cid], value
+        assert await _collect(provider.list(scope=root, tags={"team": "a"})) == []
+        with pytest.raises(ValidationError):
+            await _collect(provider.list(scope=root, tags={'a"b': "1"}))
 
     async def test_concurrent_writers_lose_no_update(
         self, provider: CredentialProvider, root: str
