@@ -1,15 +1,48 @@
 #!/usr/bin/env bash
 # Install everything the tests need (etcd, kube-apiserver, the package with its dev
-# extras) and run the linters and the whole test suite. Extra arguments go to pytest.
+# extras), run the linters and the whole test suite on Python 3.11, then the suite again
+# on every other supported Python found on this machine (3.12, 3.13: on PATH or under
+# pyenv). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-control-plane.sh
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+
+# venv_for PYTHON DIR: a virtual environment in DIR with the package and its dev tools.
+venv_for() {
+  "$1" -m venv "$2"
+  "$2/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
+    | grep -v '^WARNING: Location' || true
+}
+
+# find_python VERSION: an interpreter of that version that runs, or nothing.
+find_python() {
+  local candidate
+  for candidate in "python$1" "${PYENV_ROOT:-$(cd ~ && pwd)/.pyenv}/versions/$1".*/bin/"python$1"; do
+    if "$candidate" -c 'import sys' >/dev/null 2>&1; then
+      command -v "$candidate"
+      return
+    fi
+  done
+}
+
+main_python=$(find_python 3.11)
+[ -n "$main_python" ] || main_python=python3
+venv_for "$main_python" .venv
 
 .venv/bin/ruff check src tests bench examples scripts
 .venv/bin/ruff format --check src tests bench examples scripts
 .venv/bin/mypy
 .venv/bin/lint-imports
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/pytest "$@"
+
+for version in 3.12 3.13; do
+  python=$(find_python "$version")
+  if [ -z "$python" ]; then
+    echo "# Python $version not found; skipped"
+    continue
+  fi
+  echo "# the test suite on Python $version ($python)"
+  venv_for "$python" ".venv-$version"
+  PATH="$PWD/.venv-$version/bin:$PATH" ".venv-$version/bin/pytest" -p no:cacheprovider "$@"
+done
