@@ -6,26 +6,17 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
-from typing import ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
-from ..domain import ConfigurationError, Credential, CredentialId, InvalidCredential
-from ..providers import CredentialProvider, ListFilter
-from .database import check_data_dir
-from .store import DB_NAME, LOCK_TIMEOUT_S, LocalStore
-from .unlock import given_key
+from ..domain import ConfigurationError, Credential
+from ..providers import BlockingAccess, CredentialProvider, ListFilter
+from .access import LocalAccess
+from .store import DB_NAME, LOCK_TIMEOUT_S
 
 T = TypeVar("T")
 HOME_ENV: Final = "NEBULA_CREDENTIAL_HOME"
 LOCK_TIMEOUT_ENV: Final = "NEBULA_CREDENTIAL_LOCK_TIMEOUT"
-
-
-class _Write:
-    """Marks an operation that creates the store when it does not exist yet."""
-
-
-WRITE: Final = _Write()
 
 
 def default_data_dir() -> Path:
@@ -79,11 +70,13 @@ class LocalStorageProvider(CredentialProvider):
         lock_timeout: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-        self._key = key
-        self._passphrase = passphrase
-        self._durable = durable
-        self._lock_timeout = _lock_timeout(lock_timeout)
-        self._store: LocalStore | None = None
+        self._access = LocalAccess(
+            self.data_dir,
+            key=key,
+            passphrase=passphrase,
+            durable=durable,
+            lock_timeout=_lock_timeout(lock_timeout),
+        )
         self._executor: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
@@ -93,67 +86,40 @@ class LocalStorageProvider(CredentialProvider):
     def path(self) -> Path:
         return self.data_dir / DB_NAME
 
-    async def _call(self, fn: Callable[[LocalStore], T], *, absent: T | _Write = WRITE) -> T:
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
-            # One worker owns the SQLite connection; SQLite serialises writers anyway.
+            # One worker thread keeps SQLite off the event loop; SQLite serialises writers.
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="nebula-local")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._with, fn, absent
-        )
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    def _with(self, fn: Callable[[LocalStore], T], absent: T | _Write) -> T:
-        """Run ``fn`` on the open store; reads of a store never created return ``absent``."""
-        if self._store is None:
-            if not isinstance(absent, _Write) and not self._exists():
-                return absent
-            self._store = LocalStore(
-                self.data_dir,
-                key=self._key,
-                passphrase=self._passphrase,
-                durable=self._durable,
-                lock_timeout=self._lock_timeout,
-            )
-        return fn(self._store)
-
-    def _exists(self) -> bool:
-        # The directory and a given key are vetted even when there is nothing to read.
-        given_key(self._key)
-        return check_data_dir(self.data_dir) and self.path.exists()
+    def blocking(self) -> BlockingAccess:
+        return self._access
 
     async def store(
         self, credential: Credential, *, expected_version: int | None = None
     ) -> Credential:
-        if not isinstance(credential, Credential):
-            raise InvalidCredential(f"store() takes a Credential, not {type(credential).__name__}")
-        return await self._call(lambda s: s.store(credential, expected_version))
+        return await self._call(self._access.store, credential, expected_version)
 
     async def retrieve(self, credential_id: str) -> Credential | None:
-        cid = CredentialId(credential_id)
-        return await self._call(lambda s: s.retrieve(cid), absent=None)
+        return await self._call(self._access.retrieve, credential_id)
 
     async def delete(self, credential_id: str) -> bool:
-        cid = CredentialId(credential_id)
-        return await self._call(lambda s: s.delete(cid), absent=False)
+        return await self._call(self._access.delete, credential_id)
 
     async def exists(self, credential_id: str) -> bool:
-        cid = CredentialId(credential_id)
-        return await self._call(lambda s: s.exists(cid), absent=False)
+        return await self._call(self._access.exists, credential_id)
 
     async def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
         after: str | None = ""
-        nothing: tuple[list[Credential], str | None] = ([], None)
         while after is not None:
-            batch, after = await self._call(
-                partial(LocalStore.page, selection=selection, after=after), absent=nothing
-            )
+            batch, after = await self._call(self._access.page, selection, after)
             for credential in batch:
                 yield credential
 
     async def close(self) -> None:
         executor, self._executor = self._executor, None
         if executor is None:
+            self._access.close()
             return
-        store, self._store = self._store, None
-        if store is not None:
-            await asyncio.get_running_loop().run_in_executor(executor, store.close)
+        await asyncio.get_running_loop().run_in_executor(executor, self._access.close)
         executor.shutdown(wait=True)

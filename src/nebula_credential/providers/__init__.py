@@ -1,14 +1,16 @@
 """The provider contract, its sync facade and the shared versioning rules."""
 
-from .base import CredentialProvider, ListFilter
+from .base import BlockingAccess, CredentialProvider, ListFilter, not_found
 from .sync import SyncCredentialProvider
 from .versioning import check_expected_version, next_revision, validate_expected_version
 
 __all__ = [
+    "BlockingAccess",
     "CredentialProvider",
     "ListFilter",
     "SyncCredentialProvider",
     "check_expected_version",
     "next_revision",
+    "not_found",
     "validate_expected_version",
 ]

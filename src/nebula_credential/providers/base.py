@@ -15,10 +15,10 @@ Semantics shared by all providers:
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar, Protocol, Self
 
 from ..domain import (
     Credential,
@@ -67,6 +67,36 @@ class ListFilter:
         return all(credential.tags.get(k) == v for k, v in self.tags.items())
 
 
+class BlockingAccess(Protocol):
+    """Blocking twins of a provider's operations, for work that is short and local.
+
+    :class:`SyncCredentialProvider` calls them on the caller's thread instead of
+    hopping to an event loop and from there to a worker thread.
+    """
+
+    def store(self, credential: Credential, expected_version: int | None) -> Credential: ...
+
+    def retrieve(self, credential_id: str) -> Credential | None: ...
+
+    def delete(self, credential_id: str) -> bool: ...
+
+    def exists(self, credential_id: str) -> bool: ...
+
+    def iter_credentials(self, selection: ListFilter) -> Iterator[Credential]: ...
+
+    def close(self) -> None: ...
+
+
+def not_found(provider_name: str, credential_id: str) -> NotFound:
+    """The error ``get`` raises for an absent id."""
+    cid = CredentialId(credential_id)
+    return NotFound(
+        f"credential {cid!r} not found in the {provider_name} store; "
+        "check the id with 'nebula-credential list'",
+        credential_id=cid,
+    )
+
+
 class CredentialProvider(abc.ABC):
     """Async storage backend for credentials. See the module docstring for semantics."""
 
@@ -94,12 +124,7 @@ class CredentialProvider(abc.ABC):
         """The stored credential; raises NotFound when absent."""
         found = await self.retrieve(credential_id)
         if found is None:
-            cid = CredentialId(credential_id)
-            raise NotFound(
-                f"credential {cid!r} not found in the {self.name} store; "
-                "check the id with 'nebula-credential list'",
-                credential_id=cid,
-            )
+            raise not_found(self.name, credential_id)
         return found
 
     async def exists(self, credential_id: str) -> bool:
@@ -124,6 +149,10 @@ class CredentialProvider(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections; the provider is unusable afterwards."""
+
+    def blocking(self) -> BlockingAccess | None:
+        """Blocking access without an event loop, when the provider has one; else None."""
+        return None
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,20 +1,26 @@
 """A blocking facade over any async provider.
 
-The async provider is the only implementation; this class runs its coroutines on a
-private event loop in a daemon thread, so it works from plain scripts, from threads and
-even from code that already runs an event loop.
+The async provider is the only implementation. When it offers blocking access for
+short local work (:meth:`CredentialProvider.blocking`, e.g. the local store), calls go
+straight to it on the caller's thread. Otherwise this class runs the provider's
+coroutines on a private event loop in a daemon thread, so it works from plain scripts,
+from threads and even from code that already runs an event loop.
+
+Closing is final: afterwards every call raises :class:`ProviderUnavailable`, and lists
+still being read are closed with the provider.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator, Mapping
+import weakref
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from ..domain import Credential
-from .base import CredentialProvider, ListFilter
+from ..domain import Credential, ProviderUnavailable
+from .base import BlockingAccess, CredentialProvider, ListFilter, not_found
 
 T = TypeVar("T")
 _LIST_BATCH = 256
@@ -25,12 +31,22 @@ class SyncCredentialProvider:
 
     def __init__(self, provider: CredentialProvider) -> None:
         self.provider = provider
+        self._blocking: BlockingAccess | None = provider.blocking()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
+        self._open_lists: weakref.WeakSet[AsyncIterator[Any]] = weakref.WeakSet()
+
+    def _closed_error(self) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"this {self.provider.name} provider was closed; create a new one to go on"
+        )
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._closed:
+                raise self._closed_error()
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
@@ -41,21 +57,49 @@ class SyncCredentialProvider:
             return self._loop
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()).result()
+        try:
+            loop = self._ensure_loop()
+        except ProviderUnavailable:
+            coro.close()
+            raise
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def _direct(self) -> BlockingAccess | None:
+        if self._closed:
+            raise self._closed_error()
+        return self._blocking
 
     def store(self, credential: Credential, *, expected_version: int | None = None) -> Credential:
+        direct = self._direct()
+        if direct is not None:
+            return direct.store(credential, expected_version)
         return self._run(self.provider.store(credential, expected_version=expected_version))
 
     def retrieve(self, credential_id: str) -> Credential | None:
+        direct = self._direct()
+        if direct is not None:
+            return direct.retrieve(credential_id)
         return self._run(self.provider.retrieve(credential_id))
 
     def get(self, credential_id: str) -> Credential:
-        return self._run(self.provider.get(credential_id))
+        direct = self._direct()
+        if direct is None:
+            return self._run(self.provider.get(credential_id))
+        found = direct.retrieve(credential_id)
+        if found is None:
+            raise not_found(self.provider.name, credential_id)
+        return found
 
     def delete(self, credential_id: str) -> bool:
+        direct = self._direct()
+        if direct is not None:
+            return direct.delete(credential_id)
         return self._run(self.provider.delete(credential_id))
 
     def exists(self, credential_id: str) -> bool:
+        direct = self._direct()
+        if direct is not None:
+            return direct.exists(credential_id)
         return self._run(self.provider.exists(credential_id))
 
     def list(
@@ -73,7 +117,22 @@ class SyncCredentialProvider:
         return self._iterate(ListFilter())
 
     def _iterate(self, selection: ListFilter) -> Iterator[Credential]:
+        direct = self._direct()
+        if direct is not None:
+            return self._iterate_direct(direct, selection)
+        return self._iterate_async(selection)
+
+    def _iterate_direct(
+        self, direct: BlockingAccess, selection: ListFilter
+    ) -> Iterator[Credential]:
+        for credential in direct.iter_credentials(selection):
+            if self._closed:
+                raise self._closed_error()
+            yield credential
+
+    def _iterate_async(self, selection: ListFilter) -> Iterator[Credential]:
         source = self.provider.iter_credentials(selection)
+        self._open_lists.add(source)
 
         async def next_batch() -> list[Credential]:
             batch: list[Credential] = []
@@ -90,16 +149,32 @@ class SyncCredentialProvider:
                 if len(batch) < _LIST_BATCH:
                     return
         finally:
-            self._run(_aclose(source))
+            # After close() the list was already closed with the provider.
+            if not self._closed:
+                self._open_lists.discard(source)
+                self._run(_aclose(source))
 
     def close(self) -> None:
-        """Close the provider and stop the private loop."""
+        """Close the provider and stop the private loop; the facade is unusable afterwards."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
+            if self._blocking is not None:
+                self._blocking.close()
+            else:  # never used through this facade; the caller may be inside a loop
+                closer = threading.Thread(target=asyncio.run, args=(self.provider.close(),))
+                closer.start()
+                closer.join()
             return
         try:
+            lists = list(self._open_lists)
+            self._open_lists.clear()
+            for source in lists:
+                asyncio.run_coroutine_threadsafe(_aclose(source), loop).result()
             asyncio.run_coroutine_threadsafe(self.provider.close(), loop).result()
         finally:
             loop.call_soon_threadsafe(loop.stop)

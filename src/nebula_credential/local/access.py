@@ -1,0 +1,110 @@
+"""Blocking operations on one local store, opened lazily and serialised by a lock.
+
+The async provider runs these on its worker thread; the sync facade calls them
+directly on the caller's thread (:class:`~nebula_credential.providers.BlockingAccess`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Final, TypeVar
+
+from ..domain import Credential, CredentialId, InvalidCredential, ProviderUnavailable
+from ..providers import ListFilter
+from .database import check_data_dir
+from .store import DB_NAME, LocalStore
+from .unlock import given_key
+
+T = TypeVar("T")
+Page = tuple[list[Credential], str | None]
+_NO_PAGE: Final[Page] = ([], None)
+
+
+class _Write:
+    """Marks an operation that creates the store when it does not exist yet."""
+
+
+_WRITE: Final = _Write()
+
+
+class LocalAccess:
+    """The operations of the local provider, without an event loop."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        key: bytes | None,
+        passphrase: str | None,
+        durable: bool,
+        lock_timeout: float,
+    ) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / DB_NAME
+        self._key = key
+        self._passphrase = passphrase
+        self._durable = durable
+        self._lock_timeout = lock_timeout
+        self._lock = threading.Lock()
+        self._store: LocalStore | None = None
+        self._closed = False
+
+    def _with(self, fn: Callable[[LocalStore], T], absent: T | _Write = _WRITE) -> T:
+        """Run ``fn`` on the open store; reads of a store never created return ``absent``."""
+        with self._lock:
+            if self._closed:
+                raise ProviderUnavailable(
+                    f"the local provider for {self.data_dir} was closed; create a new one"
+                )
+            if self._store is None:
+                if not isinstance(absent, _Write) and not self._exists():
+                    return absent
+                self._store = LocalStore(
+                    self.data_dir,
+                    key=self._key,
+                    passphrase=self._passphrase,
+                    durable=self._durable,
+                    lock_timeout=self._lock_timeout,
+                )
+            return fn(self._store)
+
+    def _exists(self) -> bool:
+        # The directory and a given key are vetted even when there is nothing to read.
+        given_key(self._key)
+        return check_data_dir(self.data_dir) and self.path.exists()
+
+    def store(self, credential: Credential, expected_version: int | None) -> Credential:
+        if not isinstance(credential, Credential):
+            raise InvalidCredential(f"store() takes a Credential, not {type(credential).__name__}")
+        return self._with(lambda s: s.store(credential, expected_version))
+
+    def retrieve(self, credential_id: str) -> Credential | None:
+        cid = CredentialId(credential_id)
+        return self._with(lambda s: s.retrieve(cid), None)
+
+    def delete(self, credential_id: str) -> bool:
+        cid = CredentialId(credential_id)
+        return self._with(lambda s: s.delete(cid), False)
+
+    def exists(self, credential_id: str) -> bool:
+        cid = CredentialId(credential_id)
+        return self._with(lambda s: s.exists(cid), False)
+
+    def page(self, selection: ListFilter, after: str) -> Page:
+        """One page of matches with ids above ``after``, and where the next page starts."""
+        return self._with(lambda s: s.page(selection, after), _NO_PAGE)
+
+    def iter_credentials(self, selection: ListFilter) -> Iterator[Credential]:
+        after: str | None = ""
+        while after is not None:
+            batch, after = self.page(selection, after)
+            yield from batch
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
