@@ -197,6 +197,7 @@ def test_a_deleted_key_file_is_not_silently_replaced(tmp_path: Path) -> None:
 def test_an_empty_passphrase_leaves_a_new_store_unprotected(tmp_path: Path) -> None:
     with open_store(tmp_path, passphrase="") as store, pytest.raises(ConfigurationError):
         store.store(Credential("svc", "api_key", {"api_key": CANARY}))
+    assert list(tmp_path.iterdir()) == []
     put(tmp_path)  # the key file works: the store was not marked as passphrase-protected
     with open_store(tmp_path) as store:
         assert store.get("svc").reveal("api_key") == CANARY

@@ -15,7 +15,7 @@ from ..domain import Credential, CredentialId, InvalidCredential, ProviderUnavai
 from ..providers import ListFilter
 from .database import check_data_dir
 from .store import DB_NAME, LocalStore
-from .unlock import given_key
+from .unlock import check_settings
 
 T = TypeVar("T")
 Page = tuple[list[Credential], str | None]
@@ -59,6 +59,8 @@ class LocalAccess:
                     f"the local provider for {self.data_dir} was closed; create a new one"
                 )
             if self._store is None:
+                # A malformed key or an empty passphrase is refused before any file is made.
+                check_settings(self._key, self._passphrase)
                 if not isinstance(absent, _Write) and not self._exists():
                     return absent
                 self._store = LocalStore(
@@ -71,8 +73,7 @@ class LocalAccess:
             return fn(self._store)
 
     def _exists(self) -> bool:
-        # The directory and a given key are vetted even when there is nothing to read.
-        given_key(self._key)
+        # The directory is vetted even when there is nothing to read.
         return check_data_dir(self.data_dir) and self.path.exists()
 
     def store(self, credential: Credential, expected_version: int | None) -> Credential:

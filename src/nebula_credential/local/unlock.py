@@ -64,6 +64,16 @@ def given_key(key: bytes | None) -> StoreKey | None:
     return None
 
 
+def check_settings(key: bytes | None, passphrase: str | None) -> None:
+    """Refuse a malformed key or an empty passphrase before anything touches the disk."""
+    if given_key(key) is not None:
+        return
+    if passphrase is None:
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+    if passphrase is not None and not passphrase:
+        raise ConfigurationError(f"the passphrase is empty; set {PASSPHRASE_ENV} to a real one")
+
+
 def _resolve(
     db: sqlite3.Connection, path: Path, key: bytes | None, passphrase: str | None
 ) -> StoreKey:
