@@ -131,14 +131,17 @@ class SyncCredentialProvider:
             yield credential
 
     def _iterate_async(self, selection: ListFilter) -> Iterator[Credential]:
-        source = self.provider.iter_credentials(selection)
+        return self._stream(self.provider.iter_credentials(selection), _LIST_BATCH)
+
+    def _stream(self, source: AsyncIterator[T], batch_size: int = 1) -> Iterator[T]:
+        """Iterate ``source`` from blocking code, fetching up to ``batch_size`` per hop."""
         self._open_lists.add(source)
 
-        async def next_batch() -> list[Credential]:
-            batch: list[Credential] = []
+        async def next_batch() -> list[T]:
+            batch: list[T] = []
             async for item in source:
                 batch.append(item)
-                if len(batch) >= _LIST_BATCH:
+                if len(batch) >= batch_size:
                     break
             return batch
 
@@ -146,10 +149,10 @@ class SyncCredentialProvider:
             while True:
                 batch = self._run(next_batch())
                 yield from batch
-                if len(batch) < _LIST_BATCH:
+                if len(batch) < batch_size:
                     return
         finally:
-            # After close() the list was already closed with the provider.
+            # After close() the stream was already closed with the provider.
             if not self._closed:
                 self._open_lists.discard(source)
                 self._run(_aclose(source))
