@@ -2,7 +2,7 @@
 
     python bench/k8s_provider.py [--kubeconfig PATH] [--count 1000] [--concurrency 32]
 
-Without ``--kubeconfig`` a control plane is started with scripts/controlplane.py. Each
+Without ``--kubeconfig`` a control plane is started with nebula_credential.testing.envtest. Each
 round stores, updates, retrieves and lists ``count`` oauth2 credentials per client, each
 client in its own namespace, rounds interleaved so the machine's drift hits all three.
 The direct clients send the same Secret bodies (prepared outside the timed region), so
@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import ssl
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -40,7 +38,6 @@ from nebula_credential.kubernetes.mapping import encode, list_labels
 from nebula_credential.kubernetes.naming import secret_name
 from nebula_credential.providers import ListFilter, next_revision
 
-ROOT = Path(__file__).resolve().parent.parent
 SCOPE = "org:bench/user:alice"
 OPS = ("store", "update", "retrieve", "list")
 CHUNK = 100
@@ -316,18 +313,6 @@ def report(
     )
 
 
-def load_controlplane() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "controlplane", ROOT / "scripts" / "controlplane.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["controlplane"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def kubectl(kubeconfig: str, *args: str) -> None:
     subprocess.run(
         ["kubectl", f"--kubeconfig={kubeconfig}", *args], check=False, capture_output=True
@@ -349,9 +334,10 @@ def target_from_args(args: argparse.Namespace) -> Iterator[Target]:
             lambda ns: kubectl(args.kubeconfig, "delete", "secrets", "--all", "-n", ns),
         )
         return
-    controlplane = load_controlplane()
+    from nebula_credential.testing.envtest import ControlPlane
+
     with tempfile.TemporaryDirectory(prefix="nebula-bench-") as tmp:
-        plane = controlplane.ControlPlane("bench", Path(tmp))
+        plane = ControlPlane("bench", Path(tmp))
         try:
             plane.start()
             yield Target(

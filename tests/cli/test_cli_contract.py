@@ -169,11 +169,61 @@ def test_no_traceback_without_debug(cli) -> None:  # type: ignore[no-untyped-def
     assert "Traceback" in debug.stderr
 
 
-def test_help_lists_the_commands(cli) -> None:  # type: ignore[no-untyped-def]
+# The script contract of PRODUCT.md: every command and option a script may rely on.
+CONTRACT_OPTIONS = {
+    "": {
+        "--provider",
+        "--data-dir",
+        "--namespace",
+        "--context",
+        "--kubeconfig",
+        "--prefix",
+        "--output",
+        "--debug",
+    },
+    "store": {
+        "--kind",
+        "--scope",
+        "--owner",
+        "--tag",
+        "--field",
+        "--from-json",
+        "--expected-version",
+    },
+    "get": {"--field", "--reveal"},
+    "list": {"--scope", "--descendants", "--kind", "--tag"},
+    "delete": set(),
+}
+
+
+def help_panel(text: str, title: str) -> list[str]:
+    """The rows of one boxed section (Options, Commands, Arguments) of rich help output."""
+    rows: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("╭─ "):
+            inside = line.startswith(f"╭─ {title} ")
+        elif line.startswith("╰"):
+            inside = False
+        elif inside:
+            rows.append(line.strip("│ \t"))
+    return rows
+
+
+def test_help_lists_every_contract_command_and_option(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("--help")
-    assert result.returncode == 0
-    for command in ("store", "get", "list", "delete"):
-        assert command in result.stdout
+    assert result.returncode == 0, result.stderr
+    commands = {row.split()[0] for row in help_panel(result.stdout, "Commands") if row}
+    assert commands >= {"store", "get", "list", "delete"}, result.stdout
+    for command, expected in CONTRACT_OPTIONS.items():
+        shown = cli(*([command] if command else []), "--help")
+        assert shown.returncode == 0, shown.stderr
+        options = {
+            row.split()[0] for row in help_panel(shown.stdout, "Options") if row.startswith("--")
+        }
+        assert options >= expected | {"--help"}, (command, sorted(expected - options))
+        if command in ("store", "get", "delete"):
+            assert "ID" in shown.stdout.split("Usage:")[1].splitlines()[0], shown.stdout
 
 
 def test_library_logs_never_carry_secret_values(

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from nebula_credential.testing.envtest import ControlPlane
+
 pytestmark = pytest.mark.kubernetes
 
-ControlPlane = Any  # scripts/controlplane.py: ControlPlane
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CANARY = "canary-k8s-cli-51aa"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
+from nebula_credential.testing.envtest import ControlPlane
 
-ControlPlane = Any  # scripts/controlplane.py: ControlPlane
 CANARY = "canary-9b1f4e7a-do-not-print"
 
 

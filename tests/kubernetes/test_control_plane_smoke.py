@@ -19,9 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-pytestmark = pytest.mark.kubernetes
+from nebula_credential.testing.envtest import ControlPlane
+from nebula_credential.testing.envtest.plugin import PlaneFactory
 
-ControlPlane = Any  # scripts/controlplane.py: ControlPlane
+pytestmark = pytest.mark.kubernetes
 
 
 def _b64(text: str) -> str:
@@ -233,26 +234,30 @@ def test_audit_log_records_secret_metadata_only(control_plane: ControlPlane) -> 
     assert _b64(canary) not in log
 
 
-def test_apiserver_restarts_on_the_same_port_keeping_data(control_plane: ControlPlane) -> None:
-    namespace = _namespace(control_plane, "smoke-restart")
-    _create_secret(control_plane, namespace, "kept", {"k": "before restart"})
-    server = control_plane.server
+def test_apiserver_restarts_on_the_same_port_keeping_data(
+    control_plane_factory: PlaneFactory,
+) -> None:
+    # Its own plane: if the restart failed, the shared plane would fail every later test.
+    with control_plane_factory("restart") as plane:
+        namespace = _namespace(plane, "smoke-restart")
+        _create_secret(plane, namespace, "kept", {"k": "before restart"})
+        server = plane.server
 
-    control_plane.stop_apiserver(kill=True)
-    assert not control_plane.apiserver_running
-    with pytest.raises(ConnectionRefusedError):
-        control_plane.request("GET", "/readyz", timeout=5)
+        plane.stop_apiserver(kill=True)
+        assert not plane.apiserver_running
+        with pytest.raises(ConnectionRefusedError):
+            plane.request("GET", "/readyz", timeout=5)
 
-    control_plane.start_apiserver()
-    assert control_plane.server == server
-    resp = control_plane.request("GET", f"/api/v1/namespaces/{namespace}/secrets/kept")
+        plane.start_apiserver()
+        assert plane.server == server
+        resp = plane.request("GET", f"/api/v1/namespaces/{namespace}/secrets/kept")
     assert resp.status == 200, resp.body
     assert _decoded(resp.json()["data"]) == {"k": "before restart"}
 
 
 @pytest.mark.slow
 def test_factory_plane_with_tiny_inflight_limit_answers_429(
-    control_plane_factory: Any,
+    control_plane_factory: PlaneFactory,
 ) -> None:
     plane = control_plane_factory(
         extra_apiserver_args=[
@@ -278,6 +283,7 @@ def test_factory_plane_with_tiny_inflight_limit_answers_429(
         thread.start()
     for thread in threads:
         thread.join(60)
+    plane.close()  # done with it: no need to keep a throttled server until the session ends
     assert len(statuses) == 80
     assert set(statuses) == {200, 429}
     assert retry_after == {"1"}

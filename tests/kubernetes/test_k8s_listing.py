@@ -41,21 +41,25 @@ async def test_list_fetches_only_matching_secrets_page_by_page(
 
 async def test_watch_reports_changes_by_id_without_values(control_plane: ControlPlane) -> None:
     namespace = new_namespace(control_plane, "watch")
+    # Watch from the point a list saw: every later change is delivered, however late the
+    # watch connects, so no sleep is needed to let it connect first.
+    listed = control_plane.request("GET", f"/api/v1/namespaces/{namespace}/secrets")
+    start = listed.raise_for_status("list secrets").json()["metadata"]["resourceVersion"]
     events: list[SecretEvent] = []
     async with provider_for(control_plane, namespace) as provider:
+        stored = await asyncio.wait_for(
+            provider.store(Credential("watched", "api_key", {"api_key": "k1"})), timeout=30
+        )
+        await asyncio.wait_for(provider.store(stored.evolve(fields={"api_key": "k2"})), timeout=30)
+        await asyncio.wait_for(provider.delete("watched"), timeout=30)
 
         async def follow() -> None:
-            async for event in provider.watch():
+            async for event in provider.watch(resource_version=start):
                 events.append(event)
                 if event.type == "DELETED":
                     return
 
-        watcher = asyncio.create_task(follow())
-        await asyncio.sleep(0.5)  # let the watch connect before the first write
-        stored = await provider.store(Credential("watched", "api_key", {"api_key": "k1"}))
-        await provider.store(stored.evolve(fields={"api_key": "k2"}))
-        await provider.delete("watched")
-        await asyncio.wait_for(watcher, timeout=15)
+        await asyncio.wait_for(follow(), timeout=15)
     assert [(e.type, e.credential_id) for e in events] == [
         ("ADDED", "watched"),
         ("MODIFIED", "watched"),

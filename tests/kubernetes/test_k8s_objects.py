@@ -100,7 +100,6 @@ async def test_awkward_ids_round_trip_and_never_collide(
 ) -> None:
     long_id = "Service.Account_Token-" + "Ab_." * 55
     ids = ["A_b", "a-b", "a.b", "a_b", "A-B", long_id, long_id[:-1] + "X", "x" * 255]
-    assert all(len(i) > 200 for i in ids[5:])
     scope = "test:awkward-ids"
     async with provider_for(control_plane, namespace) as provider:
         for index, cid in enumerate(ids):

@@ -6,11 +6,11 @@ import asyncio
 import base64
 import logging
 import traceback
+from collections.abc import Awaitable
 
 import pytest
 from k8s_support import (
     CANARY,
-    ControlPlane,
     new_namespace,
     patch_credential_json,
     provider_for,
@@ -25,7 +25,9 @@ from nebula_credential import (
     PermissionDenied,
     ProviderUnavailable,
 )
-from nebula_credential.kubernetes import RetryPolicy
+from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
+from nebula_credential.testing.envtest import ControlPlane
+from nebula_credential.testing.envtest.plugin import PlaneFactory
 
 pytestmark = pytest.mark.kubernetes
 
@@ -40,25 +42,64 @@ def canary_credential(cid: str) -> Credential:
 
 
 async def test_canary_never_leaks_through_errors_logs_or_reprs(
-    control_plane: ControlPlane, caplog: pytest.LogCaptureFixture
+    control_plane_factory: PlaneFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Its own plane: the API server is stopped below, and must not take others down.
+    with control_plane_factory("secrecy") as plane:
+        async with asyncio.timeout(240):
+            errors, shown = await provoke_every_error(plane, caplog)
+    assert [type(error) for error in errors] == [
+        Conflict,
+        PayloadTooLarge,
+        CorruptData,
+        ProviderUnavailable,
+        PermissionDenied,
+    ]
+    for error in errors:
+        shown.append(str(error))
+        shown.append(repr(error))
+        shown.append("".join(traceback.format_exception(error)))  # chained causes too
+    # The outage made the provider log its retries and its giving up, each naming the
+    # Secret it was writing: the log check below reads real records, not an empty log.
+    provider_records = [
+        r for r in caplog.records if r.name.startswith("nebula_credential.kubernetes")
+    ]
+    messages = [r.getMessage() for r in provider_records]
+    down = '"nebula-credentials-down"'
+    assert any(m.startswith("retrying ") and down in m for m in messages), messages
+    assert any(m.startswith("giving up: ") and down in m for m in messages), messages
+    # An application logging our objects and errors, tracebacks included, as apps do.
+    assert any(r.name == "app" and r.exc_info for r in caplog.records)
+    shown.append(caplog.text)
+    encoded = base64.b64encode(CANARY.encode()).decode()[:16]
+    for text in shown:
+        assert CANARY not in text
+        assert encoded not in text
+
+
+async def provoke_every_error(
+    plane: ControlPlane, caplog: pytest.LogCaptureFixture
+) -> tuple[list[CredentialError], list[str]]:
     caplog.set_level(logging.DEBUG)
-    namespace = new_namespace(control_plane, "secrecy")
-    elsewhere = new_namespace(control_plane, "secrecy-b")
-    ident = control_plane.identity(namespace)
+    app_log = logging.getLogger("app")
+    namespace = new_namespace(plane, "secrecy")
+    elsewhere = new_namespace(plane, "secrecy-b")
+    ident = plane.identity(namespace)
     errors: list[CredentialError] = []
     shown: list[str] = []
 
-    async def expect(kind: type[CredentialError], call: object) -> None:
+    async def expect(kind: type[CredentialError], call: Awaitable[object]) -> None:
         with pytest.raises(kind) as caught:
-            await call  # type: ignore[misc]
+            await asyncio.wait_for(call, timeout=30)
         errors.append(caught.value)
+        app_log.debug("call failed: %s", caught.value, exc_info=caught.value)
 
     policy = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1, deadline=2.0)
-    async with provider_for(control_plane, namespace, retry=policy) as provider:
-        stored = await provider.store(canary_credential("leaky"))
-        shown += [repr(provider), repr(stored), str(stored), repr(provider.stats)]
-        shown.append(repr([c async for c in provider.list(scope="user:alice")]))
+    async with provider_for(plane, namespace, retry=policy) as provider:
+        stored = await asyncio.wait_for(provider.store(canary_credential("leaky")), timeout=30)
+        app_log.debug("stored %r (%s) with %r", stored, stored, provider)
+        listed = await asyncio.wait_for(listed_in(provider, "user:alice"), timeout=30)
+        shown += [repr(provider), repr(stored), str(stored), repr(provider.stats), repr(listed)]
         await expect(Conflict, provider.store(canary_credential("leaky"), expected_version=0))
         await expect(
             PayloadTooLarge,
@@ -68,25 +109,19 @@ async def test_canary_never_leaks_through_errors_logs_or_reprs(
         )
         name = provider.secret_name("leaky")
         patch_credential_json(
-            control_plane, namespace, name, b'{"fields": {"access_token": "' + CANARY.encode()
+            plane, namespace, name, b'{"fields": {"access_token": "' + CANARY.encode()
         )
         await expect(CorruptData, provider.retrieve("leaky"))
         try:
-            await asyncio.to_thread(control_plane.stop_apiserver)
+            await asyncio.wait_for(asyncio.to_thread(plane.stop_apiserver), timeout=30)
             await expect(ProviderUnavailable, provider.store(canary_credential("down")))
         finally:
-            await asyncio.to_thread(control_plane.start_apiserver)
+            await asyncio.wait_for(asyncio.to_thread(plane.start_apiserver), timeout=90)
 
-    async with provider_for(control_plane, elsewhere, kubeconfig=ident.kubeconfig) as denied:
+    async with provider_for(plane, elsewhere, kubeconfig=ident.kubeconfig) as denied:
         await expect(PermissionDenied, denied.store(canary_credential("nope")))
+    return errors, shown
 
-    assert len(errors) == 5
-    for error in errors:
-        shown.append(str(error))
-        shown.append(repr(error))
-        shown.append("".join(traceback.format_exception(error)))  # chained causes too
-    shown.append(caplog.text)
-    encoded = base64.b64encode(CANARY.encode()).decode()[:16]
-    for text in shown:
-        assert CANARY not in text
-        assert encoded not in text
+
+async def listed_in(provider: KubernetesSecretsProvider, scope: str) -> list[Credential]:
+    return [c async for c in provider.list(scope=scope)]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nebula_credential import ConfigurationError
+from nebula_credential import ConfigurationError, ProviderUnavailable
 from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
 from nebula_credential.kubernetes.config import load_cluster_config
 
@@ -161,15 +161,20 @@ def test_invalid_namespace_is_refused(tmp_path: Path) -> None:
         load(tmp_path, kubeconfig=path, namespace="Team_A")
 
 
-def test_provider_constructor_makes_no_network_call(tmp_path: Path) -> None:
-    # 127.0.0.1:1 refuses connections; building the provider must still succeed.
+async def test_provider_constructor_makes_no_network_call(tmp_path: Path) -> None:
+    # 127.0.0.1:1 refuses connections: building the provider succeeds, the first call fails.
     provider = KubernetesSecretsProvider(
         kubeconfig=kubeconfig(tmp_path / "config"), retry=RetryPolicy(attempts=1)
     )
     assert provider.namespace == "team-a"
-    assert provider.stats.requests == 0
     assert TOKEN not in repr(provider)
     assert provider.secret_name("A_b") != provider.secret_name("a-b")
+    async with provider:
+        with pytest.raises(ProviderUnavailable, match=r"https://127\.0\.0\.1:1\b"):
+            await provider.exists("github")
+    # The refused connection was the provider's first and only request.
+    assert provider.stats.requests == 1
+    assert provider.stats.connection_errors == 1
 
 
 def test_missing_certificate_authority_fails_in_the_constructor(tmp_path: Path) -> None:

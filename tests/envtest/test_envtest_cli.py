@@ -1,0 +1,70 @@
+"""``python -m nebula_credential.testing.envtest``: a plane for a shell session, and back down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nebula_credential.testing.envtest import missing_binaries_message
+
+pytestmark = pytest.mark.kubernetes
+
+
+def envtest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nebula_credential.testing.envtest", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes: check it is not still running.
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def test_up_identity_down(tmp_path: Path) -> None:
+    missing = missing_binaries_message()
+    if missing is not None:
+        pytest.fail(missing, pytrace=False)
+    up = envtest("up", "--dir", str(tmp_path), "--name", "shell")
+    try:
+        assert up.returncode == 0, up.stderr
+        kubeconfig = tmp_path / "shell" / "admin.yaml"
+        assert up.stdout.splitlines()[-1] == f"export KUBECONFIG={kubeconfig}"
+        pids = json.loads((tmp_path / "state.json").read_text())["planes"][0]["pids"]
+        assert all(alive(pid) for pid in pids.values()), pids
+
+        ident = envtest("identity", "--dir", str(tmp_path), "--namespace", "team-a", "--verbs=get")
+        assert ident.returncode == 0, ident.stderr
+        assert "may get secrets in team-a" in ident.stdout
+        user_config = ident.stdout.splitlines()[-1].removeprefix("export KUBECONFIG=")
+        allowed = subprocess.run(
+            ["kubectl", f"--kubeconfig={user_config}", "auth", "can-i", "get", "secrets"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert allowed.stdout.strip() == "yes", allowed.stderr
+    finally:
+        down = envtest("down", "--dir", str(tmp_path), "--purge")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.strip() == "stopped shell"
+    assert not any(alive(pid) for pid in pids.values()), pids
+    assert not (tmp_path / "state.json").exists()
+    assert not (tmp_path / "shell").exists()
