@@ -35,7 +35,7 @@ from .mapping import (
     where,
 )
 from .naming import KIND_LABEL
-from .transport import SecretObject
+from .objects import SecretObject
 
 KIND_KEY: Final = "credential_type"
 ID_KEY: Final = "credential_id"

@@ -30,7 +30,7 @@ from .naming import (
     scope_selector,
     tag_label,
 )
-from .transport import SecretObject
+from .objects import SecretObject
 
 CREDENTIAL_KEY: Final = "credential.json"
 MAX_DATA_BYTES: Final = 1024 * 1024  # the API server's limit on a Secret's data

@@ -12,8 +12,6 @@ import abc
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -24,26 +22,8 @@ from lightkube.types import OnErrorAction, OnErrorResult
 
 from ..domain import ProviderUnavailable
 from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
+from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
-
-
-@dataclass(slots=True, repr=False)
-class SecretObject:
-    """A Secret as the provider sees it; ``data`` holds base64 values as on the wire."""
-
-    name: str
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    data: dict[str, str] = field(default_factory=dict)
-    type: str = "Opaque"
-    resource_version: str | None = None
-    created_at: datetime | None = None
-
-    def __repr__(self) -> str:  # data values are secrets, even base64-encoded
-        return (
-            f"SecretObject(name={self.name!r}, keys={sorted(self.data)!r}, "
-            f"resource_version={self.resource_version!r})"
-        )
 
 
 class SecretTransport(abc.ABC):

@@ -17,7 +17,8 @@ from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
 from .mapping import check_size, data_size, decode, encode, is_managed, noted_version, where
 from .naming import MANAGED_BY, MANAGER
-from .transport import SecretObject, SecretTransport
+from .objects import SecretObject
+from .transport import SecretTransport
 
 
 async def write_credential(
