@@ -19,6 +19,7 @@ import httpx2
 from lightkube import ConfigError as LightkubeConfigError
 
 from ..domain import ConfigurationError
+from ._lightkube_compat import status_error
 from .errors import RETRY_STATUSES, Operation, error_for, read_reply, unavailable
 
 T = TypeVar("T")
@@ -86,8 +87,11 @@ class Retrier:
             retry_after: float | None = None
             try:
                 return await call()
-            except httpx2.HTTPStatusError as exc:
-                retry_after, last = self._status(exc, op)
+            except (httpx2.HTTPStatusError, KeyError) as exc:
+                reply = status_error(exc)
+                if reply is None:
+                    raise
+                retry_after, last = self._status(reply, op)
             except httpx2.TransportError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                     raise ConfigurationError(
@@ -101,12 +105,6 @@ class Retrier:
                 raise ConfigurationError(
                     f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
                 ) from None
-            except KeyError as exc:
-                # lightkube looks up Content-Type unconditionally; an error reply without
-                # one surfaces as KeyError with the HTTP error as its context.
-                if not isinstance(exc.__context__, httpx2.HTTPStatusError):
-                    raise
-                retry_after, last = self._status(exc.__context__, op)
             pause = policy.delay(attempt, retry_after)
             elapsed = time.monotonic() - started
             if attempt >= policy.attempts or elapsed + pause > policy.deadline:

@@ -21,6 +21,7 @@ from lightkube.resources.core_v1 import Secret
 from lightkube.types import OnErrorAction, OnErrorResult
 
 from ..domain import ProviderUnavailable
+from ._lightkube_compat import list_page
 from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
@@ -146,20 +147,13 @@ class LightkubeTransport(SecretTransport):
     async def list_pages(
         self, labels: Mapping[str, str], page_size: int
     ) -> AsyncIterator[list[SecretObject]]:
-        # lightkube's public list() hides the continue token, so a failed page could not
-        # be retried on its own; its generic client sends exactly one page per call.
-        generic: Any = self._client._client
         op = Operation("list", self.namespace)
         params: dict[str, Any] = {"limit": page_size, "labelSelector": selector(labels) or None}
 
         async def page() -> tuple[bool, list[Any]]:
-            request = generic.prepare_request(
-                "list", res=Secret, namespace=self.namespace, params=params
-            )
-            response = await generic.send(generic.build_adapter_request(request))
-            more, _, items = generic.handle_response("list", response, request)
-            params["continue"] = request.params.get("continue") if more else None
-            return more, items
+            token, items = await list_page(self._client, self.namespace, params)
+            params["continue"] = token
+            return token is not None, items
 
         # Read one page ahead: the server prepares page N+1 while the caller decodes page
         # N. At most two pages are held, so memory stays flat however long the list.
