@@ -6,13 +6,14 @@ import sys
 
 from ..domain import CredentialError
 
+PROG = "nebula-credential"
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script)."""
-    import typer.main
-    from typer import Abort, Exit, TyperException
-    from typer._click.exceptions import NoArgsIsHelpError
+    from typer import Abort, Exit
 
+    from ._typer_compat import ClickError, command_of, help_text
     from .app import app
 
     args = sys.argv[1:] if argv is None else argv
@@ -21,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
-    command = typer.main.get_command(app)
+    command = command_of(app)
+    if not args:  # what no_args_is_help asks for, printed once
+        sys.stdout.write(help_text(command, PROG) + "\n")
+        return 0
     try:
-        command.main(args=args, prog_name="nebula-credential", standalone_mode=False)
+        command.main(args=args, prog_name=PROG, standalone_mode=False)
     except CredentialError as exc:
         if debug:
             raise
@@ -31,10 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except Exit as exc:
         return exc.exit_code
-    except NoArgsIsHelpError as exc:
-        sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
-        return 0
-    except TyperException as exc:
+    except ClickError as exc:
         hint = " (see --help)" if exc.exit_code == 2 else ""
         sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
         return exc.exit_code
