@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from .ids import CredentialId
 from .kinds import CredentialKind, field_spec, fields_of
 from .scope import CredentialScope
 from .secret import REDACTED, SecretValue
+from .wire import decode_json, encode_json
 
 SCHEMA_VERSION: Final = 1
 FieldValue: TypeAlias = SecretValue | str | int
@@ -22,6 +22,7 @@ RESERVED_FIELD_NAMES: Final = frozenset({"credential.json"})
 TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 MAX_TAG_VALUE: Final = 256
 MAX_OWNER: Final = 253
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _WIRE_KEYS: Final = frozenset(
     {
         "schema_version",
@@ -106,12 +107,10 @@ def _type_name(value: object) -> str:
 
 
 def _check_text(value: str, what: str, credential_id: str) -> None:
-    if value.isascii():
-        return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidCredential(f"{what} is not valid UTF-8", credential_id=credential_id) from None
+    # Only lone surrogates keep a str from encoding as UTF-8. Searching for them, rather
+    # than catching UnicodeEncodeError, keeps the value out of the error's __context__.
+    if not value.isascii() and _SURROGATE.search(value) is not None:
+        raise InvalidCredential(f"{what} is not valid UTF-8", credential_id=credential_id)
 
 
 def _normalise_fields(
@@ -367,7 +366,8 @@ class Credential:
         }
 
     def to_json(self, *, reveal: bool = False) -> str:
-        return json.dumps(self.to_dict(reveal=reveal), separators=(",", ":"), ensure_ascii=False)
+        """Compact JSON of :meth:`to_dict` (UTF-8, no whitespace)."""
+        return encode_json(self.to_dict(reveal=reveal)).decode("utf-8")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Credential:
@@ -415,14 +415,8 @@ class Credential:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Credential:
-        try:
-            data = json.loads(text)
-        except UnicodeDecodeError:
-            raise InvalidCredential("credential JSON is not valid UTF-8") from None
-        except (json.JSONDecodeError, RecursionError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise InvalidCredential(f"credential is not valid JSON: {detail}") from None
-        return cls.from_dict(data)
+        """Decode :meth:`to_json` output; the error never holds the input (see ``wire``)."""
+        return cls.from_dict(decode_json(text, "credential"))
 
     def __repr__(self) -> str:
         shown = {n: (REDACTED if isinstance(v, SecretValue) else v) for n, v in self.fields.items()}
