@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ._typer_compat import ClickError, command_of, help_text
     from .app import app
+    from .exit_codes import exit_code_for
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         sys.stderr.write(f"error: {exc}\n")
-        return exc.exit_code
+        return exit_code_for(exc)
     except Exit as exc:
         return exc.exit_code
     except ClickError as exc:
