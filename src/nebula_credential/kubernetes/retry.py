@@ -20,7 +20,14 @@ from lightkube import ConfigError as LightkubeConfigError
 
 from ..domain import ConfigurationError
 from ._lightkube_compat import status_error
-from .errors import RETRY_STATUSES, Operation, error_for, read_reply, unavailable
+from .errors import (
+    RETRY_STATUSES,
+    Operation,
+    error_for,
+    read_reply,
+    unavailable,
+    untrusted_certificate,
+)
 
 T = TypeVar("T")
 logger = logging.getLogger("nebula_credential.kubernetes")
@@ -93,7 +100,7 @@ class Retrier:
                     raise
                 retry_after, last = self._status(reply, op)
             except httpx2.TransportError as exc:
-                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                if untrusted_certificate(exc):
                     raise ConfigurationError(
                         f"the TLS certificate of {self.server} is not trusted, so could not "
                         f"{op.describe()}; check certificate-authority in the kubeconfig"
