@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 import threading
+import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lightkube import ApiError
 
-from nebula_credential import ConfigurationError
-from nebula_credential.kubernetes import RetryPolicy
+from nebula_credential import ConfigurationError, PermissionDenied
+from nebula_credential.kubernetes import RetryPolicy, TransportStats
 from nebula_credential.kubernetes.errors import (
     AlreadyExists,
     Missing,
@@ -29,6 +31,7 @@ from nebula_credential.kubernetes.errors import (
     read_reply,
     untrusted_certificate,
 )
+from nebula_credential.kubernetes.retry import Retrier
 from nebula_credential.kubernetes.writes import CONFLICT_BACKOFF
 
 
@@ -125,3 +128,21 @@ def test_an_untrusted_certificate_is_told_by_the_ssl_error_type(tmp_path: Path) 
     with pytest.raises(httpx2.ConnectError) as refused:
         httpx2.get(f"https://127.0.0.1:{port}/", timeout=10)
     assert not untrusted_certificate(refused.value)
+
+
+async def test_a_refused_write_keeps_no_request_body_in_its_chain() -> None:
+    canary = "canary-retry-81c3"
+    body = json.dumps({"data": {"api_key": canary}}).encode()
+    request = httpx2.Request("POST", "https://127.0.0.1:1/api/v1/x", content=body)
+    status = {"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}
+    response = httpx2.Response(403, json=status, request=request)
+
+    async def refused() -> None:
+        raise ApiError(request=request, response=response)
+
+    retrier = Retrier(RetryPolicy(), TransportStats(), server="s", context=None)
+    with pytest.raises(PermissionDenied) as caught:
+        await retrier.run(Operation("create", "x", "s"), refused)
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None
+    assert canary not in "".join(traceback.format_exception(caught.value))

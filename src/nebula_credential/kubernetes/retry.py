@@ -23,6 +23,7 @@ from ._lightkube_compat import status_error
 from .errors import (
     RETRY_STATUSES,
     Operation,
+    ServerReply,
     error_for,
     read_reply,
     unavailable,
@@ -92,13 +93,14 @@ class Retrier:
             attempt += 1
             stats.requests += 1
             retry_after: float | None = None
+            reply: ServerReply | None = None
             try:
                 return await call()
             except (httpx2.HTTPStatusError, KeyError) as exc:
-                reply = status_error(exc)
-                if reply is None:
+                http_error = status_error(exc)
+                if http_error is None:
                     raise
-                retry_after, last = self._status(reply, op)
+                reply = read_reply(http_error)
             except httpx2.TransportError as exc:
                 if untrusted_certificate(exc):
                     raise ConfigurationError(
@@ -112,6 +114,9 @@ class Retrier:
                 raise ConfigurationError(
                     f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
                 ) from None
+            if reply is not None:
+                # Classified after the handler: the HTTP error holds the request, body included.
+                retry_after, last = self._status(reply, op)
             pause = policy.delay(attempt, retry_after)
             elapsed = time.monotonic() - started
             if attempt >= policy.attempts or elapsed + pause > policy.deadline:
@@ -131,11 +136,10 @@ class Retrier:
         logger.warning("giving up: %s after %d attempt(s): %s", op.describe(), attempt, last)
         raise unavailable(op, server=self.server, attempts=attempt, elapsed=elapsed, last=last)
 
-    def _status(self, exc: httpx2.HTTPStatusError, op: Operation) -> tuple[float | None, str]:
+    def _status(self, reply: ServerReply, op: Operation) -> tuple[float | None, str]:
         """(Retry-After, description) for a retryable reply; raises for the others."""
-        reply = read_reply(exc)
         if reply.status not in RETRY_STATUSES:
-            raise error_for(reply, op, server=self.server, context=self.context) from None
+            raise error_for(reply, op, server=self.server, context=self.context)
         if reply.status == 429:
             self.stats.throttled += 1
         else:
