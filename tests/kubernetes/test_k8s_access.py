@@ -10,6 +10,7 @@ import yaml
 from k8s_support import CANARY, ControlPlane, new_namespace, provider_for
 
 from nebula_credential import AuthenticationError, ConfigurationError, Credential, PermissionDenied
+from nebula_credential.cli.exit_codes import exit_code_for
 
 pytestmark = pytest.mark.kubernetes
 
@@ -37,7 +38,7 @@ async def test_limited_identity_reads_its_namespace_and_is_denied_elsewhere(
         assert denied.credential_id == "theirs"
         assert f"kubectl auth can-i get secrets -n {other}" in str(denied)
         assert ident.username in str(denied)  # the server says who was refused
-        assert denied.exit_code == 5
+        assert exit_code_for(denied) == 5
 
         with pytest.raises(PermissionDenied) as got:
             await foreign.store(Credential("x", "api_key", {"api_key": CANARY}))
@@ -80,7 +81,7 @@ async def test_rejected_token_is_an_authentication_error(
             await provider.retrieve("anything")
     assert "HTTP 401" in str(got.value)
     assert CANARY not in str(got.value)
-    assert got.value.exit_code == 5
+    assert exit_code_for(got.value) == 5
 
 
 async def test_missing_namespace_is_named_with_the_fix(control_plane: ControlPlane) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -270,3 +271,33 @@ async def test_secret_from_a_credential_json_file_and_eso_style_keys(
         assert eso is not None
         assert eso.id == "nebula-oauth2-external"
         assert (eso.reveal("access_token"), eso.reveal("refresh_token")) == ("at-1", "rt-1")
+
+
+async def test_audit_log_and_managed_fields_name_nebula_credential(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    async with provider_for(control_plane, namespace) as provider:
+        await provider.store(Credential("audited-agent", "api_key", {"api_key": CANARY}))
+        name = provider.secret_name("audited-agent")
+    obj = secret_json(control_plane, namespace, name)
+    assert {entry["manager"] for entry in obj["metadata"]["managedFields"]} == {"nebula-credential"}
+
+    def agents() -> set[str]:
+        text = control_plane.audit_log_path.read_text(encoding="utf-8")
+        events = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return {
+            event.get("userAgent", "")
+            for event in events
+            if event.get("verb") == "create"
+            and event.get("objectRef", {}).get("namespace") == namespace
+            and event.get("objectRef", {}).get("name") == name
+        }
+
+    seen: set[str] = set()
+    for _ in range(100):  # the log backend writes as it answers; allow for buffering
+        seen = await asyncio.to_thread(agents)
+        if seen:
+            break
+        await asyncio.sleep(0.05)
+    assert seen
+    assert all(agent.startswith("nebula-credential/") for agent in seen), seen

@@ -14,6 +14,7 @@ import pytest
 from k8s_support import new_namespace, provider_for
 
 from nebula_credential import Credential, ProviderUnavailable
+from nebula_credential.cli.exit_codes import exit_code_for
 from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
 from nebula_credential.testing.envtest.plugin import PlaneFactory
 
@@ -92,7 +93,7 @@ async def test_stopped_api_server_gives_provider_unavailable_then_recovers(
                     message = str(caught.value)
                     assert plane.server in message
                     assert "kubectl get --raw /readyz" in message
-                    assert caught.value.exit_code == 6
+                    assert exit_code_for(caught.value) == 6
                     assert provider.stats.connection_errors > 0
                     assert provider.stats.gave_up >= 1
                     with pytest.raises(ProviderUnavailable):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,21 @@ def test_retry_policy_validates_and_honours_retry_after() -> None:
     policy = RetryPolicy(base_delay=0.1, max_delay=0.4)
     assert all(policy.delay(n, None) <= 0.4 for n in range(1, 20))
     assert all(policy.delay(1, 1.0) >= 1.0 for _ in range(20))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f"users: [{{name: u1, user: {{token: {TOKEN}}}}}\n".encode(),  # unclosed [
+        f"users:\n- name: u1\n  user: {{token: {TOKEN}\xff}}\n".encode("latin-1"),
+    ],
+    ids=["yaml", "utf8"],
+)
+def test_an_unreadable_kubeconfig_error_keeps_no_token(tmp_path: Path, raw: bytes) -> None:
+    broken = tmp_path / "broken"
+    broken.write_bytes(raw)
+    with pytest.raises(ConfigurationError, match="YAML") as caught:
+        load(tmp_path, kubeconfig=broken)
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None
+    assert TOKEN not in "".join(traceback.format_exception(caught.value))

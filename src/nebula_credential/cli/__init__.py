@@ -6,14 +6,16 @@ import sys
 
 from ..domain import CredentialError
 
+PROG = "nebula-credential"
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script)."""
-    import typer.main
-    from typer import Abort, Exit, TyperException
-    from typer._click.exceptions import NoArgsIsHelpError
+    from typer import Abort, Exit
 
+    from ._typer_compat import ClickError, command_of, help_text
     from .app import app
+    from .exit_codes import exit_code_for
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -21,20 +23,20 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
-    command = typer.main.get_command(app)
+    command = command_of(app)
+    if not args:  # what no_args_is_help asks for, printed once
+        sys.stdout.write(help_text(command, PROG) + "\n")
+        return 0
     try:
-        command.main(args=args, prog_name="nebula-credential", standalone_mode=False)
+        command.main(args=args, prog_name=PROG, standalone_mode=False)
     except CredentialError as exc:
         if debug:
             raise
         sys.stderr.write(f"error: {exc}\n")
-        return exc.exit_code
+        return exit_code_for(exc)
     except Exit as exc:
         return exc.exit_code
-    except NoArgsIsHelpError as exc:
-        sys.stdout.write(exc.ctx.get_help() + "\n" if exc.ctx else "")
-        return 0
-    except TyperException as exc:
+    except ClickError as exc:
         hint = " (see --help)" if exc.exit_code == 2 else ""
         sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
         return exc.exit_code

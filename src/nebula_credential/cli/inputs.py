@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,6 +15,7 @@ from ..domain import (
     fields_of,
     value_from_text,
 )
+from ..domain.wire import decode_json
 
 MAX_INPUT_BYTES = 1024 * 1024
 
@@ -40,8 +40,10 @@ def read_limited(handle: TextIO | Any, source: str) -> str:
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError(f"{source} is not valid UTF-8 text") from None
+        except UnicodeDecodeError:  # holds the input: raised below, outside this handler
+            data = None
+        if data is None:
+            raise UsageError(f"{source} is not valid UTF-8 text")
     if len(data) > MAX_INPUT_BYTES:
         raise UsageError(f"{source} is larger than {MAX_INPUT_BYTES} bytes")
     return str(data)
@@ -69,14 +71,7 @@ def load_json_source(source: str, stdin: TextIO) -> dict[str, Any]:
         if source == "-"
         else read_file(source, "--from-json")
     )
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidCredential(
-            f"--from-json is not valid JSON: {exc.msg} (line {exc.lineno})"
-        ) from None
-    except RecursionError:
-        raise InvalidCredential("--from-json is nested too deeply") from None
+    data = decode_json(text, "--from-json")
     if not isinstance(data, dict):
         raise InvalidCredential("--from-json must hold a JSON object")
     return data

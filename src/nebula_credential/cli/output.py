@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, TextIO
 
 from ..domain import REDACTED, Credential
+from ..domain.wire import format_json
 
 
 class OutputFormat(StrEnum):
@@ -32,7 +32,7 @@ def _dump_yaml(data: object, out: TextIO) -> None:
 def print_one(credential: Credential, fmt: OutputFormat, out: TextIO, *, reveal: bool) -> None:
     record = as_record(credential, reveal=reveal)
     if fmt is OutputFormat.JSON:
-        out.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+        out.write(format_json(record, indent=2) + "\n")
     elif fmt is OutputFormat.YAML:
         _dump_yaml(record, out)
     else:
@@ -66,7 +66,7 @@ def print_many(
         out.write("[")
         for credential in credentials:
             out.write(",\n  " if count else "\n  ")
-            out.write(json.dumps(as_record(credential, reveal=reveal), ensure_ascii=False))
+            out.write(format_json(as_record(credential, reveal=reveal), indent=0))
             count += 1
         out.write("\n]\n" if count else "]\n")
         return count

@@ -1,14 +1,6 @@
 """The domain: ids, scopes, credential kinds and the typed credential. Imports nothing of ours."""
 
-from .credential import (
-    Credential,
-    FieldValue,
-    format_timestamp,
-    normalise_tags,
-    parse_kind,
-    parse_timestamp,
-    utcnow,
-)
+from .credential import Credential
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -29,6 +21,14 @@ from .ids import CredentialId
 from .kinds import CredentialKind, FieldSpec, field_spec, fields_of, value_from_text
 from .scope import CredentialScope
 from .secret import REDACTED, SecretValue
+from .validation import (
+    FieldValue,
+    format_timestamp,
+    normalise_tags,
+    parse_kind,
+    parse_timestamp,
+    utcnow,
+)
 
 __all__ = [
     "REDACTED",

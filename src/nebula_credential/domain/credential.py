@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from .errors import InvalidCredential
 from .ids import CredentialId
-from .kinds import CredentialKind, field_spec, fields_of
+from .kinds import CredentialKind
 from .scope import CredentialScope
 from .secret import REDACTED, SecretValue
+from .validation import (
+    FieldValue,
+    check_owner,
+    format_timestamp,
+    normalise_fields,
+    normalise_tags,
+    parse_kind,
+    parse_timestamp,
+    type_name,
+    utcnow,
+)
+from .wire import decode_json, encode_json
 
 SCHEMA_VERSION: Final = 1
-FieldValue: TypeAlias = SecretValue | str | int
-FIELD_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
-RESERVED_FIELD_NAMES: Final = frozenset({"credential.json"})
-TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
-MAX_TAG_VALUE: Final = 256
-MAX_OWNER: Final = 253
 _WIRE_KEYS: Final = frozenset(
     {
         "schema_version",
@@ -37,167 +41,6 @@ _WIRE_KEYS: Final = frozenset(
         "version",
     }
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds, e.g. ``2026-11-30T04:47:34.123456Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_timestamp(text: object, what: str, credential_id: str | None = None) -> datetime:
-    if isinstance(text, datetime):
-        moment = text
-    elif isinstance(text, str):
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidCredential(
-                f"{what} {text[:40]!r} is not an RFC 3339 timestamp", credential_id=credential_id
-            ) from None
-    else:
-        raise InvalidCredential(
-            f"{what} must be a timestamp string, not {type(text).__name__}",
-            credential_id=credential_id,
-        )
-    if moment.tzinfo is None:
-        raise InvalidCredential(
-            f"{what} has no time zone; add 'Z' for UTC", credential_id=credential_id
-        )
-    return moment.astimezone(UTC)
-
-
-def parse_kind(
-    kind: object, *, where: str = "", credential_id: str | None = None
-) -> CredentialKind:
-    """A kind from its wire name; InvalidCredential naming the known kinds otherwise.
-
-    ``where`` prefixes the message (e.g. ``"Secret ns/x, label credential-type: "``).
-    """
-    if isinstance(kind, CredentialKind):
-        return kind
-    if not isinstance(kind, str):
-        raise InvalidCredential(
-            f"{where}kind must be a string, not {_type_name(kind)}", credential_id=credential_id
-        )
-    try:
-        return CredentialKind(kind)
-    except ValueError:
-        names = ", ".join(k.value for k in CredentialKind)
-        raise InvalidCredential(
-            f"{where}unknown kind {kind[:40]!r}; use one of: {names}",
-            credential_id=credential_id,
-        ) from None
-
-
-def _type_name(value: object) -> str:
-    return {
-        str: "string",
-        int: "integer",
-        bool: "boolean",
-        float: "number",
-        list: "array",
-        dict: "object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _check_text(value: str, what: str, credential_id: str | None) -> None:
-    if value.isascii():
-        return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidCredential(f"{what} is not valid UTF-8", credential_id=credential_id) from None
-
-
-def _normalise_fields(
-    kind: CredentialKind, raw: Mapping[str, Any], credential_id: str
-) -> dict[str, FieldValue]:
-    if not isinstance(raw, Mapping):
-        raise InvalidCredential(
-            f"fields must be an object, not {_type_name(raw)}", credential_id=credential_id
-        )
-    out: dict[str, FieldValue] = {}
-    for name, value in raw.items():
-        if not isinstance(name, str) or FIELD_NAME.fullmatch(name) is None:
-            raise InvalidCredential(
-                f"field name {str(name)[:60]!r} must be 1-253 of letters, digits, '.', '_', '-'",
-                credential_id=credential_id,
-            )
-        if name in RESERVED_FIELD_NAMES:
-            raise InvalidCredential(f"field name {name!r} is reserved", credential_id=credential_id)
-        spec = field_spec(kind, name)
-        if spec is None:
-            known = ", ".join(s.name for s in fields_of(kind))
-            raise InvalidCredential(
-                f"{kind.value} credentials have no field {name!r}; known fields: {known}",
-                credential_id=credential_id,
-            )
-        if value is None:
-            continue
-        if spec.type is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidCredential(
-                    f"field {name!r} must be an integer, not {_type_name(value)}",
-                    credential_id=credential_id,
-                )
-            out[name] = value
-            continue
-        plain = value.reveal() if isinstance(value, SecretValue) else value
-        if not isinstance(plain, str):
-            raise InvalidCredential(
-                f"field {name!r} must be a string, not {_type_name(plain)}",
-                credential_id=credential_id,
-            )
-        _check_text(plain, f"field {name!r}", credential_id)
-        out[name] = SecretValue(plain) if spec.secret else plain
-    for spec in fields_of(kind):
-        if spec.required and not out.get(spec.name):
-            what = "secret field" if spec.secret else "field"
-            raise InvalidCredential(
-                f"{kind.value} credential {credential_id!r} is missing required {what} "
-                f"{spec.name!r}",
-                credential_id=credential_id,
-            )
-    if kind is CredentialKind.GENERIC and not out:
-        raise InvalidCredential(
-            f"generic credential {credential_id!r} needs at least one field",
-            credential_id=credential_id,
-        )
-    return out
-
-
-def normalise_tags(raw: Mapping[str, Any], credential_id: str | None = None) -> dict[str, str]:
-    """Validated tags (keys like label keys, printable values); raises InvalidCredential."""
-    if not isinstance(raw, Mapping):
-        raise InvalidCredential(
-            f"tags must be an object, not {_type_name(raw)}", credential_id=credential_id
-        )
-    tags: dict[str, str] = {}
-    for key, value in raw.items():
-        if not isinstance(key, str) or TAG_KEY.fullmatch(key) is None:
-            raise InvalidCredential(
-                f"tag key {str(key)[:70]!r} must be 1-63 of letters, digits, '.', '_', '/', '-' "
-                "starting with a letter or digit",
-                credential_id=credential_id,
-            )
-        if not isinstance(value, str):
-            raise InvalidCredential(
-                f"tag {key!r} must have a string value, not {_type_name(value)}",
-                credential_id=credential_id,
-            )
-        if len(value) > MAX_TAG_VALUE or not value.isprintable():
-            raise InvalidCredential(
-                f"tag {key!r} value must be at most {MAX_TAG_VALUE} printable characters",
-                credential_id=credential_id,
-            )
-        _check_text(value, f"tag {key!r}", credential_id)
-        tags[key] = value
-    return tags
 
 
 _ATTRS: Final = (
@@ -253,18 +96,9 @@ class Credential:
         set_(self, "id", cid)
         set_(self, "kind", parse_kind(kind, credential_id=cid))
         set_(self, "scope", CredentialScope(scope))
-        if owner is not None:
-            if not isinstance(owner, str):
-                raise InvalidCredential(
-                    f"owner must be a string, not {_type_name(owner)}", credential_id=cid
-                )
-            if not owner or len(owner) > MAX_OWNER or not owner.isprintable():
-                raise InvalidCredential(
-                    f"owner must be 1-{MAX_OWNER} printable characters", credential_id=cid
-                )
-            _check_text(owner, "owner", cid)
+        check_owner(owner, cid)
         set_(self, "owner", owner)
-        set_(self, "fields", MappingProxyType(_normalise_fields(self.kind, fields, cid)))
+        set_(self, "fields", MappingProxyType(normalise_fields(self.kind, fields, cid)))
         set_(self, "tags", MappingProxyType(normalise_tags({} if tags is None else tags, cid)))
         for name, value in (
             ("created_at", created_at),
@@ -368,13 +202,14 @@ class Credential:
         }
 
     def to_json(self, *, reveal: bool = False) -> str:
-        return json.dumps(self.to_dict(reveal=reveal), separators=(",", ":"), ensure_ascii=False)
+        """Compact JSON of :meth:`to_dict` (UTF-8, no whitespace)."""
+        return encode_json(self.to_dict(reveal=reveal)).decode("utf-8")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Credential:
         """Build a credential from the wire form; raises InvalidCredential when malformed."""
         if not isinstance(data, Mapping):
-            raise InvalidCredential(f"credential must be a JSON object, not {_type_name(data)}")
+            raise InvalidCredential(f"credential must be a JSON object, not {type_name(data)}")
         raw_id = data.get("id")
         cid = CredentialId(raw_id)
         schema = data.get("schema_version", SCHEMA_VERSION)
@@ -397,7 +232,7 @@ class Credential:
         if not isinstance(data.get("fields"), Mapping):
             raise InvalidCredential(
                 f"credential {cid!r}: fields must be an object, not "
-                f"{_type_name(data.get('fields'))}",
+                f"{type_name(data.get('fields'))}",
                 credential_id=cid,
             )
         version = data.get("version", 0)
@@ -416,14 +251,8 @@ class Credential:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Credential:
-        try:
-            data = json.loads(text)
-        except UnicodeDecodeError:
-            raise InvalidCredential("credential JSON is not valid UTF-8") from None
-        except (json.JSONDecodeError, RecursionError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise InvalidCredential(f"credential is not valid JSON: {detail}") from None
-        return cls.from_dict(data)
+        """Decode :meth:`to_json` output; the error never holds the input (see ``wire``)."""
+        return cls.from_dict(decode_json(text, "credential"))
 
     def __repr__(self) -> str:
         shown = {n: (REDACTED if isinstance(v, SecretValue) else v) for n, v in self.fields.items()}

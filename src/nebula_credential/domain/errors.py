@@ -3,22 +3,23 @@
 Every error a user of the library can see derives from :class:`CredentialError`::
 
     CredentialError
-    ├── ValidationError            bad input: ids, scopes, payloads (exit code 2)
+    ├── ValidationError            bad input: ids, scopes, payloads
     │   ├── InvalidCredentialId
     │   ├── InvalidScope
     │   └── InvalidCredential
-    ├── NotFound                   (exit code 3)
-    ├── Conflict                   stale expected_version (exit code 4)
-    ├── PermissionDenied           (exit code 5)
-    ├── AuthenticationError        (exit code 5)
-    ├── ProviderUnavailable        after retries (exit code 6)
+    ├── NotFound
+    ├── Conflict                   stale expected_version
+    ├── PermissionDenied
+    ├── AuthenticationError
+    ├── ProviderUnavailable        after retries
     ├── PayloadTooLarge
     ├── CorruptData                stored bytes do not decode into a credential
     ├── DecryptionFailed           wrong key
     └── ConfigurationError         provider cannot be set up
 
 Messages say what failed, on which object and what to do next. They never contain a
-secret value: callers build them from ids, names and field names only.
+secret value: callers build them from ids, names and field names only. The CLI maps
+these types to exit codes (``nebula_credential.cli.exit_codes``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 class CredentialError(Exception):
     """Root of every error raised by nebula-credential."""
-
-    exit_code: int = 1
 
     def __init__(self, message: str, *, credential_id: str | None = None) -> None:
         super().__init__(message)
@@ -40,8 +39,6 @@ class CredentialError(Exception):
 
 class ValidationError(CredentialError):
     """Input that does not describe a valid credential, id or scope."""
-
-    exit_code = 2
 
 
 class InvalidCredentialId(ValidationError):
@@ -59,13 +56,9 @@ class InvalidCredential(ValidationError):
 class NotFound(CredentialError):
     """The credential does not exist."""
 
-    exit_code = 3
-
 
 class Conflict(CredentialError):
     """A write lost an optimistic-concurrency race (stale ``expected_version``)."""
-
-    exit_code = 4
 
     def __init__(
         self,
@@ -82,8 +75,6 @@ class Conflict(CredentialError):
 
 class PermissionDenied(CredentialError):
     """The backend refused the operation for the current identity."""
-
-    exit_code = 5
 
     def __init__(
         self,
@@ -103,13 +94,9 @@ class PermissionDenied(CredentialError):
 class AuthenticationError(CredentialError):
     """The backend did not accept the credentials of the current identity."""
 
-    exit_code = 5
-
 
 class ProviderUnavailable(CredentialError):
     """The backend could not be reached or kept failing after retries."""
-
-    exit_code = 6
 
 
 class PayloadTooLarge(CredentialError):

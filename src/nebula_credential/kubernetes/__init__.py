@@ -1,9 +1,48 @@
-"""Credentials in Kubernetes Secrets: the provider, its configuration and its seam."""
+"""Credentials in Kubernetes Secrets: the provider, its configuration and its seam.
 
-from .config import ClusterConfig, load_cluster_config
-from .provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
-from .retry import RetryPolicy, TransportStats
-from .transport import LightkubeTransport, SecretObject, SecretTransport
+Names load on first use: the Secret mapping (``naming``, ``mapping``, ``foreign``,
+``objects``) is imported by pod readers, manifests and sealing, which must not pay for
+lightkube and the HTTP stack that the provider needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .config import ClusterConfig, load_cluster_config
+    from .objects import SecretObject
+    from .provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
+    from .retry import RetryPolicy, TransportStats
+    from .transport import LightkubeTransport, SecretTransport
+
+_HOMES: Final = {
+    "DEFAULT_PREFIX": "provider",
+    "ClusterConfig": "config",
+    "KubernetesSecretsProvider": "provider",
+    "LightkubeTransport": "transport",
+    "RetryPolicy": "retry",
+    "SecretEvent": "provider",
+    "SecretObject": "objects",
+    "SecretTransport": "transport",
+    "TransportStats": "retry",
+    "load_cluster_config": "config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
 import httpx2
 from lightkube import AsyncClient, ConfigError
 
 from ..domain import ConfigurationError
+from ._lightkube_compat import set_user_agent
 from .config import ClusterConfig
 from .naming import MANAGER
 
+# managedFields name us through field_manager; the User-Agent names us in audit logs.
 USER_AGENT = f"{MANAGER}/0.1 (lightkube)"
 
 
@@ -19,7 +20,10 @@ def make_client(target: ClusterConfig, timeout: float) -> AsyncClient:
     """An AsyncClient for ``target``; bad CA files or auth settings fail here, not later."""
     try:
         client = AsyncClient(
-            target.config, namespace=target.namespace, timeout=httpx2.Timeout(timeout)
+            target.config,
+            namespace=target.namespace,
+            timeout=httpx2.Timeout(timeout),
+            field_manager=MANAGER,
         )
     except (ConfigError, OSError, ssl.SSLError, AssertionError) as exc:
         detail = str(exc)[:200] if isinstance(exc, ConfigError) else type(exc).__name__
@@ -28,17 +32,5 @@ def make_client(target: ClusterConfig, timeout: float) -> AsyncClient:
             f"{target.context!r}): {detail}; check its certificate-authority, client "
             "certificate and user settings"
         ) from None
-    name_client(client)
+    set_user_agent(client, USER_AGENT)
     return client
-
-
-def name_client(client: AsyncClient) -> None:
-    """Send our User-Agent, so audit logs and managedFields say ``nebula-credential``.
-
-    The API server names the field manager after the User-Agent when none is given; a
-    ``fieldManager`` query parameter would do the same but costs a URL rebuild per call.
-    """
-    http: Any = getattr(getattr(client, "_client", None), "_client", None)
-    headers = getattr(http, "headers", None)
-    if headers is not None:
-        headers["User-Agent"] = USER_AGENT

@@ -140,12 +140,14 @@ def _kubeconfig_paths(
 
 
 def _read(path: Path) -> dict[str, Any]:
+    # Raised after the handler: a YAML or UTF-8 error holds the file, tokens included.
+    failure: str | None = None
     try:
         loaded = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigurationError(
-            f"kubeconfig {path} cannot be read as YAML ({type(exc).__name__})"
-        ) from None
+        failure = type(exc).__name__
+    if failure is not None:
+        raise ConfigurationError(f"kubeconfig {path} cannot be read as YAML ({failure})")
     if not isinstance(loaded, dict):
         raise ConfigurationError(f"kubeconfig {path} is not a YAML mapping")
     for section, keys in _PATH_KEYS.items():

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Final
 
@@ -62,17 +63,19 @@ class ServerReply:
     reason: str
     message: str
     retry_after: float | None
+    kind: str | None = None  # Status.details.kind: the resource the reply is about
 
 
 def read_reply(exc: httpx2.HTTPStatusError) -> ServerReply:
     """Status, reason, message and Retry-After of an error reply, JSON or not."""
     response: httpx2.Response | None = exc.response
-    code, reason, message = 0, "", ""
+    code, reason, message, kind = 0, "", "", None
     status_obj = getattr(exc, "status", None)  # lightkube's ApiError carries a decoded Status
     if status_obj is not None:
         code = status_obj.code or 0
         reason = status_obj.reason or ""
         message = status_obj.message or ""
+        kind = status_obj.details.kind if status_obj.details is not None else None
     if response is not None:
         code = response.status_code
         message = message or response.reason_phrase
@@ -82,7 +85,20 @@ def read_reply(exc: httpx2.HTTPStatusError) -> ServerReply:
         reason=reason,
         message=message[:_MAX_SERVER_MESSAGE],
         retry_after=_retry_after(retry_after),
+        kind=kind,
     )
+
+
+def untrusted_certificate(exc: BaseException) -> bool:
+    """True when a connection failed because the server's certificate is not trusted."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # httpx2 and httpcore2 each wrap the ssl error once
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -98,7 +114,8 @@ def _retry_after(value: str | None) -> float | None:
 def error_for(reply: ServerReply, op: Operation, *, server: str, context: str | None) -> Exception:
     """The error a non-retryable reply stands for (a signal for 404/409)."""
     status = reply.status
-    if status == 404 and op.verb != "create" and not reply.message.startswith("namespaces "):
+    # A create in a missing namespace is refused with a 404 about the namespace.
+    if status == 404 and op.verb != "create" and reply.kind != "namespaces":
         return Missing(op.describe())
     if status == 404:
         return ConfigurationError(

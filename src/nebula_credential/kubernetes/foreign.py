@@ -10,8 +10,6 @@ A Secret holding a ``credential.json`` is read from that instead.
 from __future__ import annotations
 
 import base64
-import binascii
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -25,6 +23,7 @@ from ..domain import (
     parse_kind,
     value_from_text,
 )
+from ..domain.wire import decode_json
 from .mapping import (
     ANN_ID,
     ANN_OWNER,
@@ -35,7 +34,7 @@ from .mapping import (
     where,
 )
 from .naming import KIND_LABEL
-from .transport import SecretObject
+from .objects import SecretObject
 
 KIND_KEY: Final = "credential_type"
 ID_KEY: Final = "credential_id"
@@ -45,11 +44,12 @@ KIND_LABELS: Final = (KIND_LABEL, "credential-type")
 def _text(secret: SecretObject, key: str, namespace: str) -> str:
     try:
         return base64.b64decode(secret.data[key], validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise InvalidCredential(
-            f"{where(secret, namespace)}: key {key!r} is not UTF-8 text, so it cannot be a "
-            "credential field"
-        ) from None
+    except ValueError:  # binascii.Error, UnicodeDecodeError: both hold the value
+        pass
+    raise InvalidCredential(
+        f"{where(secret, namespace)}: key {key!r} is not UTF-8 text, so it cannot be a "
+        "credential field"
+    )
 
 
 def resolve_kind(
@@ -135,19 +135,18 @@ def foreign_credential(
     cid = CredentialId(credential_id) if credential_id else _identity(secret, namespace, prefix)
     fields = _fields(secret, namespace, parsed, field_names or {}, ignore_unknown)
     try:
-        tags = json.loads(secret.annotations.get(ANN_TAGS, "{}"))
         return Credential(
             cid,
             parsed,
             fields,
             scope=secret.annotations.get(ANN_SCOPE, "global"),
             owner=secret.annotations.get(ANN_OWNER),
-            tags=tags,
+            tags=decode_json(secret.annotations.get(ANN_TAGS, "{}"), f"annotation {ANN_TAGS}"),
             created_at=secret.created_at,
         )
-    except (ValidationError, json.JSONDecodeError) as exc:
-        detail = exc.message if isinstance(exc, ValidationError) else "tags are not JSON"
-        raise InvalidCredential(
-            f"{where(secret, namespace)} does not map onto a {parsed.value} credential: {detail}",
-            credential_id=cid,
-        ) from None
+    except ValidationError as exc:
+        detail = exc.message
+    raise InvalidCredential(
+        f"{where(secret, namespace)} does not map onto a {parsed.value} credential: {detail}",
+        credential_id=cid,
+    )

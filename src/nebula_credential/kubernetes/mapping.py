@@ -9,11 +9,8 @@ the id, scope, owner, tags, timestamps and version readable with ``kubectl``.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any, Final
-
-import msgspec
 
 from ..domain import (
     CorruptData,
@@ -21,6 +18,7 @@ from ..domain import (
     PayloadTooLarge,
     ValidationError,
 )
+from ..domain.wire import encode_json
 from ..providers import ListFilter
 from .naming import (
     KIND_LABEL,
@@ -30,7 +28,7 @@ from .naming import (
     scope_selector,
     tag_label,
 )
-from .transport import SecretObject
+from .objects import SecretObject
 
 CREDENTIAL_KEY: Final = "credential.json"
 MAX_DATA_BYTES: Final = 1024 * 1024  # the API server's limit on a Secret's data
@@ -68,7 +66,7 @@ def annotations_for(wire: Mapping[str, Any]) -> dict[str, str]:
     if wire["owner"] is not None:
         notes[ANN_OWNER] = wire["owner"]
     if wire["tags"]:
-        notes[ANN_TAGS] = msgspec.json.encode(dict(sorted(wire["tags"].items()))).decode()
+        notes[ANN_TAGS] = encode_json(dict(sorted(wire["tags"].items()))).decode()
     for key, field in (
         (ANN_CREATED, "created_at"),
         (ANN_UPDATED, "updated_at"),
@@ -80,9 +78,8 @@ def annotations_for(wire: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _payload(wire: Mapping[str, Any]) -> bytes:
-    # The same compact UTF-8 JSON as Credential.to_json, from a dict we also reuse for the
-    # annotations; msgspec (lightkube's own codec) writes it several times faster.
-    return msgspec.json.encode(wire)
+    # Credential.to_json's bytes, from the dict the annotations are also built from.
+    return encode_json(wire)
 
 
 def _secret_values(credential: Credential, wire: Mapping[str, Any]) -> dict[str, bytes]:
@@ -148,18 +145,16 @@ def decode_payload(secret: SecretObject, namespace: str) -> Credential:
     raw = secret.data.get(CREDENTIAL_KEY)
     if raw is None:
         raise CorruptData(f"{where(secret, namespace)} has no {CREDENTIAL_KEY} key; {fix}")
+    # The error is raised after the handlers: their exceptions can hold the payload.
     try:
-        data = msgspec.json.decode(base64.b64decode(raw, validate=True))
-        return Credential.from_dict(data)
-    except (binascii.Error, ValueError, msgspec.DecodeError, ValidationError) as exc:
-        if isinstance(exc, ValidationError):
-            detail = exc.message
-        else:
-            detail = "not valid JSON" if isinstance(exc, msgspec.DecodeError) else "not base64"
-        raise CorruptData(
-            f"{where(secret, namespace)}: {CREDENTIAL_KEY} is not a valid credential "
-            f"({detail}); {fix}"
-        ) from None
+        return Credential.from_json(base64.b64decode(raw, validate=True))
+    except ValueError:  # binascii.Error, or non-ASCII text
+        detail = "not base64"
+    except ValidationError as exc:
+        detail = exc.message
+    raise CorruptData(
+        f"{where(secret, namespace)}: {CREDENTIAL_KEY} is not a valid credential ({detail}); {fix}"
+    )
 
 
 def decode(secret: SecretObject, namespace: str) -> Credential:

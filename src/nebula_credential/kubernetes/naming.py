@@ -14,7 +14,6 @@ import re
 from typing import Final
 
 from ..domain import ConfigurationError, CredentialScope
-from ..domain.scope import GLOBAL
 
 MAX_NAME: Final = 253
 MAX_LABEL_VALUE: Final = 63
@@ -88,18 +87,15 @@ def scope_labels(scope: CredentialScope) -> dict[str, str]:
     A prefix query for a scope at depth N is then the single selector
     ``scope-level-N=<hash>``; an exact query is ``scope-hash=<hash>``.
     """
-    return dict(_scope_labels(str(scope)))
+    return dict(_scope_labels(scope))
 
 
 @functools.lru_cache(maxsize=4096)
-def _scope_labels(scope: str) -> tuple[tuple[str, str], ...]:
+def _scope_labels(scope: CredentialScope) -> tuple[tuple[str, str], ...]:
     # Scopes repeat across many credentials; hashing them once keeps writes cheap.
     labels = [(SCOPE_HASH_LABEL, scope_hash(scope))]
-    if scope != GLOBAL:
-        parts = scope.split("/")
-        for depth in range(1, len(parts) + 1):
-            ancestor = "/".join(parts[:depth])
-            labels.append((SCOPE_LEVEL_LABEL.format(depth=depth), scope_hash(ancestor)))
+    for depth, ancestor in enumerate(scope.ancestors(), start=1):
+        labels.append((SCOPE_LEVEL_LABEL.format(depth=depth), scope_hash(ancestor)))
     return tuple(labels)
 
 

@@ -31,8 +31,9 @@ from .mapping import (
     where,
 )
 from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
+from .objects import SecretObject
 from .retry import RetryPolicy, TransportStats
-from .transport import LightkubeTransport, SecretObject, SecretTransport
+from .transport import LightkubeTransport, SecretTransport
 from .writes import write_credential
 
 DEFAULT_PREFIX: Final = "nebula-credentials"

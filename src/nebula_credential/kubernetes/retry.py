@@ -19,7 +19,16 @@ import httpx2
 from lightkube import ConfigError as LightkubeConfigError
 
 from ..domain import ConfigurationError
-from .errors import RETRY_STATUSES, Operation, error_for, read_reply, unavailable
+from ._lightkube_compat import status_error
+from .errors import (
+    RETRY_STATUSES,
+    Operation,
+    ServerReply,
+    error_for,
+    read_reply,
+    unavailable,
+    untrusted_certificate,
+)
 
 T = TypeVar("T")
 logger = logging.getLogger("nebula_credential.kubernetes")
@@ -84,12 +93,16 @@ class Retrier:
             attempt += 1
             stats.requests += 1
             retry_after: float | None = None
+            reply: ServerReply | None = None
             try:
                 return await call()
-            except httpx2.HTTPStatusError as exc:
-                retry_after, last = self._status(exc, op)
+            except (httpx2.HTTPStatusError, KeyError) as exc:
+                http_error = status_error(exc)
+                if http_error is None:
+                    raise
+                reply = read_reply(http_error)
             except httpx2.TransportError as exc:
-                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                if untrusted_certificate(exc):
                     raise ConfigurationError(
                         f"the TLS certificate of {self.server} is not trusted, so could not "
                         f"{op.describe()}; check certificate-authority in the kubeconfig"
@@ -101,12 +114,9 @@ class Retrier:
                 raise ConfigurationError(
                     f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
                 ) from None
-            except KeyError as exc:
-                # lightkube looks up Content-Type unconditionally; an error reply without
-                # one surfaces as KeyError with the HTTP error as its context.
-                if not isinstance(exc.__context__, httpx2.HTTPStatusError):
-                    raise
-                retry_after, last = self._status(exc.__context__, op)
+            if reply is not None:
+                # Classified after the handler: the HTTP error holds the request, body included.
+                retry_after, last = self._status(reply, op)
             pause = policy.delay(attempt, retry_after)
             elapsed = time.monotonic() - started
             if attempt >= policy.attempts or elapsed + pause > policy.deadline:
@@ -126,11 +136,10 @@ class Retrier:
         logger.warning("giving up: %s after %d attempt(s): %s", op.describe(), attempt, last)
         raise unavailable(op, server=self.server, attempts=attempt, elapsed=elapsed, last=last)
 
-    def _status(self, exc: httpx2.HTTPStatusError, op: Operation) -> tuple[float | None, str]:
+    def _status(self, reply: ServerReply, op: Operation) -> tuple[float | None, str]:
         """(Retry-After, description) for a retryable reply; raises for the others."""
-        reply = read_reply(exc)
         if reply.status not in RETRY_STATUSES:
-            raise error_for(reply, op, server=self.server, context=self.context) from None
+            raise error_for(reply, op, server=self.server, context=self.context)
         if reply.status == 429:
             self.stats.throttled += 1
         else:

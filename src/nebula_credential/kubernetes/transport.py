@@ -12,8 +12,6 @@ import abc
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -23,27 +21,10 @@ from lightkube.resources.core_v1 import Secret
 from lightkube.types import OnErrorAction, OnErrorResult
 
 from ..domain import ProviderUnavailable
+from ._lightkube_compat import list_page
 from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
+from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
-
-
-@dataclass(slots=True, repr=False)
-class SecretObject:
-    """A Secret as the provider sees it; ``data`` holds base64 values as on the wire."""
-
-    name: str
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    data: dict[str, str] = field(default_factory=dict)
-    type: str = "Opaque"
-    resource_version: str | None = None
-    created_at: datetime | None = None
-
-    def __repr__(self) -> str:  # data values are secrets, even base64-encoded
-        return (
-            f"SecretObject(name={self.name!r}, keys={sorted(self.data)!r}, "
-            f"resource_version={self.resource_version!r})"
-        )
 
 
 class SecretTransport(abc.ABC):
@@ -166,20 +147,13 @@ class LightkubeTransport(SecretTransport):
     async def list_pages(
         self, labels: Mapping[str, str], page_size: int
     ) -> AsyncIterator[list[SecretObject]]:
-        # lightkube's public list() hides the continue token, so a failed page could not
-        # be retried on its own; its generic client sends exactly one page per call.
-        generic: Any = self._client._client
         op = Operation("list", self.namespace)
         params: dict[str, Any] = {"limit": page_size, "labelSelector": selector(labels) or None}
 
         async def page() -> tuple[bool, list[Any]]:
-            request = generic.prepare_request(
-                "list", res=Secret, namespace=self.namespace, params=params
-            )
-            response = await generic.send(generic.build_adapter_request(request))
-            more, _, items = generic.handle_response("list", response, request)
-            params["continue"] = request.params.get("continue") if more else None
-            return more, items
+            token, items = await list_page(self._client, self.namespace, params)
+            params["continue"] = token
+            return token is not None, items
 
         # Read one page ahead: the server prepares page N+1 while the caller decodes page
         # N. At most two pages are held, so memory stays flat however long the list.

@@ -10,14 +10,20 @@ replace whose reply was lost and that was retried finds its own write and succee
 from __future__ import annotations
 
 import asyncio
-import random
+from typing import Final
 
 from ..domain import Conflict, CorruptData, Credential, CredentialId
 from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
 from .mapping import check_size, data_size, decode, encode, is_managed, noted_version, where
 from .naming import MANAGED_BY, MANAGER
-from .transport import SecretObject, SecretTransport
+from .objects import SecretObject
+from .retry import RetryPolicy
+from .transport import SecretTransport
+
+# The same backoff as API retries, shorter: a lost race is retried after a random pause
+# of up to 10, 20, 40 ms ... (at most 0.5 s); another writer was just faster.
+CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=0.5)
 
 
 async def write_credential(
@@ -37,7 +43,7 @@ async def write_credential(
         current = await transport.get(name)
     for attempt in range(conflict_retries + 1):
         if attempt:
-            await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))  # noqa: S311
+            await asyncio.sleep(CONFLICT_BACKOFF.delay(attempt, None))
         if current is None:
             stored = next_revision(credential, None, expected_version=expected_version)
             try:

@@ -1,0 +1,33 @@
+"""What the CLI relies on in typer beyond its documented surface, in one place (typer 0.28).
+
+typer 0.28 vendors click as ``typer._click``; nothing is imported from there. Two
+behaviours that typer does not document remain, each pinned by a test in
+``tests/cli/test_typer_compat.py`` so an upgrade fails that test, not the CLI:
+
+- click's errors (unknown option, missing argument, bad value) derive from the public
+  ``typer.TyperException`` and carry ``exit_code`` and ``format_message()``;
+- a context made with ``resilient_parsing=True`` skips ``no_args_is_help``, so the help
+  for a bare invocation is built without click's ``NoArgsIsHelpError``, and, with rich
+  installed, ``get_help()`` prints the help itself and returns what is left to print.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+import typer.main
+
+#: The base of every click error typer raises with ``standalone_mode=False``.
+ClickError = typer.TyperException
+
+
+def command_of(app: typer.Typer) -> Any:
+    """The click command behind ``app`` (typer's documented ``get_command``)."""
+    return typer.main.get_command(app)
+
+
+def help_text(command: Any, prog_name: str) -> str:
+    """The top-level help, as ``--help`` shows it, without running any callback."""
+    with command.make_context(prog_name, [], resilient_parsing=True) as ctx:
+        return str(ctx.get_help())

@@ -1,0 +1,43 @@
+"""Exit codes of the CLI by error type, as the README lists them.
+
+The domain's errors say what went wrong; which number a script sees is the CLI's
+business. The most specific class in the table wins; anything else is 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from ..domain import (
+    AuthenticationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ProviderUnavailable,
+    ValidationError,
+)
+
+FAILURE: Final = 1
+USAGE: Final = 2
+
+EXIT_CODES: Final[Mapping[type[BaseException], int]] = MappingProxyType(
+    {
+        ValidationError: USAGE,  # also the CLI's own UsageError
+        NotFound: 3,
+        Conflict: 4,
+        PermissionDenied: 5,
+        AuthenticationError: 5,
+        ProviderUnavailable: 6,
+    }
+)
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code for ``error``: its nearest class in :data:`EXIT_CODES`, else 1."""
+    for cls in type(error).__mro__:
+        code = EXIT_CODES.get(cls)
+        if code is not None:
+            return code
+    return FAILURE

@@ -1,0 +1,62 @@
+"""Every use of lightkube's undocumented internals, in one place (lightkube 1.0.x).
+
+Each function leans on something lightkube does not promise to keep. The unit tests in
+``tests/unit/test_lightkube_compat.py`` pin each quirk by name, so an upgrade that
+changes one fails one clearly named test instead of a request in production. Everything
+else in this package uses lightkube's public API only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx2
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Secret
+
+
+def _http_client(client: AsyncClient) -> httpx2.AsyncClient:
+    # AsyncClient._client is lightkube's GenericAsyncClient; its _client the httpx2 client.
+    http: httpx2.AsyncClient = client._client._client
+    return http
+
+
+def set_user_agent(client: AsyncClient, user_agent: str) -> None:
+    """Send ``user_agent`` on every request (audit logs record it).
+
+    lightkube has no option for headers; its ``transport`` argument would do it publicly
+    but then drops the TLS settings it derives from the kubeconfig.
+    """
+    _http_client(client).headers["User-Agent"] = user_agent
+
+
+async def list_page(
+    client: AsyncClient, namespace: str, params: Mapping[str, Any]
+) -> tuple[str | None, list[Any]]:
+    """One page of a Secret list: (the continue token or None, the lightkube Secrets).
+
+    lightkube's public ``list()`` walks every page and hides the continue token, so a
+    failed page could not be retried on its own; its generic client sends one page per
+    call and records the token in the request's params.
+    """
+    generic: Any = client._client
+    request = generic.prepare_request("list", res=Secret, namespace=namespace, params=dict(params))
+    response = await generic.send(generic.build_adapter_request(request))
+    more, _, items = generic.handle_response("list", response, request)
+    token = request.params.get("continue") if more else None
+    return token, list(items)
+
+
+def status_error(exc: BaseException) -> httpx2.HTTPStatusError | None:
+    """The HTTP error reply behind ``exc``, or None when ``exc`` is not one.
+
+    lightkube reads the Content-Type of every error reply unconditionally; a reply
+    without one (a proxy's bare 502, say) surfaces as ``KeyError`` raised while handling
+    the ``HTTPStatusError``, which is then its ``__context__``.
+    """
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return exc
+    if isinstance(exc, KeyError) and isinstance(exc.__context__, httpx2.HTTPStatusError):
+        return exc.__context__
+    return None
