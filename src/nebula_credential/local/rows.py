@@ -12,13 +12,13 @@ the store on a disk only you can write.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from ..domain import CorruptData, Credential, CredentialError
+from ..domain.wire import encode_json
 from .keys import Sealer
 
 FORMAT_V1: Final = b"\x01"
@@ -60,7 +60,7 @@ def seal(sealer: Sealer, credential: Credential, plain: bytes) -> Row:
         credential.id,
         credential.kind.value,
         str(credential.scope),
-        json.dumps(dict(credential.tags), sort_keys=True),
+        encode_json(dict(sorted(credential.tags.items()))).decode("utf-8"),
         credential.version,
         b"",
     )
