@@ -36,17 +36,17 @@ from .local import LocalStorageProvider
 from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 
 if TYPE_CHECKING:
-    from .kubernetes import KubernetesSecretsProvider
+    from .kubernetes import KubernetesSecretsProvider, SyncKubernetesSecretsProvider
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
     # lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
-    if name == "KubernetesSecretsProvider":
-        from .kubernetes import KubernetesSecretsProvider
+    if name in ("KubernetesSecretsProvider", "SyncKubernetesSecretsProvider"):
+        from . import kubernetes
 
-        return KubernetesSecretsProvider
+        return getattr(kubernetes, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -79,6 +79,7 @@ __all__ = [
     "ProviderUnavailable",
     "SecretValue",
     "SyncCredentialProvider",
+    "SyncKubernetesSecretsProvider",
     "ValidationError",
     "__version__",
     "fields_of",

@@ -30,6 +30,7 @@ EXPECTED = {
     "ProviderUnavailable",
     "SecretValue",
     "SyncCredentialProvider",
+    "SyncKubernetesSecretsProvider",
     "ValidationError",
     "__version__",
     "fields_of",

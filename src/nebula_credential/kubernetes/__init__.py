@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .objects import SecretObject
     from .provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
     from .retry import RetryPolicy, TransportStats
+    from .sync import SyncKubernetesSecretsProvider
     from .transport import LightkubeTransport, SecretTransport
 
 _HOMES: Final = {
@@ -26,6 +27,7 @@ _HOMES: Final = {
     "SecretEvent": "provider",
     "SecretObject": "objects",
     "SecretTransport": "transport",
+    "SyncKubernetesSecretsProvider": "sync",
     "TransportStats": "retry",
     "load_cluster_config": "config",
 }
@@ -53,6 +55,7 @@ __all__ = [
     "SecretEvent",
     "SecretObject",
     "SecretTransport",
+    "SyncKubernetesSecretsProvider",
     "TransportStats",
     "load_cluster_config",
 ]
