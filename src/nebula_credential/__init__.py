@@ -6,8 +6,9 @@
 """
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
 from .domain import (
     REDACTED,
     AuthenticationError,
@@ -41,13 +42,11 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    # lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
-    if name in ("KubernetesSecretsProvider", "SyncKubernetesSecretsProvider"):
-        from . import kubernetes
-
-        return getattr(kubernetes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
+__getattr__ = lazy_exports(
+    __name__,
+    {"KubernetesSecretsProvider": ".kubernetes", "SyncKubernetesSecretsProvider": ".kubernetes"},
+)
 
 
 # A library logs only where its user configured logging to go.

@@ -7,8 +7,9 @@ lightkube and the HTTP stack that the provider needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import ClusterConfig, load_cluster_config
@@ -19,27 +20,21 @@ if TYPE_CHECKING:
     from .transport import LightkubeTransport, SecretTransport
 
 _HOMES: Final = {
-    "DEFAULT_PREFIX": "provider",
-    "ClusterConfig": "config",
-    "KubernetesSecretsProvider": "provider",
-    "LightkubeTransport": "transport",
-    "RetryPolicy": "retry",
-    "SecretEvent": "provider",
-    "SecretObject": "objects",
-    "SecretTransport": "transport",
-    "SyncKubernetesSecretsProvider": "sync",
-    "TransportStats": "retry",
-    "load_cluster_config": "config",
+    "DEFAULT_PREFIX": ".provider",
+    "ClusterConfig": ".config",
+    "KubernetesSecretsProvider": ".provider",
+    "LightkubeTransport": ".transport",
+    "RetryPolicy": ".retry",
+    "SecretEvent": ".provider",
+    "SecretObject": ".objects",
+    "SecretTransport": ".transport",
+    "SyncKubernetesSecretsProvider": ".sync",
+    "TransportStats": ".retry",
+    "load_cluster_config": ".config",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

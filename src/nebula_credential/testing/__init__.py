@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .contract import ProviderContract
 
-
-def __getattr__(name: str) -> Any:
-    # Loaded on demand: the envtest pytest plugin imports this package at pytest start-up.
-    if name == "ProviderContract":
-        from .contract import ProviderContract
-
-        return ProviderContract
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Loaded on demand: the envtest pytest plugin imports this package at pytest start-up.
+__getattr__ = lazy_exports(__name__, {"ProviderContract": ".contract"})
 
 
 __all__ = ["ProviderContract"]
