@@ -33,6 +33,7 @@ from .domain import (
     ValidationError,
     fields_of,
 )
+from .cache import CacheStats, CachingProvider
 from .local import LocalStorageProvider
 from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 
@@ -55,6 +56,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "REDACTED",
     "AuthenticationError",
+    "CacheStats",
+    "CachingProvider",
     "ConfigurationError",
     "Conflict",
     "CorruptData",

@@ -74,7 +74,7 @@ async def test_field_manager_argument_names_us_on_writes() -> None:
     assert seen[0].url.params["fieldManager"] == "nebula-credential"
 
 
-async def test_generic_client_sends_one_list_page_and_records_the_continue_token() -> None:
+async def test_generic_client_sends_one_list_page_with_its_token_and_version() -> None:
     seen: list[httpx2.Request] = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -90,10 +90,11 @@ async def test_generic_client_sends_one_list_page_and_records_the_continue_token
 
     client = client_answering(handler)
     params = {"limit": 1, "labelSelector": "k=v"}
-    token, items = await list_page(client, "ns", params)
+    token, version, items = await list_page(client, "ns", params)
     assert token == "tok-1"
+    assert version == "9"
     assert [item.metadata.name for item in items] == ["a"]
-    token, items = await list_page(client, "ns", {**params, "continue": token})
+    token, _, items = await list_page(client, "ns", {**params, "continue": token})
     await client.close()
     assert token is None
     assert [item.metadata.name for item in items] == ["b"]

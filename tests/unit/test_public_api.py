@@ -7,6 +7,8 @@ import nebula_credential
 EXPECTED = {
     "REDACTED",
     "AuthenticationError",
+    "CacheStats",
+    "CachingProvider",
     "ConfigurationError",
     "Conflict",
     "CorruptData",

@@ -33,8 +33,9 @@ def set_user_agent(client: AsyncClient, user_agent: str) -> None:
 
 async def list_page(
     client: AsyncClient, namespace: str, params: Mapping[str, Any]
-) -> tuple[str | None, list[Any]]:
-    """One page of a Secret list: (the continue token or None, the lightkube Secrets).
+) -> tuple[str | None, str | None, list[Any]]:
+    """One page of a Secret list: (continue token or None, the list's resourceVersion,
+    the lightkube Secrets).
 
     lightkube's public ``list()`` walks every page and hides the continue token, so a
     failed page could not be retried on its own; its generic client sends one page per
@@ -43,9 +44,9 @@ async def list_page(
     generic: Any = client._client
     request = generic.prepare_request("list", res=Secret, namespace=namespace, params=dict(params))
     response = await generic.send(generic.build_adapter_request(request))
-    more, _, items = generic.handle_response("list", response, request)
+    more, version, items = generic.handle_response("list", response, request)
     token = request.params.get("continue") if more else None
-    return token, list(items)
+    return token, version, list(items)
 
 
 def status_error(exc: BaseException) -> httpx2.HTTPStatusError | None:

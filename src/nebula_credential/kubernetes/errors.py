@@ -42,6 +42,10 @@ class Missing(TransportSignal):
     """replace: the Secret was deleted meanwhile."""
 
 
+class Gone(TransportSignal):
+    """watch: the resourceVersion to resume from is no longer available (HTTP 410)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """What a request does, for messages: ``get secrets "x" in namespace "ns"``."""

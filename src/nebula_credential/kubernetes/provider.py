@@ -19,7 +19,8 @@ from ..domain import (
     InvalidCredential,
     ValidationError,
 )
-from ..providers import CredentialProvider, ListFilter, validate_expected_version
+from ..providers import Change, CredentialProvider, ListFilter, validate_expected_version
+from .changes import change_feed
 from .client import make_client
 from .config import SERVICE_ACCOUNT_DIR, load_cluster_config, resolve_namespace
 from .foreign import foreign_credential
@@ -205,6 +206,10 @@ class KubernetesSecretsProvider(CredentialProvider):
             yield SecretEvent(
                 event, found.name, found.annotations.get(ANN_ID), found.resource_version
             )
+
+    def changes(self) -> AsyncIterator[Change]:
+        """Changes to our Secrets made by anyone; resumes and resyncs on its own."""
+        return change_feed(self._transport, {MANAGED_BY: MANAGER})
 
     # -- writes -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import TypeVar
 import httpx2
 from lightkube import ConfigError as LightkubeConfigError
 
+from .. import observe
 from ..domain import ConfigurationError
 from ._lightkube_compat import status_error
 from .errors import (
@@ -94,8 +95,9 @@ class Retrier:
             stats.requests += 1
             retry_after: float | None = None
             reply: ServerReply | None = None
+            sent = time.monotonic()
             try:
-                return await call()
+                result = await call()
             except (httpx2.HTTPStatusError, KeyError) as exc:
                 http_error = status_error(exc)
                 if http_error is None:
@@ -103,20 +105,26 @@ class Retrier:
                 reply = read_reply(http_error)
             except httpx2.TransportError as exc:
                 if untrusted_certificate(exc):
+                    observe.api_call(op.verb, "untrusted_certificate", time.monotonic() - sent)
                     raise ConfigurationError(
                         f"the TLS certificate of {self.server} is not trusted, so could not "
                         f"{op.describe()}; check certificate-authority in the kubeconfig"
                     ) from None
                 stats.connection_errors += 1
+                observe.api_call(op.verb, "connection_error", time.monotonic() - sent)
                 last = f"{type(exc).__name__}: {str(exc)[:120] or 'no detail'}"
             except LightkubeConfigError as exc:
                 # Raised at request time by exec plugins and rotated token files.
+                observe.api_call(op.verb, "configuration_error", time.monotonic() - sent)
                 raise ConfigurationError(
                     f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
                 ) from None
+            else:
+                observe.api_call(op.verb, "success", time.monotonic() - sent)
+                return result
             if reply is not None:
                 # Classified after the handler: the HTTP error holds the request, body included.
-                retry_after, last = self._status(reply, op)
+                retry_after, last = self._status(reply, op, time.monotonic() - sent)
             pause = policy.delay(attempt, retry_after)
             elapsed = time.monotonic() - started
             if attempt >= policy.attempts or elapsed + pause > policy.deadline:
@@ -136,12 +144,18 @@ class Retrier:
         logger.warning("giving up: %s after %d attempt(s): %s", op.describe(), attempt, last)
         raise unavailable(op, server=self.server, attempts=attempt, elapsed=elapsed, last=last)
 
-    def _status(self, reply: ServerReply, op: Operation) -> tuple[float | None, str]:
+    def _status(
+        self, reply: ServerReply, op: Operation, seconds: float
+    ) -> tuple[float | None, str]:
         """(Retry-After, description) for a retryable reply; raises for the others."""
         if reply.status not in RETRY_STATUSES:
-            raise error_for(reply, op, server=self.server, context=self.context)
+            error = error_for(reply, op, server=self.server, context=self.context)
+            observe.api_call(op.verb, observe.status_of(error), seconds)
+            raise error
         if reply.status == 429:
             self.stats.throttled += 1
+            observe.api_call(op.verb, "throttled", seconds)
         else:
             self.stats.server_errors += 1
+            observe.api_call(op.verb, "server_error", seconds)
         return reply.retry_after, f"HTTP {reply.status} {reply.message}".strip()

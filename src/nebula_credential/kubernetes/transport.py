@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -20,9 +21,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
 from lightkube.types import OnErrorAction, OnErrorResult
 
+from .. import observe
 from ..domain import ProviderUnavailable
 from ._lightkube_compat import list_page
-from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
+from .errors import RETRY_STATUSES, Gone, Missing, Operation, error_for, read_reply
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
 
@@ -57,10 +59,22 @@ class SecretTransport(abc.ABC):
         """Pages of Secrets matching every label, fetched with ``limit``/``continue``."""
 
     @abc.abstractmethod
+    async def resource_version(self, labels: Mapping[str, str]) -> str:
+        """The resourceVersion of the matching Secrets now: a watch from it misses nothing."""
+
+    @abc.abstractmethod
     def watch(
-        self, labels: Mapping[str, str], resource_version: str | None = None
+        self,
+        labels: Mapping[str, str],
+        resource_version: str | None = None,
+        *,
+        restart_on_gone: bool = True,
     ) -> AsyncIterator[tuple[str, SecretObject]]:
-        """(ADDED | MODIFIED | DELETED, Secret) events for matching Secrets."""
+        """(ADDED | MODIFIED | DELETED, Secret) events for matching Secrets.
+
+        When ``resource_version`` is too old (HTTP 410), the watch starts over from the
+        current state, or raises ``Gone`` when ``restart_on_gone`` is False.
+        """
 
     async def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release connections."""
@@ -151,7 +165,7 @@ class LightkubeTransport(SecretTransport):
         params: dict[str, Any] = {"limit": page_size, "labelSelector": selector(labels) or None}
 
         async def page() -> tuple[bool, list[Any]]:
-            token, items = await list_page(self._client, self.namespace, params)
+            token, _, items = await list_page(self._client, self.namespace, params)
             params["continue"] = token
             return token is not None, items
 
@@ -173,8 +187,20 @@ class LightkubeTransport(SecretTransport):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ahead
 
+    async def resource_version(self, labels: Mapping[str, str]) -> str:
+        params: dict[str, Any] = {"limit": 1, "labelSelector": selector(labels) or None}
+        op = Operation("list", self.namespace)
+        _, version, _ = await self._retry.run(
+            op, lambda: list_page(self._client, self.namespace, params)
+        )
+        return version or ""
+
     async def watch(
-        self, labels: Mapping[str, str], resource_version: str | None = None
+        self,
+        labels: Mapping[str, str],
+        resource_version: str | None = None,
+        *,
+        restart_on_gone: bool = True,
     ) -> AsyncIterator[tuple[str, SecretObject]]:
         op = Operation("watch", self.namespace)
         policy = self._retry.policy
@@ -183,7 +209,8 @@ class LightkubeTransport(SecretTransport):
             # lightkube restarts from scratch after 410 Gone; other transient errors
             # are retried a bounded number of times.
             code = exc.status.code if isinstance(exc, ApiError) else None
-            if count <= policy.attempts and (code == 410 or code in RETRY_STATUSES):
+            gone = code == 410 and restart_on_gone
+            if count <= policy.attempts and (gone or code in RETRY_STATUSES):
                 return OnErrorResult(OnErrorAction.RETRY, sleep=policy.delay(count, None))
             return OnErrorResult(OnErrorAction.RAISE)
 
@@ -194,22 +221,29 @@ class LightkubeTransport(SecretTransport):
             resource_version=resource_version,
             on_error=on_error,
         )
+        opened = time.monotonic()
+        failure: Exception | None = None
         try:
             async for event, secret in stream:
                 yield event, from_lightkube(secret)
         except httpx2.HTTPStatusError as exc:
-            raise error_for(
-                read_reply(exc), op, server=self.server, context=self._retry.context
-            ) from None
+            reply = read_reply(exc)
+            if reply.status == 410:
+                failure = Gone(op.describe())
+            else:
+                failure = error_for(reply, op, server=self.server, context=self._retry.context)
         except httpx2.TransportError as exc:
-            raise ProviderUnavailable(
+            failure = ProviderUnavailable(
                 f"lost the watch on secrets in namespace {self.namespace!r} at {self.server} "
                 f"({type(exc).__name__}); start it again from the last resource version"
-            ) from None
+            )
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
+            observe.api_call("watch", observe.status_of(failure), time.monotonic() - opened)
+        if failure is not None:
+            raise failure  # outside the handler: the HTTP error holds the request
 
     async def close(self) -> None:
         if self._owns_client:

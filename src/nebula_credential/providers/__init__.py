@@ -1,13 +1,24 @@
 """The provider contract, its sync facade and the shared versioning rules."""
 
-from .base import BlockingAccess, CredentialProvider, ListFilter, not_found
+from .base import (
+    NOT_CACHED,
+    BlockingAccess,
+    Change,
+    CredentialProvider,
+    ListFilter,
+    NotCached,
+    not_found,
+)
 from .sync import SyncCredentialProvider
 from .versioning import check_expected_version, next_revision, validate_expected_version
 
 __all__ = [
+    "NOT_CACHED",
     "BlockingAccess",
+    "Change",
     "CredentialProvider",
     "ListFilter",
+    "NotCached",
     "SyncCredentialProvider",
     "check_expected_version",
     "next_revision",

@@ -18,7 +18,7 @@ import abc
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import ClassVar, Protocol, Self
+from typing import ClassVar, Final, Protocol, Self
 
 from ..domain import (
     Credential,
@@ -65,6 +65,34 @@ class ListFilter:
         if self.kind is not None and credential.kind is not self.kind:
             return False
         return all(credential.tags.get(k) == v for k, v in self.tags.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event of a provider's change feed (:meth:`CredentialProvider.changes`).
+
+    ``kind`` is one of:
+
+    - ``changed``: ``credential_id`` was created, updated or deleted, by anyone;
+    - ``resync``: the feed is live but may have missed changes: forget everything;
+    - ``lost``: the feed is down; changes may go unseen until ``resumed`` or ``resync``;
+    - ``resumed``: the feed is live again and will deliver what it missed.
+    """
+
+    kind: str
+    credential_id: str | None = None
+
+
+class NotCached:
+    """The answer :meth:`CredentialProvider.peek` gives when it would need I/O."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_CACHED"
+
+
+NOT_CACHED: Final = NotCached()
 
 
 class BlockingAccess(Protocol):
@@ -152,6 +180,16 @@ class CredentialProvider(abc.ABC):
 
     def blocking(self) -> BlockingAccess | None:
         """Blocking access without an event loop, when the provider has one; else None."""
+        return None
+
+    def peek(self, credential_id: str) -> Credential | NotCached | None:
+        """What ``retrieve`` would return, when known without I/O (a cache hit); else
+        :data:`NOT_CACHED`. Safe to call from any thread."""
+        return NOT_CACHED
+
+    def changes(self) -> AsyncIterator[Change] | None:
+        """A feed of changes made by anyone (see :class:`Change`), or None when the
+        provider cannot tell. Runs until closed; each call starts a new feed."""
         return None
 
     async def __aenter__(self) -> Self:

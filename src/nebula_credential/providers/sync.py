@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ..domain import Credential, ProviderUnavailable
-from .base import BlockingAccess, CredentialProvider, ListFilter, not_found
+from .base import BlockingAccess, CredentialProvider, ListFilter, NotCached, not_found
 
 T = TypeVar("T")
 _LIST_BATCH = 256
@@ -76,12 +76,22 @@ class SyncCredentialProvider:
         return self._run(self.provider.store(credential, expected_version=expected_version))
 
     def retrieve(self, credential_id: str) -> Credential | None:
+        if self._closed:
+            raise self._closed_error()
+        found = self.provider.peek(credential_id)  # a cache hit, without crossing threads
+        if not isinstance(found, NotCached):
+            return found
         direct = self._direct()
         if direct is not None:
             return direct.retrieve(credential_id)
         return self._run(self.provider.retrieve(credential_id))
 
     def get(self, credential_id: str) -> Credential:
+        if self._closed:
+            raise self._closed_error()
+        found = self.provider.peek(credential_id)
+        if isinstance(found, Credential):
+            return found
         direct = self._direct()
         if direct is None:
             return self._run(self.provider.get(credential_id))
@@ -97,6 +107,11 @@ class SyncCredentialProvider:
         return self._run(self.provider.delete(credential_id))
 
     def exists(self, credential_id: str) -> bool:
+        if self._closed:
+            raise self._closed_error()
+        found = self.provider.peek(credential_id)
+        if not isinstance(found, NotCached):
+            return found is not None
         direct = self._direct()
         if direct is not None:
             return direct.exists(credential_id)
