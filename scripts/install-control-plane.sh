@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install etcd (Debian) and build kube-apiserver v1.20.2 from Debian's source package,
+# Install etcd, kubectl and promtool (Debian) and build kube-apiserver v1.20.2 from Debian's source package,
 # with the vendored reflect2 replaced by v1.0.2 so JSON bodies holding maps decode
 # under Go >= 1.18. The binary is cached outside the repository and reused.
 set -euo pipefail
@@ -18,6 +18,7 @@ need_apt=()
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)  # Debian's kubectl
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool checks /metrics
 
 if [ -x "$APISERVER" ] && [ "${#need_apt[@]}" -eq 0 ]; then
   log "etcd and cached kube-apiserver present: $APISERVER"

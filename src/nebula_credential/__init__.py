@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
+from .cache import CacheStats, CachingProvider
 from .domain import (
     REDACTED,
     AuthenticationError,
@@ -33,7 +34,6 @@ from .domain import (
     ValidationError,
     fields_of,
 )
-from .cache import CacheStats, CachingProvider
 from .local import LocalStorageProvider
 from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 

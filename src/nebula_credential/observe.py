@@ -40,9 +40,13 @@ def remove_observer(observer: Observer) -> None:
 
 
 def status_of(error: BaseException | None) -> str:
-    """``success``, or the error's class in snake case (``permission_denied``)."""
+    """``success``, the error's ``status_word``, or its class in snake case
+    (``permission_denied``)."""
     if error is None:
         return "success"
+    word = getattr(error, "status_word", None)
+    if isinstance(word, str):
+        return word
     return _CAMEL.sub("_", type(error).__name__).lower()
 
 

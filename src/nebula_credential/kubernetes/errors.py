@@ -33,17 +33,25 @@ class TransportSignal(Exception):
 class AlreadyExists(TransportSignal):
     """create: a Secret with that name exists."""
 
+    status_word = "already_exists"
+
 
 class StaleWrite(TransportSignal):
     """replace: the resourceVersion we sent is no longer current."""
 
+    status_word = "conflict"
+
 
 class Missing(TransportSignal):
-    """replace: the Secret was deleted meanwhile."""
+    """get, replace or delete: there is no such Secret."""
+
+    status_word = "not_found"
 
 
 class Gone(TransportSignal):
     """watch: the resourceVersion to resume from is no longer available (HTTP 410)."""
+
+    status_word = "gone"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,150 @@
+"""Prometheus metrics for nebula-credential, opt-in.
+
+    from nebula_credential import metrics
+    metrics.enable()                 # report into prometheus_client's default registry
+    server = metrics.serve(9464)     # and serve /metrics on 127.0.0.1:9464
+
+Series (label values are operation names and status words only: never a credential id,
+a Secret name or a value):
+
+- ``nebula_k8s_secret_operations_total{operation,status}``: every Kubernetes API request,
+  retries included; ``operation`` is get, create, replace, delete, list or watch, and
+  ``status`` is ``success`` or what went wrong (``throttled``, ``server_error``,
+  ``connection_error``, ``permission_denied``, ...);
+- ``nebula_k8s_secret_duration_seconds{operation}``: how long each request took;
+- ``nebula_cache_{hits,misses,evictions,invalidations,watch_lost}_total``;
+- ``nebula_reader_{reloads,reload_errors}_total`` for the mounted-Secret reader.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from . import observe
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+# Our verbs for requests, as the seed's metric names them.
+_OPERATIONS: Final = {"update": "replace"}
+_CACHE_EVENTS: Final = ("hit", "miss", "eviction", "invalidation", "watch_lost")
+_READER_EVENTS: Final = ("reload", "reload_error")
+_enabled: dict[int, Metrics] = {}
+_lock = threading.Lock()
+
+
+class Metrics:
+    """The collectors in one registry, fed through the observer boundary."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.registry = registry
+        self.operations = Counter(
+            "nebula_k8s_secret_operations",
+            "Kubernetes API requests on Secrets, retries included, by outcome.",
+            ["operation", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "nebula_k8s_secret_duration_seconds",
+            "Duration of Kubernetes API requests on Secrets.",
+            ["operation"],
+            registry=registry,
+        )
+        self._cache = {
+            event: Counter(
+                f"nebula_cache_{_plural(event)}",
+                f"CachingProvider {event.replace('_', ' ')} events.",
+                registry=registry,
+            )
+            for event in _CACHE_EVENTS
+        }
+        self._reader = {
+            event: Counter(
+                f"nebula_reader_{_plural(event)}",
+                f"Mounted-Secret reader {event.replace('_', ' ')} events.",
+                registry=registry,
+            )
+            for event in _READER_EVENTS
+        }
+
+    def api_call(self, operation: str, status: str, seconds: float) -> None:
+        operation = _OPERATIONS.get(operation, operation)
+        self.operations.labels(operation, status).inc()
+        self.duration.labels(operation).observe(seconds)
+
+    def cache_event(self, event: str) -> None:
+        counter = self._cache.get(event)
+        if counter is not None:
+            counter.inc()
+
+    def reader_event(self, event: str) -> None:
+        counter = self._reader.get(event)
+        if counter is not None:
+            counter.inc()
+
+
+def _plural(event: str) -> str:
+    if event == "watch_lost":
+        return event
+    return {"hit": "hits", "miss": "misses"}.get(event, f"{event}s")
+
+
+def enable(registry: CollectorRegistry | None = None) -> Metrics:
+    """Report into ``registry`` (prometheus_client's default one when None); idempotent."""
+    if registry is None:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    with _lock:
+        metrics = _enabled.get(id(registry))
+        if metrics is None:
+            metrics = _enabled[id(registry)] = Metrics(registry)
+            observe.add_observer(metrics)
+    return metrics
+
+
+def disable(registry: CollectorRegistry | None = None) -> None:
+    """Stop reporting into ``registry`` (the collectors stay registered)."""
+    if registry is None:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    with _lock:
+        metrics = _enabled.pop(id(registry), None)
+    if metrics is not None:
+        observe.remove_observer(metrics)
+
+
+@dataclass
+class MetricsServer:
+    """A running ``/metrics`` endpoint; ``close()`` stops it."""
+
+    address: str
+    port: int
+    _server: Any
+    _thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve(
+    port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None
+) -> MetricsServer:
+    """Enable metrics and serve them on ``addr:port`` (0 picks a free port)."""
+    from prometheus_client import REGISTRY, start_http_server
+
+    enable(registry)
+    server, thread = start_http_server(port, addr=addr, registry=registry or REGISTRY)
+    return MetricsServer(addr, int(server.server_port), server, thread)

@@ -1,0 +1,88 @@
+"""Prometheus metrics from real API calls, scraped over HTTP and checked by promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from k8s_support import CANARY, ControlPlane, new_namespace, provider_for
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from nebula_credential import CachingProvider, Credential, PermissionDenied, metrics
+
+pytestmark = pytest.mark.kubernetes
+
+
+@pytest.fixture
+def served() -> Iterator[metrics.MetricsServer]:
+    registry = CollectorRegistry()
+    server = metrics.serve(0, registry=registry)
+    try:
+        yield server
+    finally:
+        server.close()
+        metrics.disable(registry)
+
+
+def scrape(server: metrics.MetricsServer) -> str:
+    with urllib.request.urlopen(server.url, timeout=10) as reply:  # noqa: S310 - loopback
+        body: bytes = reply.read()
+    return body.decode()
+
+
+def promtool_check(text: str) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool is not None, "promtool comes with Debian's prometheus package"
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_api_calls_and_cache_events_are_counted_without_ids_or_values(
+    control_plane: ControlPlane, served: metrics.MetricsServer
+) -> None:
+    namespace = new_namespace(control_plane, "metrics")
+    secret_id = "metrics-secret-id-7c1"
+    async with CachingProvider(provider_for(control_plane, namespace)) as cache:
+        stored = await cache.store(Credential(secret_id, "api_key", {"api_key": CANARY}))
+        await cache.get(secret_id)
+        await cache.get(secret_id)
+        await cache.store(stored.evolve(fields={"api_key": CANARY + "2"}))
+        assert await cache.retrieve("absent-one") is None
+        assert [c.id async for c in cache.list_all()] == [secret_id]
+        assert await cache.delete(secret_id)
+    outsider = control_plane.identity(new_namespace(control_plane, "other"))
+    async with provider_for(control_plane, namespace, kubeconfig=outsider.kubeconfig) as denied:
+        with pytest.raises(PermissionDenied):
+            await denied.retrieve(secret_id)
+    text = scrape(served)
+    found = samples(text)
+    ops = "nebula_k8s_secret_operations_total"
+    assert found[(ops, (("operation", "create"), ("status", "success")))] >= 1
+    assert found[(ops, (("operation", "replace"), ("status", "success")))] >= 1
+    assert found[(ops, (("operation", "get"), ("status", "success")))] >= 2
+    assert found[(ops, (("operation", "get"), ("status", "not_found")))] >= 1
+    assert found[(ops, (("operation", "get"), ("status", "permission_denied")))] == 1
+    assert found[(ops, (("operation", "list"), ("status", "success")))] >= 1
+    assert found[(ops, (("operation", "delete"), ("status", "success")))] == 1
+    duration = "nebula_k8s_secret_duration_seconds_count"
+    assert found[(duration, (("operation", "get"),))] >= 4
+    assert found[("nebula_cache_hits_total", ())] >= 1
+    assert found[("nebula_cache_misses_total", ())] >= 2
+    assert found[("nebula_cache_invalidations_total", ())] >= 1
+    for forbidden in (CANARY, secret_id, namespace, "nebula-credentials-"):
+        assert forbidden not in text
+    promtool_check(text)
