@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install etcd, kubectl and promtool (Debian) and build kube-apiserver v1.20.2 from Debian's source package,
-# with the vendored reflect2 replaced by v1.0.2 so JSON bodies holding maps decode
-# under Go >= 1.18. The binary is cached outside the repository and reused.
+# Install etcd, kubectl and promtool (Debian) and build kube-apiserver v1.20.2 from
+# Debian's source package, with the vendored reflect2 replaced by v1.0.2 so JSON bodies
+# holding maps decode under Go >= 1.18. The binary is cached outside the repository and reused.
 set -euo pipefail
 
 # ~ (not $HOME) so that a CI without HOME still finds the same cache as Path.home().

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import urllib.request
@@ -52,8 +53,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def test_api_calls_and_cache_events_are_counted_without_ids_or_values(
-    control_plane: ControlPlane, served: metrics.MetricsServer
+    control_plane: ControlPlane, served: metrics.MetricsServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="nebula_credential")
     namespace = new_namespace(control_plane, "metrics")
     secret_id = "metrics-secret-id-7c1"
     async with CachingProvider(provider_for(control_plane, namespace)) as cache:
@@ -86,3 +88,11 @@ async def test_api_calls_and_cache_events_are_counted_without_ids_or_values(
     for forbidden in (CANARY, secret_id, namespace, "nebula-credentials-"):
         assert forbidden not in text
     promtool_check(text)
+    # Debug records carry the seed's tracing fields, and never a value.
+    traced = [r for r in caplog.records if getattr(r, "operation", None) == "create"]
+    assert traced
+    assert traced[0].namespace == namespace  # type: ignore[attr-defined]
+    assert traced[0].secret_name.startswith("nebula-credentials-")  # type: ignore[attr-defined]
+    for record in caplog.records:
+        assert CANARY not in record.getMessage()
+        assert CANARY not in repr(record.__dict__)

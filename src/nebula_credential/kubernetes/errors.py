@@ -66,6 +66,10 @@ class Operation:
         target = f'secrets "{self.name}"' if self.name else "secrets"
         return f"{self.verb} {target} in namespace {self.namespace!r}"
 
+    def fields(self) -> dict[str, str]:
+        """The seed's tracing fields, as ``extra`` for log records."""
+        return {"operation": self.verb, "namespace": self.namespace, "secret_name": self.name or ""}
+
 
 @dataclass(frozen=True, slots=True)
 class ServerReply:

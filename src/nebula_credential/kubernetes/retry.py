@@ -120,7 +120,12 @@ class Retrier:
                     f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
                 ) from None
             else:
-                observe.api_call(op.verb, "success", time.monotonic() - sent)
+                seconds = time.monotonic() - sent
+                observe.api_call(op.verb, "success", seconds)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s: done in %.1f ms", op.describe(), seconds * 1000, extra=op.fields()
+                    )
                 return result
             if reply is not None:
                 # Classified after the handler: the HTTP error holds the request, body included.
@@ -137,11 +142,18 @@ class Retrier:
                 last,
                 attempt,
                 policy.attempts,
+                extra=op.fields(),
             )
             await asyncio.sleep(pause)
         stats.gave_up += 1
         elapsed = time.monotonic() - started
-        logger.warning("giving up: %s after %d attempt(s): %s", op.describe(), attempt, last)
+        logger.warning(
+            "giving up: %s after %d attempt(s): %s",
+            op.describe(),
+            attempt,
+            last,
+            extra=op.fields(),
+        )
         raise unavailable(op, server=self.server, attempts=attempt, elapsed=elapsed, last=last)
 
     def _status(
