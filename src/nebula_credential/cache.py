@@ -67,7 +67,8 @@ class CachingProvider(CredentialProvider):
         watch: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl < 0 or absent_ttl < 0 or capacity < 1:
+        # Written so that NaN fails too: a NaN lifetime would never expire.
+        if not (ttl >= 0 and absent_ttl >= 0 and capacity >= 1):
             raise ConfigurationError("the cache needs ttl >= 0, absent_ttl >= 0, capacity >= 1")
         self.inner = inner
         self.ttl = ttl
@@ -80,7 +81,10 @@ class CachingProvider(CredentialProvider):
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[Credential | None, float]] = OrderedDict()
         self._generation = 0  # bumped by every invalidation: a slow miss must not land
-        self._inflight: dict[str, asyncio.Future[Credential | None]] = {}
+        # Keyed by loop too: a future belongs to the loop that made it.
+        self._inflight: dict[
+            tuple[asyncio.AbstractEventLoop, str], asyncio.Future[Credential | None]
+        ] = {}
         self._feed: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -138,8 +142,9 @@ class CachingProvider(CredentialProvider):
         if not isinstance(found, NotCached):
             return found
         cid = CredentialId(credential_id)
+        loop = asyncio.get_running_loop()
         self._start_feed()
-        while (pending := self._inflight.get(cid)) is not None:
+        while (pending := self._inflight.get((loop, cid))) is not None:
             try:
                 return await asyncio.shield(pending)
             except asyncio.CancelledError:
@@ -151,8 +156,8 @@ class CachingProvider(CredentialProvider):
             self.stats.misses += 1
             generation = self._generation
         observe.cache_event("miss")
-        pending = asyncio.get_running_loop().create_future()
-        self._inflight[cid] = pending
+        pending = loop.create_future()
+        self._inflight[loop, cid] = pending
         try:
             value = await self.inner.retrieve(cid)
         except BaseException as exc:
@@ -163,7 +168,7 @@ class CachingProvider(CredentialProvider):
                 pending.exception()  # retrieved: no warning when nobody else waited
             raise
         finally:
-            del self._inflight[cid]
+            del self._inflight[loop, cid]
         self._remember(cid, value, generation)
         pending.set_result(value)
         return value

@@ -6,12 +6,14 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from nebula_credential import (
     CachingProvider,
+    ConfigurationError,
     Credential,
     InvalidCredentialId,
     LocalStorageProvider,
@@ -172,3 +174,27 @@ async def test_invalid_ids_are_refused_before_reaching_the_store(tmp_path: Path)
         with pytest.raises(InvalidCredentialId, match="path separator"):
             await cache.retrieve("../etc")
         assert inner.reads == 0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"ttl": -1}, {"ttl": float("nan")}, {"absent_ttl": float("nan")}, {"capacity": 0}],
+)
+def test_nonsense_settings_are_refused(tmp_path: Path, settings: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        CachingProvider(LocalStorageProvider(tmp_path), **settings)  # type: ignore[arg-type]
+
+
+def test_the_same_cache_serves_blocking_and_async_callers(tmp_path: Path) -> None:
+    cache = CachingProvider(CountingLocal(tmp_path, delay=0.05))
+    with SyncCredentialProvider(cache) as store:
+        store.store(key("svc"))
+
+        async def from_another_loop() -> list[Credential | None]:
+            return await asyncio.gather(*(cache.retrieve("svc") for _ in range(10)))
+
+        with ThreadPoolExecutor(2) as pool:
+            theirs = pool.submit(asyncio.run, from_another_loop())
+            mine = [store.retrieve("svc") for _ in range(10)]
+            found = theirs.result(timeout=30) + mine
+        assert {c.reveal("api_key") for c in found if c is not None} == {CANARY}
