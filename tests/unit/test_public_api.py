@@ -24,6 +24,8 @@ EXPECTED = {
     "KubernetesSecretsProvider",
     "ListFilter",
     "LocalStorageProvider",
+    "MountedChange",
+    "MountedCredential",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -33,7 +35,9 @@ EXPECTED = {
     "SyncKubernetesSecretsProvider",
     "ValidationError",
     "__version__",
+    "credential_from_env",
     "fields_of",
+    "read_mounted",
 }
 
 

@@ -72,7 +72,7 @@ def mounted(
         str | None,
         typer.Argument(
             metavar="[PATH]",
-            help="Secret volume directory [env: CREDENTIALS_PATH; default /etc/nebula/credentials]",
+            help="Secret volume (default: $CREDENTIALS_PATH, else /etc/nebula/credentials)",
         ),
     ] = None,
     kind: Annotated[
