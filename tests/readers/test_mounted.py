@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from kubelet import KubeletVolume
 
-from nebula_credential import CorruptData, Credential, InvalidCredential, NotFound
+from nebula_credential import (
+    CorruptData,
+    Credential,
+    InvalidCredential,
+    NotFound,
+    ProviderUnavailable,
+)
 from nebula_credential.readers import (
     MountedChange,
     MountedCredential,
@@ -290,3 +296,24 @@ def test_a_directory_rewritten_continuously_is_a_typed_error(tmp_path: Path) -> 
         "10 times while being read; something rewrites it continuously, "
         "or not the way the kubelet does (a new ..data target per update)",
     }
+
+
+def test_unreadable_content_is_a_typed_error_while_following(tmp_path: Path) -> None:
+    volume = KubeletVolume(tmp_path / "credentials")
+    volume.swap(oauth(1))
+    mounted = MountedCredential(volume.root, kind="oauth2")
+    mounted.load()
+    volume.point_data_at("..data")  # a link to itself: ELOOP on every read through it
+    change = mounted.refresh()
+    assert change is not None
+    assert isinstance(change.error, ProviderUnavailable)
+    assert "cannot read" in str(change.error)
+    assert mounted.credential.reveal("access_token") == "tok-1"
+
+
+def test_a_fifo_in_a_plain_directory_is_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "api_key").write_text("k")
+    os.mkfifo(root / "pipe")  # opening it would block forever
+    assert read_mounted(root, kind="api_key").fields.keys() == {"api_key"}

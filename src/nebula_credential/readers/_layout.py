@@ -25,7 +25,7 @@ import stat
 from dataclasses import dataclass
 from typing import Final
 
-from ..domain import CorruptData, NotFound, PayloadTooLarge, PermissionDenied
+from ..domain import CorruptData, NotFound, PayloadTooLarge, PermissionDenied, ProviderUnavailable
 from ..kubernetes.mapping import MAX_DATA_BYTES
 
 DATA_LINK: Final = "..data"
@@ -107,13 +107,21 @@ def _signature(path: str) -> tuple[tuple[str, int, int, int], ...]:
     return tuple(sorted(found))
 
 
+def _unreadable(path: str, exc: OSError) -> ProviderUnavailable:
+    # strerror only: the errno's text, never file content.
+    return ProviderUnavailable(f"cannot read {path}: {exc.strerror or type(exc).__name__}")
+
+
 def probe(path: str) -> Token:
     """A cheap token that changes whenever the content may have: one readlink for the
     atomic layout, a stat of each file otherwise."""
-    target = _data_target(path)
-    if target is not None:
-        return ("atomic", target)
-    return ("plain", _signature(path))
+    try:
+        target = _data_target(path)
+        if target is not None:
+            return ("atomic", target)
+        return ("plain", _signature(path))
+    except OSError as exc:  # EIO, ELOOP, ...: typed, so followers keep following
+        raise _unreadable(path, exc) from None
 
 
 def _read_files(directory: str, names: list[str], where: str) -> dict[str, bytes]:
@@ -137,14 +145,25 @@ def _read_files(directory: str, names: list[str], where: str) -> dict[str, bytes
     return files
 
 
-def _atomic_names(data_dir: str) -> list[str]:
-    return sorted(
-        e.name for e in os.scandir(data_dir) if _visible(e.name, atomic=True) and e.is_file()
-    )
+def _atomic_names(data_dir: str, where: str) -> list[str]:
+    try:
+        entries = list(os.scandir(data_dir))
+    except PermissionError:
+        raise _denied(where) from None
+    return sorted(e.name for e in entries if _visible(e.name, atomic=True) and e.is_file())
 
 
 def snapshot(path: str) -> Snapshot:
     """Every key under one ``..data`` target (or one unchanged plain listing)."""
+    try:
+        return _snapshot(path)
+    except FileNotFoundError:  # ``path`` itself went away between two steps
+        raise _missing(path) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _snapshot(path: str) -> Snapshot:
     for _ in range(ATTEMPTS):
         target = _data_target(path)
         if target is None:
@@ -158,7 +177,7 @@ def snapshot(path: str) -> Snapshot:
             continue
         data_dir = os.path.join(path, target)
         try:
-            files = _read_files(data_dir, _atomic_names(data_dir), path)
+            files = _read_files(data_dir, _atomic_names(data_dir, path), path)
         except FileNotFoundError:  # the kubelet removed it after a swap: read the new one
             continue
         # Old data directories are removed only after ``..data`` moved away from them,
