@@ -224,6 +224,12 @@ def test_a_plain_directory_is_followed_by_mtime_size_and_inode(tmp_path: Path) -
     assert mounted.refresh() is not None
     assert set(mounted.credential.fields) == {"access_token", "refresh_token"}
     assert mounted.refresh() is None  # nothing changed
+    (root / "refresh_token").write_text("ref-2")  # rewritten with the same value
+    assert mounted.refresh() is None  # nothing to announce
+    (root / "refresh_token").write_text("ref-3")
+    change = mounted.refresh()
+    assert change is not None
+    assert change.credential.reveal("refresh_token") == "ref-3"
 
 
 def test_a_vanished_directory_is_an_error_and_the_value_stays(tmp_path: Path) -> None:

@@ -179,9 +179,13 @@ class MountedCredential:
                 raise
             token = found.token if found is not None else ("error", type(exc).__name__)
             return self._refuse(exc, token, time.perf_counter() - started)
-        self._credential, self._token, self._refused = credential, found.token, None
-        change = self._publish(MountedChange(credential, found.data_dir))
         self._report(initial, started, None)
+        same = credential == self._credential  # rewritten or touched, not changed
+        self._credential, self._token, self._refused = credential, found.token, None
+        if same:
+            self._latest = MountedChange(credential, found.data_dir)
+            return None
+        change = self._publish(MountedChange(credential, found.data_dir))
         logger.debug(
             "loaded mounted credential %s (%s) from %s, data dir %s, keys %s",
             credential.id,
