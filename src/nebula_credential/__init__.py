@@ -39,14 +39,23 @@ from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 
 if TYPE_CHECKING:
     from .kubernetes import KubernetesSecretsProvider, SyncKubernetesSecretsProvider
+    from .readers import MountedChange, MountedCredential, credential_from_env, read_mounted
 
 __version__ = "0.1.0"
 
 
 # lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
+# The pod readers (asyncio, the Secret mapping) load on first use as well.
 __getattr__ = lazy_exports(
     __name__,
-    {"KubernetesSecretsProvider": ".kubernetes", "SyncKubernetesSecretsProvider": ".kubernetes"},
+    {
+        "KubernetesSecretsProvider": ".kubernetes",
+        "SyncKubernetesSecretsProvider": ".kubernetes",
+        "MountedChange": ".readers",
+        "MountedCredential": ".readers",
+        "credential_from_env": ".readers",
+        "read_mounted": ".readers",
+    },
 )
 
 
@@ -75,6 +84,8 @@ __all__ = [
     "KubernetesSecretsProvider",
     "ListFilter",
     "LocalStorageProvider",
+    "MountedChange",
+    "MountedCredential",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -84,5 +95,7 @@ __all__ = [
     "SyncKubernetesSecretsProvider",
     "ValidationError",
     "__version__",
+    "credential_from_env",
     "fields_of",
+    "read_mounted",
 ]

@@ -26,6 +26,8 @@ EXPECTED = {
     "KubernetesSecretsProvider",
     "ListFilter",
     "LocalStorageProvider",
+    "MountedChange",
+    "MountedCredential",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -35,7 +37,9 @@ EXPECTED = {
     "SyncKubernetesSecretsProvider",
     "ValidationError",
     "__version__",
+    "credential_from_env",
     "fields_of",
+    "read_mounted",
 }
 
 

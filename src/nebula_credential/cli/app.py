@@ -21,6 +21,7 @@ from .inputs import (
     stdin_is_interactive,
 )
 from .output import OutputFormat, field_text, print_many, print_one
+from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
 
 app = typer.Typer(
@@ -212,3 +213,6 @@ def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(meta
     cid = CredentialId(credential_id)
     existed: bool = _run(state, lambda p: p.delete(cid))
     print(f"deleted {cid}" if existed else f"{cid} was absent; nothing to delete")
+
+
+register_pod_commands(app)

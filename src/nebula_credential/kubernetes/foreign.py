@@ -5,6 +5,9 @@
 typed credential when the kind is known: given by the caller, or labelled
 ``nebula-credential/kind`` / ``credential-type``, or held in a ``credential_type`` key.
 A Secret holding a ``credential.json`` is read from that instead.
+
+Pod readers call the same mapping for a mounted Secret volume: its files become a
+``SecretObject`` and ``place`` names the directory in messages instead of the Secret.
 """
 
 from __future__ import annotations
@@ -41,21 +44,25 @@ ID_KEY: Final = "credential_id"
 KIND_LABELS: Final = (KIND_LABEL, "credential-type")
 
 
-def _text(secret: SecretObject, key: str, namespace: str) -> str:
+def _text(secret: SecretObject, key: str, place: str) -> str:
     try:
         return base64.b64decode(secret.data[key], validate=True).decode("utf-8")
     except ValueError:  # binascii.Error, UnicodeDecodeError: both hold the value
         pass
     raise InvalidCredential(
-        f"{where(secret, namespace)}: key {key!r} is not UTF-8 text, so it cannot be a "
-        "credential field"
+        f"{place}: key {key!r} is not UTF-8 text, so it cannot be a credential field"
     )
 
 
 def resolve_kind(
-    secret: SecretObject, namespace: str, kind: CredentialKind | str | None
+    secret: SecretObject,
+    namespace: str,
+    kind: CredentialKind | str | None,
+    *,
+    place: str | None = None,
 ) -> CredentialKind:
     """The caller's kind, else a kind label, else the ``credential_type`` key."""
+    place = place or where(secret, namespace)
     source = "the caller"
     if kind is None:
         for label in KIND_LABELS:
@@ -63,29 +70,31 @@ def resolve_kind(
                 kind, source = secret.labels[label], f"label {label}"
                 break
     if kind is None and KIND_KEY in secret.data:
-        kind, source = _text(secret, KIND_KEY, namespace).strip(), f"key {KIND_KEY}"
+        kind, source = _text(secret, KIND_KEY, place).strip(), f"key {KIND_KEY}"
     if kind is None:
         raise InvalidCredential(
-            f"{where(secret, namespace)} has no credential.json and no kind; pass the kind "
+            f"{place} has no credential.json and no kind; pass the kind "
             f"(for example kind='oauth2') or label it: kubectl label secret {secret.name} "
             f"-n {namespace} {KIND_LABEL}=oauth2"
         )
-    return parse_kind(kind, where=f"{where(secret, namespace)}, {source}: ")
+    return parse_kind(kind, where=f"{place}, {source}: ")
 
 
-def _identity(secret: SecretObject, namespace: str, prefix: str) -> CredentialId:
+def _identity(secret: SecretObject, place: str, prefix: str | None) -> CredentialId:
     if ANN_ID in secret.annotations:
         return CredentialId(secret.annotations[ANN_ID])
     if ID_KEY in secret.data:
-        return CredentialId(_text(secret, ID_KEY, namespace).strip())
-    head = f"{prefix}-"
+        return CredentialId(_text(secret, ID_KEY, place).strip())
     name = secret.name
+    if prefix is None:
+        return CredentialId(name)
+    head = f"{prefix}-"
     return CredentialId(name[len(head) :] if name.startswith(head) and name != head else name)
 
 
 def _fields(
     secret: SecretObject,
-    namespace: str,
+    place: str,
     kind: CredentialKind,
     rename: Mapping[str, str],
     ignore_unknown: bool,
@@ -100,11 +109,11 @@ def _fields(
         if spec is None:
             unknown.append(key)
             continue
-        context = f"{where(secret, namespace)}, key {key!r}: "
-        fields[name] = value_from_text(spec, _text(secret, key, namespace), where=context)
+        context = f"{place}, key {key!r}: "
+        fields[name] = value_from_text(spec, _text(secret, key, place), where=context)
     if unknown and not ignore_unknown:
         raise InvalidCredential(
-            f"{where(secret, namespace)} has keys that are not {kind.value} fields: "
+            f"{place} has keys that are not {kind.value} fields: "
             f"{', '.join(sorted(unknown))}; map them with field_names=..., read it as "
             "kind='generic', or pass ignore_unknown=True"
         )
@@ -115,25 +124,34 @@ def foreign_credential(
     secret: SecretObject,
     namespace: str,
     *,
-    prefix: str,
+    prefix: str | None,
     kind: CredentialKind | str | None = None,
     credential_id: str | None = None,
     field_names: Mapping[str, str] | None = None,
     ignore_unknown: bool = False,
+    place: str | None = None,
+    fix: str | None = None,
 ) -> Credential:
-    """A typed credential read from any Secret; InvalidCredential when it does not fit."""
+    """A typed credential read from any Secret; InvalidCredential when it does not fit.
+
+    ``prefix`` is stripped from the Secret's name to make the id (None: the name as is);
+    ``place`` and ``fix`` replace "Secret ns/name" and the kubectl hint in messages.
+    """
+    place = place or where(secret, namespace)
     if CREDENTIAL_KEY in secret.data:
-        credential = decode_payload(secret, namespace)
-        if kind is not None and credential.kind is not resolve_kind(secret, namespace, kind):
+        credential = decode_payload(secret, namespace, place=place, fix=fix)
+        if kind is not None and credential.kind is not resolve_kind(
+            secret, namespace, kind, place=place
+        ):
             raise InvalidCredential(
-                f"{where(secret, namespace)} holds a {credential.kind.value} credential, not {kind}"
+                f"{place} holds a {credential.kind.value} credential, not {kind}"
             )
         if credential_id is not None and credential.id != credential_id:
             credential = credential.evolve(id=credential_id)
         return credential
-    parsed = resolve_kind(secret, namespace, kind)
-    cid = CredentialId(credential_id) if credential_id else _identity(secret, namespace, prefix)
-    fields = _fields(secret, namespace, parsed, field_names or {}, ignore_unknown)
+    parsed = resolve_kind(secret, namespace, kind, place=place)
+    cid = CredentialId(credential_id) if credential_id else _identity(secret, place, prefix)
+    fields = _fields(secret, place, parsed, field_names or {}, ignore_unknown)
     try:
         return Credential(
             cid,
@@ -147,6 +165,6 @@ def foreign_credential(
     except ValidationError as exc:
         detail = exc.message
     raise InvalidCredential(
-        f"{where(secret, namespace)} does not map onto a {parsed.value} credential: {detail}",
+        f"{place} does not map onto a {parsed.value} credential: {detail}",
         credential_id=cid,
     )

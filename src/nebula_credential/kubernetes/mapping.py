@@ -139,12 +139,18 @@ def where(secret: SecretObject, namespace: str) -> str:
     return f"Secret {namespace}/{secret.name}"
 
 
-def decode_payload(secret: SecretObject, namespace: str) -> Credential:
-    """The credential in ``credential.json``; CorruptData when it does not decode."""
-    fix = f"restore it or delete it with: kubectl delete secret {secret.name} -n {namespace}"
+def decode_payload(
+    secret: SecretObject, namespace: str, *, place: str | None = None, fix: str | None = None
+) -> Credential:
+    """The credential in ``credential.json``; CorruptData when it does not decode.
+
+    ``place`` and ``fix`` replace "Secret ns/name" and the kubectl hint in the message.
+    """
+    place = place or where(secret, namespace)
+    fix = fix or f"restore it or delete it with: kubectl delete secret {secret.name} -n {namespace}"
     raw = secret.data.get(CREDENTIAL_KEY)
     if raw is None:
-        raise CorruptData(f"{where(secret, namespace)} has no {CREDENTIAL_KEY} key; {fix}")
+        raise CorruptData(f"{place} has no {CREDENTIAL_KEY} key; {fix}")
     # The error is raised after the handlers: their exceptions can hold the payload.
     try:
         return Credential.from_json(base64.b64decode(raw, validate=True))
@@ -152,9 +158,7 @@ def decode_payload(secret: SecretObject, namespace: str) -> Credential:
         detail = "not base64"
     except ValidationError as exc:
         detail = exc.message
-    raise CorruptData(
-        f"{where(secret, namespace)}: {CREDENTIAL_KEY} is not a valid credential ({detail}); {fix}"
-    )
+    raise CorruptData(f"{place}: {CREDENTIAL_KEY} is not a valid credential ({detail}); {fix}")
 
 
 def decode(secret: SecretObject, namespace: str) -> Credential:

@@ -1,0 +1,144 @@
+"""``mounted`` and ``env``: what a pod sees, read the way the pod reads it.
+
+``mounted --follow`` keeps printing the credential after every kubelet swap; with
+``--output json`` each version is one line (NDJSON) and errors go to stderr, one line
+each, while it keeps following. SIGINT and SIGTERM end it with exit code 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+from ..domain import Credential
+from .output import OutputFormat, as_record, print_one
+
+if TYPE_CHECKING:
+    from ..readers import MountedChange
+
+OutputOverride = Annotated[
+    OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
+]
+
+
+def _format(ctx: typer.Context, output: OutputFormat | None) -> OutputFormat:
+    if output is not None:
+        return output
+    chosen = getattr(ctx.find_root().obj, "output", None)
+    return chosen if isinstance(chosen, OutputFormat) else OutputFormat.TABLE
+
+
+def _print_version(credential: Credential, fmt: OutputFormat, out: TextIO, reveal: bool) -> None:
+    """One version while following: a JSON line, a YAML document, or a table."""
+    if fmt is OutputFormat.JSON:
+        from ..domain.wire import format_json
+
+        out.write(format_json(as_record(credential, reveal=reveal), indent=0) + "\n")
+    else:
+        if fmt is OutputFormat.YAML:
+            out.write("---\n")
+        print_one(credential, fmt, out, reveal=reveal)
+        if fmt is OutputFormat.TABLE:
+            out.write("\n")
+    out.flush()
+
+
+def _error_line(change: MountedChange) -> None:
+    assert change.error is not None
+    text = str(change.error).replace("\n", " ")
+    kept = change.data_dir or "the previous content"
+    sys.stderr.write(f"error: {text} (still serving the credential from {kept})\n")
+    sys.stderr.flush()
+
+
+def _until_signalled() -> tuple[threading.Event, dict[signal.Signals, Any]]:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return stop, previous
+
+
+def mounted(
+    ctx: typer.Context,
+    path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PATH]",
+            help="Secret volume (default: $CREDENTIALS_PATH, else /etc/nebula/credentials)",
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Kind of per-key files (not needed with credential.json)")
+    ] = None,
+    credential_id: Annotated[str | None, typer.Option("--id", help="Id to report")] = None,
+    reveal: Annotated[bool, typer.Option(help="Show secret values")] = False,
+    follow: Annotated[
+        bool, typer.Option(help="Keep running; print again after each change")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between checks with --follow", min=0.05, max=10.0)
+    ] = 0.1,
+    output: OutputOverride = None,
+) -> None:
+    """Show the credential of a mounted Secret volume (as the pod reads it)."""
+    from ..readers import MountedCredential
+
+    fmt = _format(ctx, output)
+    reader = MountedCredential(path, kind=kind, credential_id=credential_id, interval=interval)
+    if not follow:
+        print_one(reader.load(), fmt, sys.stdout, reveal=reveal)
+        return
+    stop, previous = _until_signalled()
+    # A --metrics-port option would start the /metrics endpoint here, before the first load.
+    try:
+        first = reader.refresh()
+        assert first is not None
+        _print_version(first.credential, fmt, sys.stdout, reveal)
+        if first.error is not None:
+            _error_line(first)
+        while not stop.wait(interval):
+            change = reader.refresh()
+            if change is None:
+                continue
+            if change.error is not None:
+                _error_line(change)
+            else:
+                _print_version(change.credential, fmt, sys.stdout, reveal)
+    finally:
+        reader.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def env(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Option(help="Variable prefix, e.g. OAUTH2_")],
+    kind: Annotated[str | None, typer.Option(help="oauth2, api_key, basic_auth, ...")] = None,
+    credential_id: Annotated[str | None, typer.Option("--id", help="Id to report")] = None,
+    ignore_unknown: Annotated[
+        bool, typer.Option(help="Skip variables with the prefix that are not fields")
+    ] = False,
+    reveal: Annotated[bool, typer.Option(help="Show secret values")] = False,
+    output: OutputOverride = None,
+) -> None:
+    """Show the credential held in environment variables (never updated; prefer files)."""
+    from ..readers import credential_from_env
+
+    credential = credential_from_env(
+        prefix, kind, credential_id=credential_id, ignore_unknown=ignore_unknown
+    )
+    print_one(credential, _format(ctx, output), sys.stdout, reveal=reveal)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pod-side commands to the ``nebula-credential`` app."""
+    app.command()(mounted)
+    app.command()(env)
