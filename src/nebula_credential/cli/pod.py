@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from ..domain import Credential
+from ..domain import ConfigurationError, Credential
+from .inputs import UsageError
 from .output import OutputFormat, as_record, print_one
 
 if TYPE_CHECKING:
+    from ..metrics import MetricsServer
     from ..readers import MountedChange
 
 OutputOverride = Annotated[
@@ -86,18 +88,26 @@ def mounted(
     interval: Annotated[
         float, typer.Option(help="Seconds between checks with --follow", min=0.05, max=10.0)
     ] = 0.1,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="With --follow: serve Prometheus metrics on 127.0.0.1:PORT", min=0, max=65535
+        ),
+    ] = None,
     output: OutputOverride = None,
 ) -> None:
     """Show the credential of a mounted Secret volume (as the pod reads it)."""
     from ..readers import MountedCredential
 
+    if metrics_port is not None and not follow:
+        raise UsageError("--metrics-port needs --follow")
     fmt = _format(ctx, output)
     reader = MountedCredential(path, kind=kind, credential_id=credential_id, interval=interval)
     if not follow:
         print_one(reader.load(), fmt, sys.stdout, reveal=reveal)
         return
+    server = None if metrics_port is None else _serve_metrics(metrics_port)
     stop, previous = _until_signalled()
-    # A --metrics-port option would start the /metrics endpoint here, before the first load.
     try:
         first = reader.refresh()
         assert first is not None
@@ -114,8 +124,23 @@ def mounted(
                 _print_version(change.credential, fmt, sys.stdout, reveal)
     finally:
         reader.close()
+        if server is not None:
+            server.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _serve_metrics(port: int) -> MetricsServer:
+    from .. import metrics
+
+    try:
+        server = metrics.serve(port)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigurationError(f"cannot serve metrics on 127.0.0.1:{port}: {reason}") from None
+    sys.stderr.write(f"serving metrics on {server.url}\n")
+    sys.stderr.flush()
+    return server
 
 
 def env(

@@ -1,7 +1,7 @@
 """What readers tell observers (metrics, tests) about reloads: never a value.
 
-An observer is any callable taking a :class:`ReloadEvent`. The metrics module counts
-reloads and reload errors by subscribing here; readers do not know who listens.
+An observer is any callable taking a :class:`ReloadEvent`. Reloads and reload errors
+also go to :mod:`nebula_credential.observe`, where the metrics module counts them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from .. import observe
 
 logger = logging.getLogger("nebula_credential.readers")
 
@@ -47,6 +49,10 @@ def add_reload_observer(observer: ReloadObserver) -> Callable[[], None]:
 
 
 def notify(event: ReloadEvent) -> None:
+    if not event.ok:
+        observe.reader_event("reload_error")
+    elif not event.initial:
+        observe.reader_event("reload")
     for observer in tuple(_observers):
         try:
             observer(event)
