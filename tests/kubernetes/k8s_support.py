@@ -86,6 +86,7 @@ def provider_for(
 
 def delete_all_secrets(plane: ControlPlane, namespace: str) -> None:
     """Namespaces never finish deleting without a controller manager; empty them instead."""
-    plane.request("DELETE", f"/api/v1/namespaces/{namespace}/secrets").raise_for_status(
-        f"delete secrets in {namespace}"
-    )
+    # Thousands of Secrets take a while to delete on two busy cores.
+    plane.request(
+        "DELETE", f"/api/v1/namespaces/{namespace}/secrets", timeout=300
+    ).raise_for_status(f"delete secrets in {namespace}")
