@@ -1,0 +1,78 @@
+"""Hostile-but-realistic input through the CLI against the real API server."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nebula_credential.testing.envtest import ControlPlane
+
+pytestmark = pytest.mark.kubernetes
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+CANARY = "canary-k8s-safety-2f0c"
+
+
+def make_runner(kubeconfig: Path, namespace: str | None, home: Path) -> Run:
+    exe = str(Path(sys.executable).with_name("nebula-credential"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
+    env["HOME"] = str(home)  # no stray ~/.kube/config
+    env["NEBULA_CREDENTIAL_HOME"] = str(home / "local")
+
+    def run(
+        *args: str, stdin: str = "", provider: str = "kubernetes"
+    ) -> subprocess.CompletedProcess[str]:
+        where = ["--namespace", namespace] if namespace else []
+        argv = [exe, "--provider", provider, "--kubeconfig", str(kubeconfig), *where, *args]
+        return subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli(control_plane: ControlPlane, tmp_path: Path) -> Run:
+    namespace = f"safe-{secrets.token_hex(4)}"
+    control_plane.ensure_namespace(namespace)
+    return make_runner(control_plane.admin_kubeconfig, namespace, tmp_path)
+
+
+def test_field_names_are_the_same_for_both_providers(cli: Run) -> None:
+    # Every name the domain accepts is a valid Secret data key, and the rest are refused
+    # by both providers before anything is written.
+    for name in ["a..b", ".x", "x.", "-", "_", "x" * 253]:
+        for provider in ("kubernetes", "local"):
+            stored = cli(
+                "store",
+                "edge",
+                "--kind",
+                "generic",
+                "--field",
+                f"{name}=-",
+                stdin=CANARY,
+                provider=provider,
+            )
+            assert stored.returncode == 0, (name, provider, stored.stderr)
+            assert cli("delete", "edge", provider=provider).returncode == 0
+    for name in [".", "..", "..x"]:
+        for provider in ("kubernetes", "local"):
+            refused = cli(
+                "store",
+                "edge",
+                "--kind",
+                "generic",
+                "--field",
+                f"{name}=-",
+                stdin=CANARY,
+                provider=provider,
+            )
+            assert refused.returncode == 2, (name, provider, refused.stderr)
+            assert "field name" in refused.stderr
+            assert cli("get", "edge", provider=provider).returncode == 3
