@@ -20,8 +20,9 @@ from .inputs import (
     prompt_missing,
     stdin_is_interactive,
 )
-from .output import OutputFormat, field_text, print_many, print_one
+from .output import OutputFormat, print_field, print_many, print_one
 from .providers import ProviderName, ProviderOptions
+from .safe_text import one_line
 
 app = typer.Typer(
     name="nebula-credential",
@@ -53,7 +54,7 @@ def _state(ctx: typer.Context, output: OutputFormat | None = None) -> State:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(one_line(message) + "\n")
 
 
 def _run(state: State, work: Any) -> Any:
@@ -172,7 +173,7 @@ def get(
         if field not in credential.fields:
             present = ", ".join(credential.fields)
             raise UsageError(f"credential {cid!r} has no field {field!r}; it has: {present}")
-        sys.stdout.write(field_text(credential, field, reveal=reveal) + "\n")
+        print_field(credential, field, sys.stdout, reveal=reveal, note=_say)
         return
     print_one(credential, state.output, sys.stdout, reveal=reveal)
 
