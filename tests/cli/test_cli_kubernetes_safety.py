@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -38,10 +39,46 @@ def make_runner(kubeconfig: Path, namespace: str | None, home: Path) -> Run:
 
 
 @pytest.fixture
-def cli(control_plane: ControlPlane, tmp_path: Path) -> Run:
-    namespace = f"safe-{secrets.token_hex(4)}"
-    control_plane.ensure_namespace(namespace)
+def namespace(control_plane: ControlPlane) -> str:
+    name = f"safe-{secrets.token_hex(4)}"
+    control_plane.ensure_namespace(name)
+    return name
+
+
+@pytest.fixture
+def cli(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Run:
     return make_runner(control_plane.admin_kubeconfig, namespace, tmp_path)
+
+
+def test_a_foreign_secret_without_a_kind_is_stored_data_not_usage(
+    control_plane: ControlPlane, namespace: str, cli: Run
+) -> None:
+    # What `kubectl create secret generic nebula-credentials-plain --from-literal=...` makes.
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "nebula-credentials-plain"},
+        "data": {"token": base64.b64encode(CANARY.encode()).decode()},
+    }
+    made = control_plane.request("POST", f"/api/v1/namespaces/{namespace}/secrets", secret)
+    assert made.status == 201
+    for args in (("get", "plain"), ("get", "plain", "--field", "token", "--reveal")):
+        result = cli(*args)
+        assert result.returncode == 1, result.stderr
+        line = result.stderr.strip()
+        assert len(line.splitlines()) == 1
+        assert "does not say which kind" in line
+        assert "kubectl label secret nebula-credentials-plain" in line
+        assert CANARY not in line
+
+
+def test_bad_kubernetes_names_are_usage_errors(cli: Run) -> None:
+    for option in (["--namespace", "Team B"], ["--prefix", "team_b"]):
+        result = cli(
+            *option, "store", "x", "--kind", "api_key", "--field", "api_key=-", stdin=CANARY
+        )
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1
 
 
 def test_field_names_are_the_same_for_both_providers(cli: Run) -> None:

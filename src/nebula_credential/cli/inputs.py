@@ -13,6 +13,7 @@ from ..domain import (
     ValidationError,
     field_spec,
     fields_of,
+    parse_kind,
     value_from_text,
 )
 from ..domain.wire import decode_json
@@ -144,6 +145,12 @@ def merge_json(
     object of field values.
     """
     if "fields" not in data and "schema_version" not in data:
+        if "kind" in data and (kind is None or field_spec(parse_kind(kind), "kind") is None):
+            raise UsageError(
+                "--from-json holds a flat object with a 'kind' key, but a flat object holds "
+                "field values only; pass --kind KIND, or put the values under 'fields' "
+                'beside the kind: {"kind": ..., "fields": {...}}'
+            )
         return kind, dict(data), {}
     json_kind = data.get("kind")
     if kind and isinstance(json_kind, str) and kind != json_kind:

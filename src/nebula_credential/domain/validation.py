@@ -53,7 +53,14 @@ def parse_timestamp(text: object, what: str, credential_id: str | None = None) -
         raise InvalidCredential(
             f"{what} has no time zone; add 'Z' for UTC", credential_id=credential_id
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        pass
+    raise InvalidCredential(
+        f"{what} is out of range: it must fall between years 1 and 9999 in UTC",
+        credential_id=credential_id,
+    )
 
 
 def parse_kind(
