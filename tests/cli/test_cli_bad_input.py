@@ -200,6 +200,26 @@ CORPUS: list[tuple[list[str], bytes]] = [
         (["store", "good", "--kind", "generic", "--field", f"{name}=-"], CANARY.encode())
         for name in [".", "..", "..x"]
     ],
+    # a secret where a name or number belongs is not echoed
+    *[
+        (["store", "good", "--kind", "api_key", *extra], b"v")
+        for extra in [
+            ["--field", f"api_key:{CANARY}"],
+            ["--field", f"api_key:{CANARY}="],
+            ["--field", f"{CANARY}="],
+            ["--field", CANARY],
+            ["--field", "api_key=-", "--tag", CANARY],
+            ["--field", "api_key=-", "--tag", f"={CANARY}"],
+            ["--field", "api_key=-", "--expected-version", CANARY],
+            ["--field", "api_key=-", "--expected-version", "9" * 5000],
+            ["--field", "api_key=", CANARY],
+            ["--field", "api_key=", f"-{CANARY}"],
+            ["--field", "api_key=", "-x" + CANARY],
+        ]
+    ],
+    (["list", "--tag", CANARY], b""),
+    (["list", "--tag", f"={CANARY}"], b""),
+    (["get", "good", CANARY], b""),
     # usage
     (["frobnicate"], b""),
     (["store"], b""),
@@ -242,6 +262,20 @@ def test_a_flat_kind_in_from_json_is_named_as_the_problem(
         assert code == 2
         assert "flat object" in err
         assert "'fields'" in err
+
+
+def test_a_colon_for_an_equals_sign_is_pointed_out(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["store", "good", "--kind", "api_key", "--field", f"api_key:{CANARY}"]
+    code, _, err = run_cli(argv, b"", monkeypatch, capsys)
+    assert code == 2
+    assert "--field #1" in err
+    assert "after 'api_key' comes ':'" in err
+    argv = ["store", "good", "--kind", "api_key", "--field", "apikey=-"]
+    code, _, err = run_cli(argv, b"v", monkeypatch, capsys)
+    assert "did you mean 'api_key'?" in err
+    assert "'apikey'" not in err
 
 
 def test_corpus_is_large_enough() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nebula_credential.testing.envtest import ControlPlane
 
@@ -113,3 +114,32 @@ def test_field_names_are_the_same_for_both_providers(cli: Run) -> None:
             assert refused.returncode == 2, (name, provider, refused.stderr)
             assert "field name" in refused.stderr
             assert cli("get", "edge", provider=provider).returncode == 3
+
+
+def test_a_failing_exec_plugin_is_one_line_without_its_output(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    plugin = tmp_path / "get-token"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        f"echo 'debug: refreshed token {CANARY}' >&2\n"
+        "printf '\\033[31mfatal\\033[0m: cannot reach the token service\\n' >&2\n"
+        "exit 3\n"
+    )
+    plugin.chmod(0o755)
+    config = yaml.safe_load(control_plane.admin_kubeconfig.read_text())
+    for user in config["users"]:
+        user["user"] = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": str(plugin),
+            }
+        }
+    kubeconfig = tmp_path / "exec.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    result = make_runner(kubeconfig, namespace, tmp_path)("get", "anything")
+    assert result.returncode != 0
+    assert CANARY not in result.stderr
+    assert "\x1b" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "'get-token' exited with status 3" in result.stderr

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script)."""
     from typer import Abort, Exit
 
-    from ._typer_compat import ClickError, command_of, help_text
+    from ._typer_compat import ClickError, click_message, command_of, help_text
     from .app import app
     from .exit_codes import exit_code_for
     from .safe_text import one_line
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except ClickError as exc:
         hint = " (see --help)" if exc.exit_code == 2 else ""
-        sys.stderr.write(f"error: {one_line(exc.format_message())}{hint}\n")
+        sys.stderr.write(f"error: {one_line(click_message(exc))}{hint}\n")
         return exc.exit_code
     except Abort:
         sys.stderr.write("aborted\n")

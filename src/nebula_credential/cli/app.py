@@ -17,6 +17,7 @@ from .inputs import (
     load_json_source,
     merge_json,
     parse_pairs,
+    parse_version,
     prompt_missing,
     stdin_is_interactive,
 )
@@ -113,7 +114,8 @@ def store(
     ] = None,
     from_json: Annotated[str | None, typer.Option(help="FILE or - for stdin")] = None,
     expected_version: Annotated[
-        int | None, typer.Option(help="Write only if the stored version is N (0: new)")
+        str | None,
+        typer.Option(metavar="N", help="Write only if the stored version is N (0: new)"),
     ] = None,
     expires_at: Annotated[str | None, typer.Option(help="RFC 3339 expiry")] = None,
     output: OutputOverride = None,
@@ -121,6 +123,8 @@ def store(
     """Create or replace a credential."""
     state = _state(ctx, output)
     cid = CredentialId(credential_id)
+    version = parse_version(expected_version)
+    tags = parse_pairs(tag, "--tag") if tag else None  # before any input is read
     meta: dict[str, Any] = {}
     json_fields: dict[str, Any] = {}
     if from_json is not None:
@@ -142,14 +146,12 @@ def store(
         meta["scope"] = scope
     if owner is not None:
         meta["owner"] = owner
-    if tag:
-        meta["tags"] = parse_pairs(tag, "--tag")
+    if tags is not None:
+        meta["tags"] = tags
     if expires_at is not None:
         meta["expires_at"] = expires_at
     credential = Credential(cid, parsed_kind, fields, **meta)
-    stored: Credential = _run(
-        state, lambda p: p.store(credential, expected_version=expected_version)
-    )
+    stored: Credential = _run(state, lambda p: p.store(credential, expected_version=version))
     if state.output is OutputFormat.TABLE:
         where = f"{stored.kind.value}, scope {stored.scope}, version {stored.version}"
         print(f"stored {stored.id} ({where})")

@@ -20,6 +20,7 @@ from lightkube import ConfigError as LightkubeConfigError
 
 from ..domain import ConfigurationError
 from ._lightkube_compat import status_error
+from .auth_errors import describe_auth_failure
 from .errors import (
     RETRY_STATUSES,
     Operation,
@@ -94,6 +95,7 @@ class Retrier:
             stats.requests += 1
             retry_after: float | None = None
             reply: ServerReply | None = None
+            auth_failure: str | None = None
             try:
                 return await call()
             except (httpx2.HTTPStatusError, KeyError) as exc:
@@ -110,10 +112,14 @@ class Retrier:
                 stats.connection_errors += 1
                 last = f"{type(exc).__name__}: {str(exc)[:120] or 'no detail'}"
             except LightkubeConfigError as exc:
-                # Raised at request time by exec plugins and rotated token files.
+                # Raised at request time by exec plugins and rotated token files. An exec
+                # plugin's message carries its stderr, which may hold tokens: raised below,
+                # so that the original is not kept as the new error's __context__.
+                auth_failure = describe_auth_failure(str(exc))
+            if auth_failure is not None:
                 raise ConfigurationError(
-                    f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
-                ) from None
+                    f"could not authenticate to {self.server} to {op.describe()}: {auth_failure}"
+                )
             if reply is not None:
                 # Classified after the handler: the HTTP error holds the request, body included.
                 retry_after, last = self._status(reply, op)
