@@ -160,6 +160,66 @@ CORPUS: list[tuple[list[str], bytes]] = [
     ),
     (["store", "good", "--kind", "api_key", "--from-json", "-", "--field", "api_key=-"], b"{}"),
     (["store", "good", "--kind", "api_key", "--from-json", "/nonexistent.json"], b""),
+    # timestamps that do not exist in UTC
+    *[
+        (["store", "good", "--kind", "api_key", "--field", "api_key=-", "--expires-at", t], b"v")
+        for t in ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+    ],
+    (
+        ["store", "good", "--kind", "api_key", "--from-json", "-"],
+        js({"expires_at": "0001-01-01T00:00:00+01:00"}),
+    ),
+    # Kubernetes names as typed (checked before any configuration is read)
+    *[
+        (["--provider", "kubernetes", *option, "list"], b"")
+        for option in [
+            ["--namespace", "BAD NS"],
+            ["--namespace", ""],
+            ["--namespace", "x" * 64],
+            ["--namespace", "ns\udcff"],
+            ["--namespace", "ns\x00"],
+            ["--prefix", "Team_B"],
+            ["--prefix", ""],
+            ["--prefix", "-x"],
+        ]
+    ],
+    # too large for the store: bad input too
+    (["store", "good", "--kind", "api_key", "--field", "api_key=-"], b"k" * (1024 * 1024)),
+    (["store", "good", "--kind", "generic", "--field", "blob=-"], b"k" * (1024 * 1024)),
+    # a flat --from-json object with a kind
+    (
+        ["store", "good", "--from-json", "-"],
+        json.dumps({"kind": "api_key", "api_key": CANARY}).encode(),
+    ),
+    (
+        ["store", "good", "--kind", "api_key", "--from-json", "-"],
+        json.dumps({"kind": "api_key", "api_key": CANARY}).encode(),
+    ),
+    # field names Kubernetes refuses
+    *[
+        (["store", "good", "--kind", "generic", "--field", f"{name}=-"], CANARY.encode())
+        for name in [".", "..", "..x"]
+    ],
+    # a secret where a name or number belongs is not echoed
+    *[
+        (["store", "good", "--kind", "api_key", *extra], b"v")
+        for extra in [
+            ["--field", f"api_key:{CANARY}"],
+            ["--field", f"api_key:{CANARY}="],
+            ["--field", f"{CANARY}="],
+            ["--field", CANARY],
+            ["--field", "api_key=-", "--tag", CANARY],
+            ["--field", "api_key=-", "--tag", f"={CANARY}"],
+            ["--field", "api_key=-", "--expected-version", CANARY],
+            ["--field", "api_key=-", "--expected-version", "9" * 5000],
+            ["--field", "api_key=", CANARY],
+            ["--field", "api_key=", f"-{CANARY}"],
+            ["--field", "api_key=", "-x" + CANARY],
+        ]
+    ],
+    (["list", "--tag", CANARY], b""),
+    (["list", "--tag", f"={CANARY}"], b""),
+    (["get", "good", CANARY], b""),
     # usage
     (["frobnicate"], b""),
     (["store"], b""),
@@ -188,6 +248,34 @@ def run_cli(
     code = main(argv)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def test_a_flat_kind_in_from_json_is_named_as_the_problem(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flat = json.dumps({"kind": "api_key", "api_key": CANARY}).encode()
+    for argv in (
+        ["store", "good", "--from-json", "-"],
+        ["store", "good", "--kind", "api_key", "--from-json", "-"],
+    ):
+        code, _, err = run_cli(argv, flat, monkeypatch, capsys)
+        assert code == 2
+        assert "flat object" in err
+        assert "'fields'" in err
+
+
+def test_a_colon_for_an_equals_sign_is_pointed_out(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["store", "good", "--kind", "api_key", "--field", f"api_key:{CANARY}"]
+    code, _, err = run_cli(argv, b"", monkeypatch, capsys)
+    assert code == 2
+    assert "--field #1" in err
+    assert "after 'api_key' comes ':'" in err
+    argv = ["store", "good", "--kind", "api_key", "--field", "apikey=-"]
+    code, _, err = run_cli(argv, b"v", monkeypatch, capsys)
+    assert "did you mean 'api_key'?" in err
+    assert "'apikey'" not in err
 
 
 def test_corpus_is_large_enough() -> None:

@@ -8,8 +8,8 @@ import nebula_credential as nc
 from nebula_credential.cli.exit_codes import exit_code_for
 from nebula_credential.cli.inputs import UsageError
 
-# The README: 2 usage or invalid input, 3 not found, 4 conflict, 5 permission denied,
-# 6 provider unavailable, 1 anything else.
+# The README: 2 usage or invalid input (a credential too large included), 3 not found,
+# 4 conflict, 5 permission denied, 6 provider unavailable, 1 anything else.
 EXPECTED = {
     nc.ValidationError: 2,
     nc.InvalidCredentialId: 2,
@@ -22,7 +22,7 @@ EXPECTED = {
     nc.AuthenticationError: 5,
     nc.ProviderUnavailable: 6,
     nc.CredentialError: 1,
-    nc.PayloadTooLarge: 1,
+    nc.PayloadTooLarge: 2,
     nc.CorruptData: 1,
     nc.DecryptionFailed: 1,
     nc.ConfigurationError: 1,

@@ -19,7 +19,7 @@ from k8s_support import (
     secret_json,
 )
 
-from nebula_credential import Conflict, CorruptData, Credential, InvalidCredential, PayloadTooLarge
+from nebula_credential import Conflict, CorruptData, Credential, PayloadTooLarge
 
 pytestmark = pytest.mark.kubernetes
 
@@ -263,7 +263,7 @@ async def test_secret_from_a_credential_json_file_and_eso_style_keys(
     async with provider_for(control_plane, namespace) as provider:
         from_file = await provider.read_secret("nebula-credentials-api-key")
         assert from_file == source
-        with pytest.raises(InvalidCredential, match=r"no credential\.json and no kind"):
+        with pytest.raises(CorruptData, match=r"does not say which kind"):
             await provider.read_secret("nebula-oauth2-external")
         eso = await provider.read_secret(
             "nebula-oauth2-external", kind="oauth2", field_names={"accessToken": "access_token"}

@@ -181,7 +181,8 @@ def test_eso_style_secret_needs_a_kind_and_gets_one_from_the_caller() -> None:
         name="nebula-credentials-github",
         data={"accessToken": b64(CANARY), "refreshToken": b64("r")},
     )
-    with pytest.raises(InvalidCredential, match="no kind") as caught:
+    # The stored Secret lacks the kind, not the caller's input: CorruptData (exit 1).
+    with pytest.raises(CorruptData, match="does not say which kind") as caught:
         foreign_credential(secret, "ns", prefix="nebula-credentials")
     assert "kubectl label secret nebula-credentials-github" in str(caught.value)
     cred = foreign_credential(
@@ -218,8 +219,10 @@ def test_missing_required_field_and_binary_value_are_typed_errors() -> None:
 def test_unknown_kind_label_is_refused() -> None:
     secret = seed_step_1_3()
     secret.labels["credential-type"] = "kerberos"
-    with pytest.raises(InvalidCredential, match="kerberos"):
+    with pytest.raises(CorruptData, match="kerberos"):
         foreign_credential(secret, "ns", prefix="p")
+    with pytest.raises(InvalidCredential, match="kerberos"):  # the caller's kind is input
+        foreign_credential(secret, "ns", prefix="p", kind="kerberos")
 
 
 def test_database_port_key_becomes_an_integer() -> None:

@@ -13,9 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script)."""
     from typer import Abort, Exit
 
-    from ._typer_compat import ClickError, command_of, help_text
+    from ._typer_compat import ClickError, click_message, command_of, help_text
     from .app import app
     from .exit_codes import exit_code_for
+    from .safe_text import one_line
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -32,13 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     except CredentialError as exc:
         if debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {one_line(str(exc))}\n")
         return exit_code_for(exc)
     except Exit as exc:
         return exc.exit_code
     except ClickError as exc:
         hint = " (see --help)" if exc.exit_code == 2 else ""
-        sys.stderr.write(f"error: {exc.format_message()}{hint}\n")
+        sys.stderr.write(f"error: {one_line(click_message(exc))}{hint}\n")
         return exc.exit_code
     except Abort:
         sys.stderr.write("aborted\n")
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if debug:
             raise
-        sys.stderr.write(f"error: {exc.strerror or type(exc).__name__} ({exc.filename or ''})\n")
+        detail = f"{exc.strerror or type(exc).__name__} ({exc.filename or ''})"
+        sys.stderr.write(f"error: {one_line(detail)}\n")
         return 1
     except Exception as exc:
         if debug:

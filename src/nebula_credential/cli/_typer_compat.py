@@ -13,6 +13,7 @@ behaviours that typer does not document remain, each pinned by a test in
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
@@ -20,6 +21,30 @@ import typer.main
 
 #: The base of every click error typer raises with ``standalone_mode=False``.
 ClickError = typer.TyperException
+
+
+# A word that was not an option or argument may be a value that lost its option (a
+# secret after "--field api_key= "): such words are not repeated in error messages.
+# Short options are not shown either: click names only their first letter, of the value.
+_OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,40}")
+
+
+def click_message(exc: ClickError) -> str:
+    """click's message for ``exc``, without repeating a stray word of the command line."""
+    message = str(exc.format_message())
+    if message.startswith("Got unexpected extra argument"):
+        return (
+            "got unexpected extra arguments (not shown, in case one is a secret); quote "
+            "values that contain spaces, and pass secrets as NAME=- or NAME=@FILE"
+        )
+    option = getattr(exc, "option_name", None)
+    if message.startswith("No such option") and not (
+        isinstance(option, str) and _OPTION_LIKE.fullmatch(option)
+    ):
+        return (
+            "an argument starts with '-' but is not an option (not shown, in case it is a secret)"
+        )
+    return message
 
 
 def command_of(app: typer.Typer) -> Any:

@@ -17,12 +17,14 @@ from .inputs import (
     load_json_source,
     merge_json,
     parse_pairs,
+    parse_version,
     prompt_missing,
     stdin_is_interactive,
 )
-from .output import OutputFormat, field_text, print_many, print_one
+from .output import OutputFormat, print_field, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
+from .safe_text import one_line
 
 app = typer.Typer(
     name="nebula-credential",
@@ -54,7 +56,7 @@ def _state(ctx: typer.Context, output: OutputFormat | None = None) -> State:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(one_line(message) + "\n")
 
 
 def _run(state: State, work: Any) -> Any:
@@ -113,7 +115,8 @@ def store(
     ] = None,
     from_json: Annotated[str | None, typer.Option(help="FILE or - for stdin")] = None,
     expected_version: Annotated[
-        int | None, typer.Option(help="Write only if the stored version is N (0: new)")
+        str | None,
+        typer.Option(metavar="N", help="Write only if the stored version is N (0: new)"),
     ] = None,
     expires_at: Annotated[str | None, typer.Option(help="RFC 3339 expiry")] = None,
     output: OutputOverride = None,
@@ -121,6 +124,8 @@ def store(
     """Create or replace a credential."""
     state = _state(ctx, output)
     cid = CredentialId(credential_id)
+    version = parse_version(expected_version)
+    tags = parse_pairs(tag, "--tag") if tag else None  # before any input is read
     meta: dict[str, Any] = {}
     json_fields: dict[str, Any] = {}
     if from_json is not None:
@@ -142,14 +147,12 @@ def store(
         meta["scope"] = scope
     if owner is not None:
         meta["owner"] = owner
-    if tag:
-        meta["tags"] = parse_pairs(tag, "--tag")
+    if tags is not None:
+        meta["tags"] = tags
     if expires_at is not None:
         meta["expires_at"] = expires_at
     credential = Credential(cid, parsed_kind, fields, **meta)
-    stored: Credential = _run(
-        state, lambda p: p.store(credential, expected_version=expected_version)
-    )
+    stored: Credential = _run(state, lambda p: p.store(credential, expected_version=version))
     if state.output is OutputFormat.TABLE:
         where = f"{stored.kind.value}, scope {stored.scope}, version {stored.version}"
         print(f"stored {stored.id} ({where})")
@@ -173,7 +176,7 @@ def get(
         if field not in credential.fields:
             present = ", ".join(credential.fields)
             raise UsageError(f"credential {cid!r} has no field {field!r}; it has: {present}")
-        sys.stdout.write(field_text(credential, field, reveal=reveal) + "\n")
+        print_field(credential, field, sys.stdout, reveal=reveal, note=_say)
         return
     print_one(credential, state.output, sys.stdout, reveal=reveal)
 

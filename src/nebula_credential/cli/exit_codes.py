@@ -14,6 +14,7 @@ from ..domain import (
     AuthenticationError,
     Conflict,
     NotFound,
+    PayloadTooLarge,
     PermissionDenied,
     ProviderUnavailable,
     ValidationError,
@@ -25,6 +26,7 @@ USAGE: Final = 2
 EXIT_CODES: Final[Mapping[type[BaseException], int]] = MappingProxyType(
     {
         ValidationError: USAGE,  # also the CLI's own UsageError
+        PayloadTooLarge: USAGE,  # the input is too big for the store: bad input, not a fault
         NotFound: 3,
         Conflict: 4,
         PermissionDenied: 5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,11 +14,13 @@ from ..domain import (
     ValidationError,
     field_spec,
     fields_of,
+    parse_kind,
     value_from_text,
 )
 from ..domain.wire import decode_json
 
 MAX_INPUT_BYTES = 1024 * 1024
+_SEPARATOR_TYPOS = frozenset(":;,~ +")
 
 
 class UsageError(ValidationError):
@@ -25,14 +28,50 @@ class UsageError(ValidationError):
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
-    """``K=V`` items into a dict; ``what`` names the option in errors."""
+    """``K=V`` items into a dict; ``what`` names the option in errors.
+
+    A malformed item is not quoted: a value typed without its key may be a secret.
+    """
     pairs: dict[str, str] = {}
-    for item in items:
+    for position, item in enumerate(items, start=1):
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"{what} {item.split('=')[0][:40]!r} must look like KEY=VALUE")
+            problem = "has no '='" if not sep else "has nothing before '='"
+            raise UsageError(
+                f"{what} #{position} {problem}: it must look like KEY=VALUE (not shown here, "
+                "in case it holds a secret)"
+            )
         pairs[key] = value
     return pairs
+
+
+def parse_version(text: str | None) -> int | None:
+    """``--expected-version N``; the text is not quoted in errors (it may be misplaced input)."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise UsageError(
+            "--expected-version must be a whole number of at most 18 digits (0: the "
+            "credential must not exist yet); what was given is not shown, in case it is a secret"
+        )
+    return int(text)
+
+
+def _misplaced_separator(kind: CredentialKind, spec: str) -> str:
+    """``" (after 'api_key' comes ':', not '=')"`` when a known name starts ``spec``."""
+    for declared in sorted(fields_of(kind), key=lambda s: -len(s.name)):
+        after = spec[len(declared.name) : len(declared.name) + 1]
+        if spec.startswith(declared.name) and after and after in _SEPARATOR_TYPOS:
+            return f" (after {declared.name!r} comes {after!r} where '=' belongs)"
+    return ""
+
+
+def _did_you_mean(kind: CredentialKind, name: str) -> str:
+    import difflib
+
+    known = [s.name for s in fields_of(kind)]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def read_limited(handle: TextIO | Any, source: str) -> str:
@@ -87,18 +126,22 @@ def collect_fields(
     """Field values from ``--field`` options: ``NAME=@FILE``, ``NAME=-`` or ``NAME=VALUE``."""
     fields: dict[str, Any] = {}
     used_stdin = False
-    for spec in specs:
+    for position, spec in enumerate(specs, start=1):
         name, sep, value = spec.partition("=")
         if not sep or not name:
             raise UsageError(
-                f"--field {spec.split('=')[0][:40]!r} must look like NAME=VALUE, NAME=- "
-                "or NAME=@FILE"
+                f"--field #{position} must look like NAME=VALUE, NAME=- or NAME=@FILE"
+                f"{_misplaced_separator(kind, spec)}; it is not shown here, in case it holds "
+                "a secret"
             )
         declared = field_spec(kind, name)
         if declared is None:
+            # Not quoted: with a misplaced '=' (base64 values end in one) the "name" is a value.
             known = ", ".join(s.name for s in fields_of(kind))
             raise InvalidCredential(
-                f"{kind.value} credentials have no field {name!r}; known: {known}"
+                f"{kind.value} credentials have no field named as in --field #{position} (not "
+                f"shown, in case it is a value); known: {known}"
+                f"{_misplaced_separator(kind, name) or _did_you_mean(kind, name)}"
             )
         if value == "-":
             if used_stdin:
@@ -144,6 +187,12 @@ def merge_json(
     object of field values.
     """
     if "fields" not in data and "schema_version" not in data:
+        if "kind" in data and (kind is None or field_spec(parse_kind(kind), "kind") is None):
+            raise UsageError(
+                "--from-json holds a flat object with a 'kind' key, but a flat object holds "
+                "field values only; pass --kind KIND, or put the values under 'fields' "
+                'beside the kind: {"kind": ..., "fields": {...}}'
+            )
         return kind, dict(data), {}
     json_kind = data.get("kind")
     if kind and isinstance(json_kind, str) and kind != json_kind:
@@ -169,6 +218,7 @@ __all__ = [
     "load_json_source",
     "merge_json",
     "parse_pairs",
+    "parse_version",
     "prompt_missing",
     "stdin_is_interactive",
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any, TextIO
 
 from ..domain import REDACTED, Credential
 from ..domain.wire import format_json
+from .safe_text import cell, is_terminal_safe, json_text, visible, yaml_is_safe
 
 
 class OutputFormat(StrEnum):
@@ -26,13 +27,20 @@ def as_record(credential: Credential, *, reveal: bool) -> dict[str, Any]:
 def _dump_yaml(data: object, out: TextIO) -> None:
     import yaml
 
-    yaml.safe_dump(data, out, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    if not yaml_is_safe(text):  # bidirectional overrides: write all non-ASCII escaped
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=False, default_flow_style=False)
+    out.write(text)
+
+
+def _json(record: dict[str, Any], indent: int) -> str:
+    return json_text(format_json(record, indent=indent))
 
 
 def print_one(credential: Credential, fmt: OutputFormat, out: TextIO, *, reveal: bool) -> None:
     record = as_record(credential, reveal=reveal)
     if fmt is OutputFormat.JSON:
-        out.write(format_json(record, indent=2) + "\n")
+        out.write(_json(record, 2) + "\n")
     elif fmt is OutputFormat.YAML:
         _dump_yaml(record, out)
     else:
@@ -47,13 +55,13 @@ def _print_detail(record: dict[str, Any], credential: Credential, out: TextIO) -
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key in ("id", "kind", "scope", "owner", "version", "created_at", "updated_at"):
-        table.add_row(key, "" if record[key] is None else str(record[key]))
+        table.add_row(key, cell(record[key]))
     if credential.expires_at is not None:
-        table.add_row("expires_at", record["expires_at"])
-    table.add_row("tags", ", ".join(f"{k}={v}" for k, v in credential.tags.items()))
+        table.add_row("expires_at", cell(record["expires_at"]))
+    table.add_row("tags", cell(", ".join(f"{k}={v}" for k, v in credential.tags.items())))
     for name, value in record["fields"].items():
         marker = " (secret)" if name in credential.secret_field_names else ""
-        table.add_row(f"fields.{name}{marker}", str(value))
+        table.add_row(cell(f"fields.{name}{marker}"), cell(value))
     Console(file=out, highlight=False, soft_wrap=True).print(table)
 
 
@@ -66,7 +74,7 @@ def print_many(
         out.write("[")
         for credential in credentials:
             out.write(",\n  " if count else "\n  ")
-            out.write(format_json(as_record(credential, reveal=reveal), indent=0))
+            out.write(_json(as_record(credential, reveal=reveal), 0))
             count += 1
         out.write("\n]\n" if count else "]\n")
         return count
@@ -84,19 +92,41 @@ def print_many(
         updated = credential.updated_at.strftime("%Y-%m-%d %H:%M") if credential.updated_at else ""
         tags = ",".join(f"{k}={v}" for k, v in credential.tags.items())
         table.add_row(
-            credential.id,
-            credential.kind.value,
-            credential.scope,
-            str(credential.version),
-            updated,
-            tags,
+            *map(cell, (credential.id, credential.kind, credential.scope, credential.version)),
+            cell(updated),
+            cell(tags),
         )
         count += 1
     Console(file=out, highlight=False, soft_wrap=True).print(table)
     return count
 
 
-def field_text(credential: Credential, name: str, *, reveal: bool) -> str:
+def print_field(
+    credential: Credential, name: str, out: TextIO, *, reveal: bool, note: Callable[[str], None]
+) -> None:
+    """One field's value and a newline, exactly as stored (that is what ``$(...)`` gets).
+
+    A secret without ``reveal`` prints as the mask, and ``note`` says so: a script
+    capturing it would otherwise carry on with ``**********``. Only when ``out`` is a
+    terminal are control characters shown escaped, so a stored value cannot steer it.
+    """
     if name in credential.secret_field_names and not reveal:
-        return REDACTED
-    return str(credential.reveal(name))
+        out.write(REDACTED + "\n")
+        note(f"note: secret field {name!r} was printed as {REDACTED}; add --reveal for its value")
+        return
+    text = str(credential.reveal(name))
+    if not is_terminal_safe(text) and _is_terminal(out):
+        out.write(visible(text) + "\n")
+        note(
+            f"note: field {name!r} holds control characters, shown escaped on this terminal; "
+            "redirect or capture the output for the exact value"
+        )
+        return
+    out.write(text + "\n")
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -40,6 +40,22 @@ class ProviderOptions:
                 f"{PROVIDER_ENV}={from_env[:30]!r} is not a provider; use local or kubernetes"
             ) from None
 
+    def check_kubernetes_names(self) -> None:
+        """``--namespace`` and ``--prefix`` as typed are usage errors (exit 2), not faults."""
+        from ..kubernetes.naming import check_namespace, check_prefix
+        from .inputs import UsageError
+
+        problem: str | None = None
+        try:
+            if self.namespace is not None:
+                check_namespace(self.namespace, "--namespace")
+            if self.prefix is not None:
+                check_prefix(self.prefix)
+        except ConfigurationError as exc:
+            problem = exc.message
+        if problem is not None:
+            raise UsageError(problem)
+
     def build(self) -> CredentialProvider:
         name = self.resolved_name()
         if name is ProviderName.LOCAL:
@@ -48,6 +64,7 @@ class ProviderOptions:
             return LocalStorageProvider(self.data_dir)
         from ..kubernetes import KubernetesSecretsProvider
 
+        self.check_kubernetes_names()
         kwargs: dict[str, object] = {
             "namespace": self.namespace,
             "context": self.context,

@@ -15,7 +15,9 @@ from .kinds import CredentialKind, field_spec, fields_of
 from .secret import SecretValue
 
 FieldValue: TypeAlias = SecretValue | str | int
-FIELD_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,253}")
+# The rules of a Secret data key, so a field stored locally can also live in Kubernetes:
+# 1-253 of [-._a-zA-Z0-9], not "." or "..", not starting with "..".
+FIELD_NAME: Final = re.compile(r"(?!\.\.)(?!\.\Z)[A-Za-z0-9._-]{1,253}")
 RESERVED_FIELD_NAMES: Final = frozenset({"credential.json"})
 TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 MAX_TAG_VALUE: Final = 256
@@ -51,7 +53,14 @@ def parse_timestamp(text: object, what: str, credential_id: str | None = None) -
         raise InvalidCredential(
             f"{what} has no time zone; add 'Z' for UTC", credential_id=credential_id
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        pass
+    raise InvalidCredential(
+        f"{what} is out of range: it must fall between years 1 and 9999 in UTC",
+        credential_id=credential_id,
+    )
 
 
 def parse_kind(
@@ -104,10 +113,12 @@ def normalise_fields(
             f"fields must be an object, not {type_name(raw)}", credential_id=credential_id
         )
     out: dict[str, FieldValue] = {}
-    for name, value in raw.items():
+    for position, (name, value) in enumerate(raw.items(), start=1):
         if not isinstance(name, str) or FIELD_NAME.fullmatch(name) is None:
+            # The name is not quoted: a misplaced separator can make a value look like one.
             raise InvalidCredential(
-                f"field name {str(name)[:60]!r} must be 1-253 of letters, digits, '.', '_', '-'",
+                f"field name #{position} is not valid: use 1-253 of letters, digits, "
+                "'.', '_', '-', not '.' or '..' and not starting with '..'",
                 credential_id=credential_id,
             )
         if name in RESERVED_FIELD_NAMES:

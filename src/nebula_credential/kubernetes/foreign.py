@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..domain import (
+    CorruptData,
     Credential,
     CredentialId,
     CredentialKind,
@@ -71,13 +72,21 @@ def resolve_kind(
                 break
     if kind is None and KIND_KEY in secret.data:
         kind, source = _text(secret, KIND_KEY, place).strip(), f"key {KIND_KEY}"
+    # Without a kind from the caller, what is wrong is the stored Secret, not the input.
     if kind is None:
-        raise InvalidCredential(
-            f"{place} has no credential.json and no kind; pass the kind "
-            f"(for example kind='oauth2') or label it: kubectl label secret {secret.name} "
-            f"-n {namespace} {KIND_LABEL}=oauth2"
+        raise CorruptData(
+            f"{place} was not written by nebula-credential and does not say which kind of "
+            f"credential it holds (no {CREDENTIAL_KEY}, no {KIND_LABEL} label, no {KIND_KEY} "
+            f"key); pass the kind (for example kind='oauth2') or label it: "
+            f"kubectl label secret {secret.name} -n {namespace} {KIND_LABEL}=oauth2"
         )
-    return parse_kind(kind, where=f"{place}, {source}: ")
+    if source == "the caller":
+        return parse_kind(kind, where=f"{place}, {source}: ")
+    try:
+        return parse_kind(kind, where=f"{place}, {source}: ")
+    except InvalidCredential as exc:
+        detail = exc.message
+    raise CorruptData(detail)
 
 
 def _identity(secret: SecretObject, place: str, prefix: str | None) -> CredentialId:

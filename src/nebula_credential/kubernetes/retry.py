@@ -21,6 +21,7 @@ from lightkube import ConfigError as LightkubeConfigError
 from .. import observe
 from ..domain import ConfigurationError
 from ._lightkube_compat import status_error
+from .auth_errors import describe_auth_failure
 from .errors import (
     RETRY_STATUSES,
     Operation,
@@ -96,6 +97,7 @@ class Retrier:
             retry_after: float | None = None
             reply: ServerReply | None = None
             sent = time.monotonic()
+            auth_failure: str | None = None
             try:
                 result = await call()
             except (httpx2.HTTPStatusError, KeyError) as exc:
@@ -114,11 +116,10 @@ class Retrier:
                 observe.api_call(op.verb, "connection_error", time.monotonic() - sent)
                 last = f"{type(exc).__name__}: {str(exc)[:120] or 'no detail'}"
             except LightkubeConfigError as exc:
-                # Raised at request time by exec plugins and rotated token files.
-                observe.api_call(op.verb, "configuration_error", time.monotonic() - sent)
-                raise ConfigurationError(
-                    f"could not authenticate to {self.server} to {op.describe()}: {str(exc)[:200]}"
-                ) from None
+                # Raised at request time by exec plugins and rotated token files. An exec
+                # plugin's message carries its stderr, which may hold tokens: raised below,
+                # so that the original is not kept as the new error's __context__.
+                auth_failure = describe_auth_failure(str(exc))
             else:
                 seconds = time.monotonic() - sent
                 observe.api_call(op.verb, "success", seconds)
@@ -127,6 +128,11 @@ class Retrier:
                         "%s: done in %.1f ms", op.describe(), seconds * 1000, extra=op.fields()
                     )
                 return result
+            if auth_failure is not None:
+                observe.api_call(op.verb, "configuration_error", time.monotonic() - sent)
+                raise ConfigurationError(
+                    f"could not authenticate to {self.server} to {op.describe()}: {auth_failure}"
+                )
             if reply is not None:
                 # Classified after the handler: the HTTP error holds the request, body included.
                 retry_after, last = self._status(reply, op, time.monotonic() - sent)

@@ -1,0 +1,74 @@
+"""Text that reaches a terminal shows as text: no markup, no control sequences.
+
+Field values, owners and tags can hold anything a writer put there (on a shared
+cluster, someone else). A table cell is a rich ``Text``, never markup, and characters
+that steer a terminal or reorder what it shows are printed as visible escapes
+(``\\x1b``, ``\\u202e``): C0 controls other than tab and newline, DEL, C1 controls,
+bidirectional overrides and the Unicode line separators. JSON and YAML keep every
+value exactly (they are for scripts) but write those characters as escapes too, so
+printing either to a terminal is safe as well.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+# Characters a terminal acts on rather than shows, or that reorder the text around them.
+_STEERING: Final = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE: Final = re.compile(f"[\x00-\x08\x0b-\x1f{_STEERING}\ud800-\udfff]")
+_UNSAFE_IN_LINE: Final = re.compile(f"[\x00-\x1f{_STEERING}\ud800-\udfff]")
+# msgspec already writes C0 controls inside strings as \u00XX; JSON's structure is ASCII.
+_UNSAFE_IN_JSON: Final = re.compile(f"[{_STEERING}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x0A:
+        return "\\n"
+    if code == 0x09:
+        return "\\t"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def is_terminal_safe(text: str) -> bool:
+    """True when ``text`` holds no character a terminal would act on (tab, newline are fine)."""
+    return _UNSAFE.search(text) is None
+
+
+def visible(text: str) -> str:
+    """``text`` with terminal-steering characters shown as escapes; newlines and tabs kept."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def one_line(text: str) -> str:
+    """``text`` as one safe line (for error messages): newlines and tabs escaped too."""
+    return _UNSAFE_IN_LINE.sub(_escape, text)
+
+
+def cell(value: object) -> Text:
+    """A table cell showing ``value`` as plain text; escapes show in reverse video."""
+    from rich.text import Text
+
+    text = "" if value is None else str(value)
+    shown = Text()
+    last = 0
+    for match in _UNSAFE.finditer(text):
+        shown.append(text[last : match.start()])
+        shown.append(_escape(match), style="reverse")
+        last = match.end()
+    shown.append(text[last:])
+    return shown
+
+
+def json_text(encoded: str) -> str:
+    """JSON text with steering characters written as ``\\uXXXX`` (the same JSON value)."""
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
+def yaml_is_safe(dumped: str) -> bool:
+    """PyYAML escapes controls itself but writes bidirectional overrides as they are."""
+    return is_terminal_safe(dumped)
