@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Final
 
 from ..domain import CredentialError
@@ -48,11 +49,13 @@ async def change_feed(
                 failures = 0
                 logger.info("watch on secrets in %s resumed from version %s", where, version)
                 yield Change("resumed")
-            async for _, secret in transport.watch(labels, version, restart_on_gone=False):
-                version = secret.resource_version or version
-                credential_id = secret.annotations.get(ANN_ID)
-                if credential_id is not None:
-                    yield Change("changed", credential_id)
+            stream = transport.watch(labels, version, restart_on_gone=False)
+            async with aclosing(stream):
+                async for _, secret in stream:
+                    version = secret.resource_version or version
+                    credential_id = secret.annotations.get(ANN_ID)
+                    if credential_id is not None:
+                        yield Change("changed", credential_id)
         except Gone:
             logger.info("watch on secrets in %s expired; starting over", where)
             version = None

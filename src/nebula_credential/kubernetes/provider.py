@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -193,19 +194,23 @@ class KubernetesSecretsProvider(CredentialProvider):
 
     async def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
         labels = list_labels(selection)
-        async for page in self._transport.list_pages(labels, self._page_size):
-            for found in page:
-                credential = self._read(found, None)
-                # Label values may be hashes; the credential itself has the last word.
-                if selection.matches(credential):
-                    yield credential
+        # aclosing: a caller that stops early closes the page stream now, not at GC time.
+        async with aclosing(self._transport.list_pages(labels, self._page_size)) as pages:
+            async for page in pages:
+                for found in page:
+                    credential = self._read(found, None)
+                    # Label values may be hashes; the credential itself has the last word.
+                    if selection.matches(credential):
+                        yield credential
 
     async def watch(self, *, resource_version: str | None = None) -> AsyncIterator[SecretEvent]:
         """Changes to our Secrets (ids and names only), e.g. to invalidate a cache."""
-        async for event, found in self._transport.watch({MANAGED_BY: MANAGER}, resource_version):
-            yield SecretEvent(
-                event, found.name, found.annotations.get(ANN_ID), found.resource_version
-            )
+        stream = self._transport.watch({MANAGED_BY: MANAGER}, resource_version)
+        async with aclosing(stream):
+            async for event, found in stream:
+                yield SecretEvent(
+                    event, found.name, found.annotations.get(ANN_ID), found.resource_version
+                )
 
     def changes(self) -> AsyncIterator[Change]:
         """Changes to our Secrets made by anyone; resumes and resyncs on its own."""

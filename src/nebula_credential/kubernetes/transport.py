@@ -12,7 +12,7 @@ import abc
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import httpx2
@@ -55,7 +55,7 @@ class SecretTransport(abc.ABC):
     @abc.abstractmethod
     def list_pages(
         self, labels: Mapping[str, str], page_size: int
-    ) -> AsyncIterator[list[SecretObject]]:
+    ) -> AsyncGenerator[list[SecretObject], None]:
         """Pages of Secrets matching every label, fetched with ``limit``/``continue``."""
 
     @abc.abstractmethod
@@ -69,7 +69,7 @@ class SecretTransport(abc.ABC):
         resource_version: str | None = None,
         *,
         restart_on_gone: bool = True,
-    ) -> AsyncIterator[tuple[str, SecretObject]]:
+    ) -> AsyncGenerator[tuple[str, SecretObject], None]:
         """(ADDED | MODIFIED | DELETED, Secret) events for matching Secrets.
 
         When ``resource_version`` is too old (HTTP 410), the watch starts over from the
@@ -160,7 +160,7 @@ class LightkubeTransport(SecretTransport):
 
     async def list_pages(
         self, labels: Mapping[str, str], page_size: int
-    ) -> AsyncIterator[list[SecretObject]]:
+    ) -> AsyncGenerator[list[SecretObject], None]:
         op = Operation("list", self.namespace)
         params: dict[str, Any] = {"limit": page_size, "labelSelector": selector(labels) or None}
 
@@ -201,7 +201,7 @@ class LightkubeTransport(SecretTransport):
         resource_version: str | None = None,
         *,
         restart_on_gone: bool = True,
-    ) -> AsyncIterator[tuple[str, SecretObject]]:
+    ) -> AsyncGenerator[tuple[str, SecretObject], None]:
         op = Operation("watch", self.namespace)
         policy = self._retry.policy
 

@@ -194,6 +194,9 @@ class SyncCredentialProvider:
             for source in lists:
                 asyncio.run_coroutine_threadsafe(_aclose(source), loop).result()
             asyncio.run_coroutine_threadsafe(self.provider.close(), loop).result()
+            # Async generators that libraries left unclosed (an HTTP body stream under a
+            # watch, say) are finalised while the loop still runs, not at GC time.
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
