@@ -21,7 +21,7 @@ from ..domain import (
 )
 from ..providers import CredentialProvider, ListFilter, validate_expected_version
 from .client import make_client
-from .config import SERVICE_ACCOUNT_DIR, load_cluster_config, resolve_namespace
+from .config import load_cluster_config, resolve_namespace
 from .foreign import foreign_credential
 from .mapping import (
     ANN_ID,
@@ -82,11 +82,9 @@ class KubernetesSecretsProvider(CredentialProvider):
         if transport is not None:
             self._transport = transport
         elif client is not None:
+            # lightkube already took the namespace of the context or ServiceAccount.
             ns = resolve_namespace(
-                namespace,
-                client.namespace,
-                environ=os.environ,
-                service_account_dir=SERVICE_ACCOUNT_DIR,
+                namespace, client.namespace, environ=os.environ, service_account_dir=None
             )
             self._transport = LightkubeTransport(
                 client, ns, policy=policy, context=client.config.context_name, owns_client=False

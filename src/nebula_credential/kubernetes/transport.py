@@ -22,6 +22,7 @@ from lightkube.types import OnErrorAction, OnErrorResult
 
 from ..domain import ProviderUnavailable
 from ._lightkube_compat import list_page
+from .config import shown_server
 from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
@@ -96,7 +97,7 @@ class LightkubeTransport(SecretTransport):
         owns_client: bool = True,
     ) -> None:
         self.namespace = namespace
-        self.server = str(client.config.cluster.server)
+        self.server = shown_server(client.config.cluster.server)
         self.stats = TransportStats()
         self._client = client
         self._owns_client = owns_client
