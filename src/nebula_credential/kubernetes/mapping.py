@@ -20,6 +20,7 @@ from ..domain import (
 )
 from ..domain.wire import encode_json
 from ..providers import ListFilter
+from .limits import MAX_DATA_BYTES, check_object_size
 from .naming import (
     KIND_LABEL,
     MANAGED_BY,
@@ -31,7 +32,6 @@ from .naming import (
 from .objects import SecretObject
 
 CREDENTIAL_KEY: Final = "credential.json"
-MAX_DATA_BYTES: Final = 1024 * 1024  # the API server's limit on a Secret's data
 MAX_ANNOTATION_BYTES: Final = 256 * 1024
 ANN_ID: Final = "nebula-credential/id"
 ANN_SCOPE: Final = "nebula-credential/scope"
@@ -122,13 +122,15 @@ def encode(
             f"Kubernetes annotations ({MAX_ANNOTATION_BYTES} bytes); use fewer or shorter tags",
             credential_id=credential.id,
         )
-    return SecretObject(
+    secret = SecretObject(
         name=name,
         labels=labels_for(credential),
         annotations=annotations,
         data=data,
         resource_version=resource_version,
     )
+    check_object_size(secret, credential.id)
+    return secret
 
 
 def is_managed(secret: SecretObject) -> bool:

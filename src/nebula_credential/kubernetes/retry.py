@@ -26,6 +26,7 @@ from .errors import (
     ServerReply,
     error_for,
     read_reply,
+    too_large,
     unavailable,
     untrusted_certificate,
 )
@@ -138,7 +139,7 @@ class Retrier:
 
     def _status(self, reply: ServerReply, op: Operation) -> tuple[float | None, str]:
         """(Retry-After, description) for a retryable reply; raises for the others."""
-        if reply.status not in RETRY_STATUSES:
+        if reply.status not in RETRY_STATUSES or too_large(reply):
             raise error_for(reply, op, server=self.server, context=self.context)
         if reply.status == 429:
             self.stats.throttled += 1

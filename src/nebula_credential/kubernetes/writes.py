@@ -15,7 +15,7 @@ from typing import Final
 from ..domain import Conflict, CorruptData, Credential, CredentialId
 from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
-from .mapping import check_size, data_size, decode, encode, is_managed, noted_version, where
+from .mapping import decode, encode, is_managed, noted_version, where
 from .naming import MANAGED_BY, MANAGER
 from .objects import SecretObject
 from .retry import RetryPolicy
@@ -39,7 +39,7 @@ async def write_credential(
     # A credential that came from the store most likely exists: read first and save
     # the create call that would fail. A new one is created straight away.
     if credential.version > 0 or expected_version:
-        check_size(credential, data_size(credential))  # before anything is sent
+        encode(credential, name)  # every size check, before anything is sent
         current = await transport.get(name)
     for attempt in range(conflict_retries + 1):
         if attempt:
