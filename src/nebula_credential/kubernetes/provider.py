@@ -34,7 +34,7 @@ from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
 from .objects import SecretObject
 from .retry import RetryPolicy, TransportStats
 from .transport import LightkubeTransport, SecretTransport
-from .writes import write_credential
+from .writes import CONFLICT_DEADLINE, write_credential
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
 _SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -55,8 +55,10 @@ class KubernetesSecretsProvider(CredentialProvider):
 
     Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
     which stays the caller's to close) or ``transport`` is given. Nothing touches the
-    network until the first call. Writes without ``expected_version`` retry lost races up
-    to ``conflict_retries`` times; with it, a lost race is a :class:`Conflict`.
+    network until the first call. Writes without ``expected_version`` retry lost races
+    (jittered backoff) up to ``conflict_retries`` times within ``conflict_deadline``
+    seconds, then raise :class:`ProviderUnavailable`; with it, a lost race is a
+    :class:`Conflict`.
     """
 
     name: ClassVar[str] = "kubernetes"
@@ -71,12 +73,14 @@ class KubernetesSecretsProvider(CredentialProvider):
         client: AsyncClient | None = None,
         transport: SecretTransport | None = None,
         retry: RetryPolicy | None = None,
-        conflict_retries: int = 10,
+        conflict_retries: int = 200,
+        conflict_deadline: float = CONFLICT_DEADLINE,
         page_size: int = 250,
         timeout: float = 10.0,
     ) -> None:
         self.prefix = check_prefix(prefix)
         self._conflict_retries = max(0, conflict_retries)
+        self._conflict_deadline = max(0.0, conflict_deadline)
         self._page_size = max(1, min(page_size, 5000))
         policy = retry or RetryPolicy()
         if transport is not None:
@@ -219,6 +223,7 @@ class KubernetesSecretsProvider(CredentialProvider):
                 credential,
                 expected_version=expected_version,
                 conflict_retries=self._conflict_retries,
+                deadline=self._conflict_deadline,
             )
         except CredentialError as exc:
             _about(exc, credential.id)

@@ -2,17 +2,21 @@
 
 Create first; on AlreadyExists read the Secret and replace it with the resourceVersion
 that was read, so a concurrent update is never overwritten blindly. A lost race is
-retried (re-read, re-apply) a bounded number of times, unless the caller pinned
-``expected_version``: then it is a Conflict, as the provider contract says. A create or
-replace whose reply was lost and that was retried finds its own write and succeeds.
+retried (re-read, re-apply) after a jittered, growing pause, within a budget of attempts
+and a deadline, unless the caller pinned ``expected_version``: then it is a Conflict, as
+the provider contract says. A writer that pinned nothing is meant to win eventually:
+when even the budget runs out it is ProviderUnavailable, never the Conflict that stands
+for a stale version. A create or replace whose reply was lost and that was retried
+finds its own write and succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
-from ..domain import Conflict, CorruptData, Credential, CredentialId
+from ..domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
 from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
 from .mapping import decode, encode, is_managed, noted_version, where
@@ -22,8 +26,10 @@ from .retry import RetryPolicy
 from .transport import SecretTransport
 
 # The same backoff as API retries, shorter: a lost race is retried after a random pause
-# of up to 10, 20, 40 ms ... (at most 0.5 s); another writer was just faster.
-CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=0.5)
+# of up to 10, 20, 40 ms ... (at most 1 s); another writer was just faster. Full jitter
+# spreads many writers of one credential over the window, so one of them wins per round.
+CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=1.0)
+CONFLICT_DEADLINE: Final = 60.0
 
 
 async def write_credential(
@@ -33,17 +39,23 @@ async def write_credential(
     *,
     expected_version: int | None,
     conflict_retries: int,
+    deadline: float = CONFLICT_DEADLINE,
 ) -> Credential:
     """Store ``credential`` in Secret ``name``; returns it as stored."""
+    give_up_at = time.monotonic() + deadline
     current: SecretObject | None = None
     # A credential that came from the store most likely exists: read first and save
     # the create call that would fail. A new one is created straight away.
     if credential.version > 0 or expected_version:
         encode(credential, name)  # every size check, before anything is sent
         current = await transport.get(name)
+    attempt = 0
     for attempt in range(conflict_retries + 1):
         if attempt:
-            await asyncio.sleep(CONFLICT_BACKOFF.delay(attempt, None))
+            pause = CONFLICT_BACKOFF.delay(attempt, None)
+            if time.monotonic() + pause > give_up_at:
+                break
+            await asyncio.sleep(pause)
         if current is None:
             stored = next_revision(credential, None, expected_version=expected_version)
             try:
@@ -67,9 +79,15 @@ async def write_credential(
             current = await transport.get(name)
             if current is not None and landed(current, stored, transport.namespace):
                 return stored
-    raise Conflict(
-        f"credential {credential.id!r} kept changing under {conflict_retries + 1} write "
-        "attempts; retry later or pass expected_version",
+    if expected_version is not None:  # normally raised above, by next_revision
+        raise Conflict(
+            f"credential {credential.id!r} kept changing; read it again and retry",
+            credential_id=credential.id,
+            expected_version=expected_version,
+        )
+    raise ProviderUnavailable(
+        f"credential {credential.id!r} was changed by other writers during all of "
+        f"{attempt + 1} write attempts over up to {deadline:.0f}s; try again later",
         credential_id=credential.id,
     )
 
