@@ -22,6 +22,7 @@ from ..domain import (
 from ..providers import CredentialProvider, ListFilter, validate_expected_version
 from .client import make_client
 from .config import load_cluster_config, resolve_namespace
+from .deletes import delete_credential, describe
 from .foreign import foreign_credential
 from .mapping import (
     ANN_ID,
@@ -30,8 +31,9 @@ from .mapping import (
     list_labels,
     where,
 )
-from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
+from .naming import MANAGED_BY, MANAGER, candidate_names, check_prefix, secret_name
 from .objects import SecretObject
+from .ownership import Listed, belongs, classify, suspect_error
 from .retry import RetryPolicy, TransportStats
 from .transport import LightkubeTransport, SecretTransport
 from .writes import CONFLICT_DEADLINE, write_credential
@@ -132,7 +134,7 @@ class KubernetesSecretsProvider(CredentialProvider):
     async def retrieve(self, credential_id: str) -> Credential | None:
         cid = CredentialId(credential_id)
         try:
-            found = await self._transport.get(secret_name(self.prefix, cid))
+            found = await self._locate(cid)
             return None if found is None else self._read(found, cid)
         except CredentialError as exc:
             _about(exc, cid)
@@ -141,10 +143,23 @@ class KubernetesSecretsProvider(CredentialProvider):
     async def exists(self, credential_id: str) -> bool:
         cid = CredentialId(credential_id)
         try:
-            return await self._transport.get(secret_name(self.prefix, cid)) is not None
+            return await self._locate(cid) is not None
         except CredentialError as exc:
             _about(exc, cid)
             raise
+
+    async def _locate(self, cid: CredentialId) -> SecretObject | None:
+        """``cid``'s Secret under its name or legacy name; one of another id is absent.
+
+        A Secret we did not write (no id annotation) is read as a foreign credential.
+        """
+        for name in candidate_names(self.prefix, cid):
+            found = await self._transport.get(name)
+            if found is None:
+                continue
+            if ANN_ID not in found.annotations or belongs(found, self.prefix, cid):
+                return found
+        return None
 
     async def read_secret(
         self,
@@ -196,7 +211,21 @@ class KubernetesSecretsProvider(CredentialProvider):
         labels = list_labels(selection)
         async for page in self._transport.list_pages(labels, self._page_size):
             for found in page:
-                credential = self._read(found, None)
+                status = classify(found, self.prefix)
+                if status is Listed.OTHER:
+                    continue  # another prefix's world
+                failure: CorruptData | None = None
+                if status is Listed.SUSPECT:
+                    failure = suspect_error(found, self.prefix, self.namespace)
+                else:
+                    try:
+                        credential = decode(found, self.namespace)
+                    except CorruptData as exc:
+                        failure = exc
+                if failure is not None:
+                    failure.credential_id = failure.credential_id or found.annotations.get(ANN_ID)
+                    selection.skip(failure)  # raises unless the caller asked to skip
+                    continue
                 # Label values may be hashes; the credential itself has the last word.
                 if selection.matches(credential):
                     yield credential
@@ -219,7 +248,7 @@ class KubernetesSecretsProvider(CredentialProvider):
         try:
             return await write_credential(
                 self._transport,
-                secret_name(self.prefix, credential.id),
+                self.prefix,
                 credential,
                 expected_version=expected_version,
                 conflict_retries=self._conflict_retries,
@@ -229,10 +258,27 @@ class KubernetesSecretsProvider(CredentialProvider):
             _about(exc, credential.id)
             raise
 
-    async def delete(self, credential_id: str) -> bool:
+    async def delete(self, credential_id: str, *, force: bool = False) -> bool:
+        """Delete the credential's Secret; NotOwned when what is there is not its own.
+
+        A Secret at the credential's name that nebula-credential did not write, or that
+        holds another id or another prefix's credential, is refused unless ``force``.
+        """
+        return (
+            await self.force_delete(credential_id) is not None
+            if force
+            else (await self._delete(CredentialId(credential_id), force=False) is not None)
+        )
+
+    async def force_delete(self, credential_id: str) -> str | None:
+        """Delete whatever Secret is at the credential's name; says what it was."""
         cid = CredentialId(credential_id)
+        found = await self._delete(cid, force=True)
+        return None if found is None else describe(found, self.prefix, cid, self.namespace)
+
+    async def _delete(self, cid: CredentialId, *, force: bool) -> SecretObject | None:
         try:
-            return await self._transport.delete(secret_name(self.prefix, cid))
+            return await delete_credential(self._transport, self.prefix, cid, force=force)
         except CredentialError as exc:
             _about(exc, cid)
             raise

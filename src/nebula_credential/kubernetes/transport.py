@@ -21,7 +21,7 @@ from lightkube.resources.core_v1 import Secret
 from lightkube.types import OnErrorAction, OnErrorResult
 
 from ..domain import ProviderUnavailable
-from ._lightkube_compat import list_page
+from ._lightkube_compat import delete_exactly, list_page
 from .config import shown_server
 from .errors import RETRY_STATUSES, Missing, Operation, error_for, read_reply
 from .objects import SecretObject
@@ -48,8 +48,12 @@ class SecretTransport(abc.ABC):
         """Replace if ``secret.resource_version`` is current. Raises StaleWrite or Missing."""
 
     @abc.abstractmethod
-    async def delete(self, name: str) -> bool:
-        """Delete; False when there was nothing to delete."""
+    async def delete(self, secret: SecretObject) -> bool:
+        """Delete exactly ``secret`` as read (uid and resourceVersion preconditions).
+
+        False when there was nothing to delete; raises StaleWrite when it was replaced
+        or changed since it was read.
+        """
 
     @abc.abstractmethod
     def list_pages(
@@ -80,6 +84,7 @@ def from_lightkube(secret: Any) -> SecretObject:
         data=secret.data or {},
         type=secret.type or "Opaque",
         resource_version=meta.resourceVersion,
+        uid=meta.uid,
         created_at=meta.creationTimestamp,
     )
 
@@ -135,11 +140,14 @@ class LightkubeTransport(SecretTransport):
         replaced = await self._retry.run(op, lambda: self._client.replace(body))
         return from_lightkube(replaced).resource_version or ""
 
-    async def delete(self, name: str) -> bool:
-        op = Operation("delete", self.namespace, name)
+    async def delete(self, secret: SecretObject) -> bool:
+        op = Operation("delete", self.namespace, secret.name)
         try:
             await self._retry.run(
-                op, lambda: self._client.delete(Secret, name, namespace=self.namespace)
+                op,
+                lambda: delete_exactly(
+                    self._client, self.namespace, secret.name, secret.uid, secret.resource_version
+                ),
             )
         except Missing:
             return False

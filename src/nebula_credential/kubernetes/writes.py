@@ -19,9 +19,10 @@ from typing import Final
 from ..domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
 from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
-from .mapping import decode, encode, is_managed, noted_version, where
-from .naming import MANAGED_BY, MANAGER
+from .mapping import ANN_ID, decode, encode, is_managed, noted_version, where
+from .naming import MANAGED_BY, MANAGER, candidate_names, secret_name
 from .objects import SecretObject
+from .ownership import belongs, refusal
 from .retry import RetryPolicy
 from .transport import SecretTransport
 
@@ -32,23 +33,44 @@ CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=1.0)
 CONFLICT_DEADLINE: Final = 60.0
 
 
+async def _target(
+    transport: SecretTransport, prefix: str, credential: Credential, read_first: bool
+) -> tuple[str, SecretObject | None]:
+    """The name to write and what is there now (None: not read, or absent).
+
+    A credential stored under its legacy name is updated there: moving it would take
+    two requests that cannot be one transaction, and a reader between them would find
+    nothing. New credentials get the new name.
+    """
+    name, *legacy = candidate_names(prefix, credential.id)
+    if not legacy and not read_first:
+        return name, None
+    current = await transport.get(name)
+    if current is None and legacy:
+        old = await transport.get(legacy[0])
+        if old is not None and belongs(old, prefix, credential.id):
+            return legacy[0], old
+    return name, current
+
+
 async def write_credential(
     transport: SecretTransport,
-    name: str,
+    prefix: str,
     credential: Credential,
     *,
     expected_version: int | None,
     conflict_retries: int,
     deadline: float = CONFLICT_DEADLINE,
 ) -> Credential:
-    """Store ``credential`` in Secret ``name``; returns it as stored."""
+    """Store ``credential`` in its Secret under ``prefix``; returns it as stored."""
     give_up_at = time.monotonic() + deadline
-    current: SecretObject | None = None
+    new_name = secret_name(prefix, credential.id)
     # A credential that came from the store most likely exists: read first and save
     # the create call that would fail. A new one is created straight away.
-    if credential.version > 0 or expected_version:
-        encode(credential, name)  # every size check, before anything is sent
-        current = await transport.get(name)
+    read_first = credential.version > 0 or bool(expected_version)
+    if read_first:
+        encode(credential, new_name, prefix=prefix)  # every size check, before sending
+    name, current = await _target(transport, prefix, credential, read_first)
     attempt = 0
     for attempt in range(conflict_retries + 1):
         if attempt:
@@ -56,10 +78,15 @@ async def write_credential(
             if time.monotonic() + pause > give_up_at:
                 break
             await asyncio.sleep(pause)
+        if current is None and name != new_name:
+            # The legacy Secret went away meanwhile: from now on the credential's
+            # Secret is the one under its new name, as for every other writer.
+            name = new_name
+            current = await transport.get(name)
         if current is None:
             stored = next_revision(credential, None, expected_version=expected_version)
             try:
-                await transport.create(encode(stored, name))
+                await transport.create(encode(stored, name, prefix=prefix))
                 return stored
             except AlreadyExists:
                 current = await transport.get(name)
@@ -67,13 +94,14 @@ async def write_credential(
                     continue
                 if landed(current, stored, transport.namespace):
                     return stored
-        previous, version = previous_of(current, credential.id, transport.namespace)
+        previous, version = previous_of(current, prefix, credential.id, transport.namespace)
         # With a stale expected_version this raises Conflict naming the actual version.
         stored = next_revision(
             credential, previous, current_version=version, expected_version=expected_version
         )
         try:
-            await transport.replace(encode(stored, name, resource_version=current.resource_version))
+            body = encode(stored, name, prefix=prefix, resource_version=current.resource_version)
+            await transport.replace(body)
             return stored
         except (StaleWrite, Missing):
             current = await transport.get(name)
@@ -103,7 +131,7 @@ def landed(current: SecretObject, stored: Credential, namespace: str) -> bool:
 
 
 def previous_of(
-    current: SecretObject, cid: CredentialId, namespace: str
+    current: SecretObject, prefix: str, cid: CredentialId, namespace: str
 ) -> tuple[Credential | None, int]:
     """The stored credential to write over and its version; refuses foreign Secrets."""
     if not is_managed(current):
@@ -111,6 +139,12 @@ def previous_of(
             f"{where(current, namespace)} exists but was not written by nebula-credential, "
             f"so credential {cid!r} cannot overwrite it; adopt it with: kubectl label secret "
             f"{current.name} -n {namespace} {MANAGED_BY}={MANAGER}, or use another id",
+            credential_id=cid,
+        )
+    if ANN_ID in current.annotations and not belongs(current, prefix, cid):
+        raise Conflict(
+            f"refusing to overwrite {refusal(current, prefix, cid, namespace)} with "
+            f"credential {cid!r}; use another id or prefix",
             credential_id=cid,
         )
     try:

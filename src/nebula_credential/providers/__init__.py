@@ -1,6 +1,6 @@
 """The provider contract, its sync facade and the shared versioning rules."""
 
-from .base import BlockingAccess, CredentialProvider, ListFilter, not_found
+from .base import BlockingAccess, CredentialProvider, ListFilter, SkipHandler, not_found
 from .sync import SyncCredentialProvider
 from .versioning import check_expected_version, next_revision, validate_expected_version
 
@@ -8,6 +8,7 @@ __all__ = [
     "BlockingAccess",
     "CredentialProvider",
     "ListFilter",
+    "SkipHandler",
     "SyncCredentialProvider",
     "check_expected_version",
     "next_revision",
