@@ -68,3 +68,27 @@ async def test_blind_writers_are_serialised_without_losing_a_version(
     winner = next(r for r in results if r.version == WRITERS)
     assert final.reveal("api_key") == winner.reveal("api_key")
     assert final.created_at == min(r.created_at for r in results if r.created_at)
+
+
+async def test_unpinned_writers_in_separate_clients_all_win(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    """Like 40 CLI processes storing one id at once, without --expected-version."""
+    writers = 40
+    providers = [provider_for(control_plane, namespace) for _ in range(writers)]
+    try:
+        async with asyncio.timeout(120):
+            results = await asyncio.gather(
+                *(
+                    p.store(Credential("unpinned", "api_key", {"api_key": f"k{i}"}))
+                    for i, p in enumerate(providers)
+                ),
+                return_exceptions=True,
+            )
+            final = await providers[0].get("unpinned")
+    finally:
+        for p in providers:
+            await p.close()
+    failures = [type(r).__name__ for r in results if isinstance(r, BaseException)]
+    assert failures == []
+    assert final.version == writers

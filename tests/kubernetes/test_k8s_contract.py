@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from k8s_support import ControlPlane, new_namespace, provider_for
+from k8s_support import ControlPlane, new_namespace, patch_credential_json, provider_for
 
 from nebula_credential import SyncCredentialProvider
 from nebula_credential.kubernetes import KubernetesSecretsProvider
+from nebula_credential.providers import CredentialProvider
 from nebula_credential.testing import ProviderContract
+from nebula_credential.testing.contract import Corrupter
 
 pytestmark = pytest.mark.kubernetes
 
@@ -26,6 +28,15 @@ class TestKubernetesProviderContract(ProviderContract):
     ) -> AsyncIterator[KubernetesSecretsProvider]:
         async with provider_for(control_plane, contract_namespace) as provider:
             yield provider
+
+    @pytest.fixture
+    def corrupt(self, control_plane: ControlPlane, contract_namespace: str) -> Corrupter:
+        async def damage(provider: CredentialProvider, credential_id: str) -> None:
+            assert isinstance(provider, KubernetesSecretsProvider)
+            name = provider.secret_name(credential_id)
+            patch_credential_json(control_plane, contract_namespace, name, b"{not json")
+
+        return damage
 
 
 def test_sync_facade_drives_the_async_provider(

@@ -55,6 +55,7 @@ async def test_exact_secret_written_for_an_oauth2_credential(
     assert obj["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "nebula-credential",
         "nebula-credential/kind": "oauth2",
+        "nebula-credential/prefix": "nebula-credentials",
         "nebula-credential/scope-hash": h40("org:acme/user:alice"),
         "nebula-credential/scope-level-1": h40("org:acme"),
         "nebula-credential/scope-level-2": h40("org:acme/user:alice"),

@@ -53,11 +53,52 @@ def test_namespace_precedence(tmp_path: Path) -> None:
     env = {"KUBERNETES_NAMESPACE": "from-env"}
     assert load(tmp_path, env, kubeconfig=path).namespace == "from-env"
     assert load(tmp_path, env, kubeconfig=path, namespace="arg").namespace == "arg"
+
+
+def in_cluster_files(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A directory laid out like the kubelet's ServiceAccount volume, and the pod's env."""
     sa = tmp_path / "sa"
     sa.mkdir()
-    (sa / "namespace").write_text("from-sa-file\n")
-    target = load_cluster_config(kubeconfig=path, environ={}, service_account_dir=sa)
-    assert target.namespace == "from-sa-file"
+    (sa / "token").write_text(TOKEN)
+    (sa / "namespace").write_text("pod-ns\n")
+    return sa, {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
+
+
+def test_service_account_namespace_only_for_in_cluster_config(tmp_path: Path) -> None:
+    """A pod pointed at another cluster must not write into its own namespace there."""
+    path = kubeconfig(tmp_path / "config")
+    sa, env = in_cluster_files(tmp_path)
+    # The context's namespace, then default -- never the pod's namespace file.
+    target = load_cluster_config(kubeconfig=path, environ=env, service_account_dir=sa)
+    assert (target.context, target.namespace) == ("dev", "team-a")
+    other = load_cluster_config(kubeconfig=path, context="ops", environ=env, service_account_dir=sa)
+    assert other.namespace == "default"
+    # KUBECONFIG set in the pod wins over the ServiceAccount, as it does for kubectl.
+    with_env = load_cluster_config(environ={**env, "KUBECONFIG": str(path)}, service_account_dir=sa)
+    assert with_env.source.startswith("kubeconfig ")
+    assert (with_env.context, with_env.namespace) == ("dev", "team-a")
+    assert with_env.config.cluster.server == "https://127.0.0.1:1"
+    # Without any kubeconfig the ServiceAccount and its namespace file are used.
+    pod = load_cluster_config(environ=env, service_account_dir=sa)
+    assert (pod.source, pod.namespace) == ("in-cluster ServiceAccount", "pod-ns")
+    # The flag and KUBERNETES_NAMESPACE still come first.
+    assert load_cluster_config(namespace="arg", environ=env, service_account_dir=sa).namespace == (
+        "arg"
+    )
+    flagged = {**env, "KUBERNETES_NAMESPACE": "from-env", "KUBECONFIG": str(path)}
+    assert load_cluster_config(environ=flagged, service_account_dir=sa).namespace == "from-env"
+
+
+def test_repr_shows_no_password_or_token_of_the_server_url(tmp_path: Path) -> None:
+    path = kubeconfig(
+        tmp_path / "config",
+        clusters=[{"name": "c1", "cluster": {"server": f"https://admin:{TOKEN}@127.0.0.1:1"}}],
+    )
+    target = load(tmp_path, kubeconfig=path)
+    assert TOKEN not in repr(target)
+    assert "https://127.0.0.1:1" in repr(target)
+    provider = KubernetesSecretsProvider(kubeconfig=path)
+    assert TOKEN not in repr(provider)
 
 
 def test_unknown_context_lists_the_known_ones(tmp_path: Path) -> None:

@@ -250,3 +250,18 @@ def test_foreign_secret_with_credential_json_is_read_from_it() -> None:
     assert cred.id == "github_OAuth.main"
     with pytest.raises(InvalidCredential, match="not api_key"):
         foreign_credential(secret, "ns", prefix="nebula-credentials", kind="api_key")
+
+
+def test_size_check_counts_labels_and_annotations_but_allows_a_full_data_limit() -> None:
+    from nebula_credential import PayloadTooLarge
+    from nebula_credential.kubernetes.limits import MAX_STORED_BYTES, stored_bytes
+
+    # Close to 1 MiB of data (credential.json plus the api_key key) and a few tags: fits.
+    full = Credential("full", "api_key", {"api_key": "x" * 520_000}, tags={"env": "prod"})
+    secret = encode(full.evolve(version=1), "nebula-credentials-full")
+    assert 1_000_000 < stored_bytes(secret) <= MAX_STORED_BYTES
+    # The same data with many long tags no longer fits etcd, though the data limit holds.
+    tags = {f"t{i:04d}-" + "k" * 57: f"{i:04d}" + "v" * 59 for i in range(1900)}
+    many = Credential("many", "api_key", {"api_key": "x" * 390_000}, tags=tags)
+    with pytest.raises(PayloadTooLarge, match="labels"):
+        encode(many.evolve(version=1), "nebula-credentials-many")

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..domain import Credential, CredentialId, CredentialScope, parse_kind
+from ..domain import CorruptData, Credential, CredentialId, CredentialScope, parse_kind
 from ..providers import CredentialProvider
+from .exit_codes import PARTIAL
 from .inputs import (
     UsageError,
     collect_fields,
@@ -189,9 +190,16 @@ def list_(
     kind: Annotated[str | None, typer.Option()] = None,
     tag: Annotated[list[str] | None, typer.Option(help="K=V, repeatable; all must match")] = None,
     reveal: Annotated[bool, typer.Option(help="Show secret values (json/yaml)")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Fail at the first stored item that does not decode")
+    ] = False,
     output: OutputOverride = None,
 ) -> None:
-    """List credentials, optionally by scope, kind and tags."""
+    """List credentials, optionally by scope, kind and tags.
+
+    Items that do not decode are skipped, one line each on stderr, and the exit code
+    is 7 (partial); --strict stops at the first instead.
+    """
     state = _state(ctx, output)
     if descendants and scope is None:
         raise UsageError("--descendants needs --scope")
@@ -199,23 +207,53 @@ def list_(
         CredentialScope(scope)
     tags = parse_pairs(tag or [], "--tag")
 
+    skipped: list[CorruptData] = []
+
+    def skip(error: CorruptData) -> None:
+        skipped.append(error)
+        _say(f"warning: skipped: {error}")
+
     async def work(provider: CredentialProvider) -> int:
-        items = [
-            c
-            async for c in provider.list(scope=scope, descendants=descendants, kind=kind, tags=tags)
-        ]
+        listing = provider.list(
+            scope=scope,
+            descendants=descendants,
+            kind=kind,
+            tags=tags,
+            on_skip=None if strict else skip,
+        )
+        items = [c async for c in listing]
         return print_many(items, state.output, sys.stdout, reveal=reveal)
 
-    _run(state, work)
+    listed: int = _run(state, work)
+    if skipped:
+        _say(
+            f"listed {listed} credential(s); skipped {len(skipped)} that could not be read "
+            "(see above; --strict stops at the first)"
+        )
+        raise typer.Exit(PARTIAL)
 
 
 @app.command()
-def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def delete(
+    ctx: typer.Context,
+    credential_id: Annotated[str, typer.Argument(metavar="ID")],
+    force: Annotated[
+        bool, typer.Option(help="Delete what is at the id's place even if it is not its own")
+    ] = False,
+) -> None:
     """Delete a credential; succeeds when it is already absent."""
     state = _state(ctx)
     cid = CredentialId(credential_id)
-    existed: bool = _run(state, lambda p: p.delete(cid))
-    print(f"deleted {cid}" if existed else f"{cid} was absent; nothing to delete")
+
+    async def work(provider: CredentialProvider) -> str | None:
+        forced = getattr(provider, "force_delete", None) if force else None
+        if forced is not None:
+            what: str | None = await forced(cid)
+            return what
+        return cid if await provider.delete(cid) else None
+
+    deleted: str | None = _run(state, work)
+    print(f"deleted {deleted}" if deleted else f"{cid} was absent; nothing to delete")
 
 
 register_pod_commands(app)

@@ -22,6 +22,7 @@ from ..domain import (
 
 FAILURE: Final = 1
 USAGE: Final = 2
+PARTIAL: Final = 7  # list: some stored items could not be read and were skipped
 
 EXIT_CODES: Final[Mapping[type[BaseException], int]] = MappingProxyType(
     {

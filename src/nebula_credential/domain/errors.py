@@ -6,7 +6,8 @@ Every error a user of the library can see derives from :class:`CredentialError`:
     ├── ValidationError            bad input: ids, scopes, payloads
     │   ├── InvalidCredentialId
     │   ├── InvalidScope
-    │   └── InvalidCredential
+    │   ├── InvalidCredential
+    │   └── NotOwned               the stored object there is not this credential's
     ├── NotFound
     ├── Conflict                   stale expected_version
     ├── PermissionDenied
@@ -51,6 +52,10 @@ class InvalidScope(ValidationError):
 
 class InvalidCredential(ValidationError):
     """A payload with a wrong kind, a missing required field or a wrong type."""
+
+
+class NotOwned(ValidationError):
+    """What is stored where a credential would be is not that credential's to change."""
 
 
 class NotFound(CredentialError):

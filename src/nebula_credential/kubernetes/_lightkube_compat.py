@@ -61,3 +61,23 @@ def status_error(exc: BaseException) -> httpx2.HTTPStatusError | None:
     if isinstance(exc, KeyError) and isinstance(exc.__context__, httpx2.HTTPStatusError):
         return exc.__context__
     return None
+
+
+async def delete_exactly(
+    client: AsyncClient, namespace: str, name: str, uid: str | None, resource_version: str | None
+) -> None:
+    """Delete Secret ``name`` only if it still has ``uid`` and ``resource_version``.
+
+    lightkube's public ``delete()`` sends no body, so it cannot carry DeleteOptions
+    preconditions; its generic client builds the request and we add the body.
+    """
+    generic: Any = client._client
+    request = generic.prepare_request("delete", res=Secret, name=name, namespace=namespace)
+    preconditions = {"uid": uid, "resourceVersion": resource_version}
+    request.data = {
+        "kind": "DeleteOptions",
+        "apiVersion": "v1",
+        "preconditions": {k: v for k, v in preconditions.items() if v is not None},
+    }
+    response = await generic.send(generic.build_adapter_request(request))
+    generic.handle_response("delete", response, request)

@@ -1,19 +1,22 @@
 """Where the cluster is and which namespace to use, inferred like ``kubectl`` (no network).
 
-Order: an explicit ``kubeconfig``/``context`` wins; otherwise the in-cluster
-ServiceAccount (token re-read when rotated, CA from the mount); otherwise ``KUBECONFIG``
-(a path list, merged like kubectl) or ``~/.kube/config``. The namespace comes from the
-argument, ``KUBERNETES_NAMESPACE``, the ServiceAccount namespace file, the context, then
-``default``. Every failure names the missing piece.
+Order, as kubectl has it: an explicit ``kubeconfig``/``context`` or a ``KUBECONFIG``
+variable wins; otherwise the in-cluster ServiceAccount (token re-read when rotated, CA
+from the mount); otherwise ``~/.kube/config``. ``KUBECONFIG`` is a path list, merged like
+kubectl. The namespace comes from the argument, then ``KUBERNETES_NAMESPACE``, then the
+chosen context -- or, for the in-cluster ServiceAccount only, its namespace file -- then
+``default``: a pod pointed at another cluster never writes into its own namespace name
+there. Every failure names the missing piece.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
 import yaml
@@ -36,16 +39,31 @@ _PATH_KEYS: Final = {
 class ClusterConfig:
     """A resolved target. ``config`` holds credentials and is never shown."""
 
-    config: SingleConfig
+    config: SingleConfig = field(repr=False)
     namespace: str
     context: str | None
     source: str
 
     def __repr__(self) -> str:
         return (
-            f"ClusterConfig(server={self.config.cluster.server!r}, context={self.context!r}, "
-            f"namespace={self.namespace!r}, source={self.source!r})"
+            f"ClusterConfig(server={shown_server(self.config.cluster.server)!r}, "
+            f"context={self.context!r}, namespace={self.namespace!r}, source={self.source!r})"
         )
+
+
+def shown_server(server: object) -> str:
+    """The server URL without the user and password it may embed (``https://u:p@host``)."""
+    text = str(server)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return "<unparsable server URL>"
+    if "@" not in parts.netloc or host is None:
+        return text
+    host = f"[{host}]" if ":" in host else host
+    return parts._replace(netloc=host if port is None else f"{host}:{port}").geturl()
 
 
 def resolve_namespace(
@@ -53,14 +71,19 @@ def resolve_namespace(
     context_namespace: str | None,
     *,
     environ: Mapping[str, str],
-    service_account_dir: Path,
+    service_account_dir: Path | None,
 ) -> str:
+    """The argument, ``KUBERNETES_NAMESPACE``, the context's namespace, then ``default``.
+
+    ``service_account_dir`` is given for the in-cluster ServiceAccount only: its
+    namespace file then stands where a kubeconfig context's namespace would.
+    """
     if explicit:
         return check_namespace(explicit, "the namespace argument")
     if environ.get(NAMESPACE_ENV):
         return check_namespace(environ[NAMESPACE_ENV], NAMESPACE_ENV)
-    ns_file = service_account_dir / "namespace"
-    if ns_file.is_file():
+    ns_file = None if service_account_dir is None else service_account_dir / "namespace"
+    if ns_file is not None and ns_file.is_file():
         return check_namespace(ns_file.read_text().strip(), str(ns_file))
     if context_namespace:
         return check_namespace(context_namespace, "the kubeconfig context")
@@ -77,7 +100,8 @@ def load_cluster_config(
 ) -> ClusterConfig:
     """Resolve the cluster, credentials and namespace; reads files only."""
     env = os.environ if environ is None else environ
-    if kubeconfig is None and context is None and _in_cluster(env, service_account_dir):
+    chosen = kubeconfig is not None or context is not None or bool(env.get("KUBECONFIG"))
+    if not chosen and _in_cluster(env, service_account_dir):
         host, port = env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]
         host = f"[{host}]" if ":" in host else host
         single = KubeConfig.from_one(
@@ -97,10 +121,7 @@ def load_cluster_config(
     shown = os.pathsep.join(str(p) for p in paths)
     single = _select(merged, context, shown)
     ns = resolve_namespace(
-        namespace,
-        single.context.namespace,
-        environ=env,
-        service_account_dir=service_account_dir,
+        namespace, single.context.namespace, environ=env, service_account_dir=None
     )
     return ClusterConfig(single, ns, single.context_name, f"kubeconfig {shown}")
 

@@ -127,6 +127,11 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+def too_large(reply: ServerReply) -> bool:
+    """etcd's "request is too large" comes back as a 500: final, not an outage."""
+    return "request is too large" in reply.message
+
+
 def error_for(reply: ServerReply, op: Operation, *, server: str, context: str | None) -> Exception:
     """The error a non-retryable reply stands for (a signal for 404/409)."""
     status = reply.status
@@ -148,8 +153,11 @@ def error_for(reply: ServerReply, op: Operation, *, server: str, context: str | 
             f"{op.describe()}; refresh the token or client certificate of the kubeconfig user"
             + (f" of context {context!r}" if context else "")
         )
-    if status == 413:
-        return PayloadTooLarge(f"the API server refused to {op.describe()}: request too large")
+    if status == 413 or too_large(reply):
+        return PayloadTooLarge(
+            f"the cluster refused to {op.describe()}: the request is too large for it "
+            f"({reply.message}); use fewer or shorter tags, or make the fields smaller"
+        )
     if status == 422:
         return InvalidCredential(f"the API server refused to {op.describe()}: {reply.message}")
     if status == 410:

@@ -156,7 +156,13 @@ def foreign_credential(
                 f"{place} holds a {credential.kind.value} credential, not {kind}"
             )
         if credential_id is not None and credential.id != credential_id:
-            credential = credential.evolve(id=credential_id)
+            # Never relabelled: whoever wrote it there could then pose as any credential.
+            raise CorruptData(
+                f"{where(secret, namespace)} holds credential {credential.id!r} in "
+                f"{CREDENTIAL_KEY}, not {credential_id!r}; it was not written for this id: "
+                f"inspect it with: kubectl get secret {secret.name} -n {namespace} -o yaml",
+                credential_id=credential_id,
+            )
         return credential
     parsed = resolve_kind(secret, namespace, kind, place=place)
     cid = CredentialId(credential_id) if credential_id else _identity(secret, place, prefix)

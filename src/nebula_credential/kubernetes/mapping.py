@@ -20,10 +20,12 @@ from ..domain import (
 )
 from ..domain.wire import encode_json
 from ..providers import ListFilter
+from .limits import MAX_DATA_BYTES, check_object_size
 from .naming import (
     KIND_LABEL,
     MANAGED_BY,
     MANAGER,
+    PREFIX_LABEL,
     scope_labels,
     scope_selector,
     tag_label,
@@ -31,7 +33,6 @@ from .naming import (
 from .objects import SecretObject
 
 CREDENTIAL_KEY: Final = "credential.json"
-MAX_DATA_BYTES: Final = 1024 * 1024  # the API server's limit on a Secret's data
 MAX_ANNOTATION_BYTES: Final = 256 * 1024
 ANN_ID: Final = "nebula-credential/id"
 ANN_SCOPE: Final = "nebula-credential/scope"
@@ -47,8 +48,10 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def labels_for(credential: Credential) -> dict[str, str]:
+def labels_for(credential: Credential, prefix: str | None = None) -> dict[str, str]:
     labels = {MANAGED_BY: MANAGER, KIND_LABEL: credential.kind.value}
+    if prefix is not None:
+        labels[PREFIX_LABEL] = prefix  # a valid label value: check_prefix allows no more
     labels.update(scope_labels(credential.scope))
     for key, value in credential.tags.items():
         name, label = tag_label(key, value)
@@ -105,7 +108,11 @@ def check_size(credential: Credential, size: int) -> None:
 
 
 def encode(
-    credential: Credential, name: str, *, resource_version: str | None = None
+    credential: Credential,
+    name: str,
+    *,
+    prefix: str | None = None,
+    resource_version: str | None = None,
 ) -> SecretObject:
     """The Secret for a credential as stored (version and timestamps already set)."""
     wire = credential.to_dict(reveal=True)
@@ -122,13 +129,15 @@ def encode(
             f"Kubernetes annotations ({MAX_ANNOTATION_BYTES} bytes); use fewer or shorter tags",
             credential_id=credential.id,
         )
-    return SecretObject(
+    secret = SecretObject(
         name=name,
-        labels=labels_for(credential),
+        labels=labels_for(credential, prefix),
         annotations=annotations,
         data=data,
         resource_version=resource_version,
     )
+    check_object_size(secret, credential.id)
+    return secret
 
 
 def is_managed(secret: SecretObject) -> bool:

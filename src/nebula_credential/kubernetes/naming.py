@@ -3,7 +3,13 @@
 Names are ``<prefix>-<slug>`` when the id renders losslessly as a DNS-1123 name, and
 ``<prefix>-<slug>.<hash>`` otherwise. A lossless slug never contains ``.`` (ids with dots
 are lossy), so a hashed name can never equal a plain one, and two lossy ids differ in
-their 64-bit hash. The id itself lives in an annotation and is never parsed back.
+their 128-bit hash (finding a collision is infeasible). The id itself lives in an
+annotation and is never parsed back.
+
+Names written before the hash grew to 128 bits (:func:`legacy_secret_name`, 64 bits)
+are still read, updated in place and deleted. Two prefixes can spell one name (``nebula``
++ ``credentials-x`` and ``nebula-credentials`` + ``x``): the prefix label and the id
+annotation, checked on every read, list, write and delete, tell them apart.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from ..domain import ConfigurationError, CredentialScope
 MAX_NAME: Final = 253
 MAX_LABEL_VALUE: Final = 63
 MAX_PREFIX: Final = 63
-NAME_HASH_CHARS: Final = 16
+NAME_HASH_CHARS: Final = 32  # 128 bits
+LEGACY_NAME_HASH_CHARS: Final = 16  # 64 bits: collisions were found in minutes
 LABEL_HASH_CHARS: Final = 40
 
 MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGER: Final = "nebula-credential"
 KIND_LABEL: Final = "nebula-credential/kind"
+PREFIX_LABEL: Final = "nebula-credential/prefix"
 SCOPE_HASH_LABEL: Final = "nebula-credential/scope-hash"
 SCOPE_LEVEL_LABEL: Final = "nebula-credential/scope-level-{depth}"
 TAG_LABEL: Final = "tag.nebula-credential/{name}"
@@ -62,12 +70,28 @@ def check_namespace(namespace: str, source: str) -> str:
 
 def secret_name(prefix: str, credential_id: str) -> str:
     """The Secret name for ``credential_id``: readable, collision-free, at most 253 chars."""
+    return _name(prefix, credential_id, NAME_HASH_CHARS)
+
+
+def legacy_secret_name(prefix: str, credential_id: str) -> str:
+    """The name earlier releases gave ``credential_id`` (a 64-bit hash when lossy)."""
+    return _name(prefix, credential_id, LEGACY_NAME_HASH_CHARS)
+
+
+def candidate_names(prefix: str, credential_id: str) -> tuple[str, ...]:
+    """Where ``credential_id`` may live: its name, then its legacy name when different."""
+    name = secret_name(prefix, credential_id)
+    legacy = legacy_secret_name(prefix, credential_id)
+    return (name,) if legacy == name else (name, legacy)
+
+
+def _name(prefix: str, credential_id: str, hash_chars: int) -> str:
     head = f"{prefix}-"
     if len(head) + len(credential_id) <= MAX_NAME and _LOSSLESS.fullmatch(credential_id):
         return head + credential_id
-    room = MAX_NAME - len(head) - 1 - NAME_HASH_CHARS
+    room = MAX_NAME - len(head) - 1 - hash_chars
     slug = _UNSAFE.sub("-", credential_id.lower())[:room].rstrip("-") or "x"
-    return f"{head}{slug}.{digest(credential_id, NAME_HASH_CHARS)}"
+    return f"{head}{slug}.{digest(credential_id, hash_chars)}"
 
 
 def label_value(text: str) -> str:

@@ -16,6 +16,7 @@ class SecretObject:
     data: dict[str, str] = field(default_factory=dict)
     type: str = "Opaque"
     resource_version: str | None = None
+    uid: str | None = None
     created_at: datetime | None = None
 
     def __repr__(self) -> str:  # data values are secrets, even base64-encoded

@@ -23,7 +23,8 @@ from ..domain import (
 from ..providers import Change, CredentialProvider, ListFilter, validate_expected_version
 from .changes import change_feed
 from .client import make_client
-from .config import SERVICE_ACCOUNT_DIR, load_cluster_config, resolve_namespace
+from .config import load_cluster_config, resolve_namespace
+from .deletes import delete_credential, describe
 from .foreign import foreign_credential
 from .mapping import (
     ANN_ID,
@@ -32,11 +33,12 @@ from .mapping import (
     list_labels,
     where,
 )
-from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
+from .naming import MANAGED_BY, MANAGER, candidate_names, check_prefix, secret_name
 from .objects import SecretObject
+from .ownership import Listed, belongs, classify, suspect_error
 from .retry import RetryPolicy, TransportStats
 from .transport import LightkubeTransport, SecretTransport
-from .writes import write_credential
+from .writes import CONFLICT_DEADLINE, write_credential
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
 _SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -57,8 +59,10 @@ class KubernetesSecretsProvider(CredentialProvider):
 
     Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
     which stays the caller's to close) or ``transport`` is given. Nothing touches the
-    network until the first call. Writes without ``expected_version`` retry lost races up
-    to ``conflict_retries`` times; with it, a lost race is a :class:`Conflict`.
+    network until the first call. Writes without ``expected_version`` retry lost races
+    (jittered backoff) up to ``conflict_retries`` times within ``conflict_deadline``
+    seconds, then raise :class:`ProviderUnavailable`; with it, a lost race is a
+    :class:`Conflict`.
     """
 
     name: ClassVar[str] = "kubernetes"
@@ -73,22 +77,22 @@ class KubernetesSecretsProvider(CredentialProvider):
         client: AsyncClient | None = None,
         transport: SecretTransport | None = None,
         retry: RetryPolicy | None = None,
-        conflict_retries: int = 10,
+        conflict_retries: int = 200,
+        conflict_deadline: float = CONFLICT_DEADLINE,
         page_size: int = 250,
         timeout: float = 10.0,
     ) -> None:
         self.prefix = check_prefix(prefix)
         self._conflict_retries = max(0, conflict_retries)
+        self._conflict_deadline = max(0.0, conflict_deadline)
         self._page_size = max(1, min(page_size, 5000))
         policy = retry or RetryPolicy()
         if transport is not None:
             self._transport = transport
         elif client is not None:
+            # lightkube already took the namespace of the context or ServiceAccount.
             ns = resolve_namespace(
-                namespace,
-                client.namespace,
-                environ=os.environ,
-                service_account_dir=SERVICE_ACCOUNT_DIR,
+                namespace, client.namespace, environ=os.environ, service_account_dir=None
             )
             self._transport = LightkubeTransport(
                 client, ns, policy=policy, context=client.config.context_name, owns_client=False
@@ -132,7 +136,7 @@ class KubernetesSecretsProvider(CredentialProvider):
     async def retrieve(self, credential_id: str) -> Credential | None:
         cid = CredentialId(credential_id)
         try:
-            found = await self._transport.get(secret_name(self.prefix, cid))
+            found = await self._locate(cid)
             return None if found is None else self._read(found, cid)
         except CredentialError as exc:
             _about(exc, cid)
@@ -141,10 +145,23 @@ class KubernetesSecretsProvider(CredentialProvider):
     async def exists(self, credential_id: str) -> bool:
         cid = CredentialId(credential_id)
         try:
-            return await self._transport.get(secret_name(self.prefix, cid)) is not None
+            return await self._locate(cid) is not None
         except CredentialError as exc:
             _about(exc, cid)
             raise
+
+    async def _locate(self, cid: CredentialId) -> SecretObject | None:
+        """``cid``'s Secret under its name or legacy name; one of another id is absent.
+
+        A Secret we did not write (no id annotation) is read as a foreign credential.
+        """
+        for name in candidate_names(self.prefix, cid):
+            found = await self._transport.get(name)
+            if found is None:
+                continue
+            if ANN_ID not in found.annotations or belongs(found, self.prefix, cid):
+                return found
+        return None
 
     async def read_secret(
         self,
@@ -198,7 +215,22 @@ class KubernetesSecretsProvider(CredentialProvider):
         async with aclosing(self._transport.list_pages(labels, self._page_size)) as pages:
             async for page in pages:
                 for found in page:
-                    credential = self._read(found, None)
+                    status = classify(found, self.prefix)
+                    if status is Listed.OTHER:
+                        continue  # another prefix's world
+                    failure: CorruptData | None = None
+                    if status is Listed.SUSPECT:
+                        failure = suspect_error(found, self.prefix, self.namespace)
+                    else:
+                        try:
+                            credential = decode(found, self.namespace)
+                        except CorruptData as exc:
+                            failure = exc
+                    if failure is not None:
+                        claimed = found.annotations.get(ANN_ID)
+                        failure.credential_id = failure.credential_id or claimed
+                        selection.skip(failure)  # raises unless the caller asked to skip
+                        continue
                     # Label values may be hashes; the credential itself has the last word.
                     if selection.matches(credential):
                         yield credential
@@ -227,19 +259,37 @@ class KubernetesSecretsProvider(CredentialProvider):
         try:
             return await write_credential(
                 self._transport,
-                secret_name(self.prefix, credential.id),
+                self.prefix,
                 credential,
                 expected_version=expected_version,
                 conflict_retries=self._conflict_retries,
+                deadline=self._conflict_deadline,
             )
         except CredentialError as exc:
             _about(exc, credential.id)
             raise
 
-    async def delete(self, credential_id: str) -> bool:
+    async def delete(self, credential_id: str, *, force: bool = False) -> bool:
+        """Delete the credential's Secret; NotOwned when what is there is not its own.
+
+        A Secret at the credential's name that nebula-credential did not write, or that
+        holds another id or another prefix's credential, is refused unless ``force``.
+        """
+        return (
+            await self.force_delete(credential_id) is not None
+            if force
+            else (await self._delete(CredentialId(credential_id), force=False) is not None)
+        )
+
+    async def force_delete(self, credential_id: str) -> str | None:
+        """Delete whatever Secret is at the credential's name; says what it was."""
         cid = CredentialId(credential_id)
+        found = await self._delete(cid, force=True)
+        return None if found is None else describe(found, self.prefix, cid, self.namespace)
+
+    async def _delete(self, cid: CredentialId, *, force: bool) -> SecretObject | None:
         try:
-            return await self._transport.delete(secret_name(self.prefix, cid))
+            return await delete_credential(self._transport, self.prefix, cid, force=force)
         except CredentialError as exc:
             _about(exc, cid)
             raise

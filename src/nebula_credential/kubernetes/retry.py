@@ -28,6 +28,7 @@ from .errors import (
     ServerReply,
     error_for,
     read_reply,
+    too_large,
     unavailable,
     untrusted_certificate,
 )
@@ -166,7 +167,7 @@ class Retrier:
         self, reply: ServerReply, op: Operation, seconds: float
     ) -> tuple[float | None, str]:
         """(Retry-After, description) for a retryable reply; raises for the others."""
-        if reply.status not in RETRY_STATUSES:
+        if reply.status not in RETRY_STATUSES or too_large(reply):
             error = error_for(reply, op, server=self.server, context=self.context)
             observe.api_call(op.verb, observe.status_of(error), seconds)
             raise error

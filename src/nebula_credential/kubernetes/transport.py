@@ -23,7 +23,8 @@ from lightkube.types import OnErrorAction, OnErrorResult
 
 from .. import observe
 from ..domain import ProviderUnavailable
-from ._lightkube_compat import list_page
+from ._lightkube_compat import delete_exactly, list_page
+from .config import shown_server
 from .errors import RETRY_STATUSES, Gone, Missing, Operation, error_for, read_reply
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
@@ -49,8 +50,12 @@ class SecretTransport(abc.ABC):
         """Replace if ``secret.resource_version`` is current. Raises StaleWrite or Missing."""
 
     @abc.abstractmethod
-    async def delete(self, name: str) -> bool:
-        """Delete; False when there was nothing to delete."""
+    async def delete(self, secret: SecretObject) -> bool:
+        """Delete exactly ``secret`` as read (uid and resourceVersion preconditions).
+
+        False when there was nothing to delete; raises StaleWrite when it was replaced
+        or changed since it was read.
+        """
 
     @abc.abstractmethod
     def list_pages(
@@ -93,6 +98,7 @@ def from_lightkube(secret: Any) -> SecretObject:
         data=secret.data or {},
         type=secret.type or "Opaque",
         resource_version=meta.resourceVersion,
+        uid=meta.uid,
         created_at=meta.creationTimestamp,
     )
 
@@ -110,7 +116,7 @@ class LightkubeTransport(SecretTransport):
         owns_client: bool = True,
     ) -> None:
         self.namespace = namespace
-        self.server = str(client.config.cluster.server)
+        self.server = shown_server(client.config.cluster.server)
         self.stats = TransportStats()
         self._client = client
         self._owns_client = owns_client
@@ -148,11 +154,14 @@ class LightkubeTransport(SecretTransport):
         replaced = await self._retry.run(op, lambda: self._client.replace(body))
         return from_lightkube(replaced).resource_version or ""
 
-    async def delete(self, name: str) -> bool:
-        op = Operation("delete", self.namespace, name)
+    async def delete(self, secret: SecretObject) -> bool:
+        op = Operation("delete", self.namespace, secret.name)
         try:
             await self._retry.run(
-                op, lambda: self._client.delete(Secret, name, namespace=self.namespace)
+                op,
+                lambda: delete_exactly(
+                    self._client, self.namespace, secret.name, secret.uid, secret.resource_version
+                ),
             )
         except Missing:
             return False

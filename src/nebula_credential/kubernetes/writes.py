@@ -2,52 +2,91 @@
 
 Create first; on AlreadyExists read the Secret and replace it with the resourceVersion
 that was read, so a concurrent update is never overwritten blindly. A lost race is
-retried (re-read, re-apply) a bounded number of times, unless the caller pinned
-``expected_version``: then it is a Conflict, as the provider contract says. A create or
-replace whose reply was lost and that was retried finds its own write and succeeds.
+retried (re-read, re-apply) after a jittered, growing pause, within a budget of attempts
+and a deadline, unless the caller pinned ``expected_version``: then it is a Conflict, as
+the provider contract says. A writer that pinned nothing is meant to win eventually:
+when even the budget runs out it is ProviderUnavailable, never the Conflict that stands
+for a stale version. A create or replace whose reply was lost and that was retried
+finds its own write and succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
-from ..domain import Conflict, CorruptData, Credential, CredentialId
+from ..domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
 from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
-from .mapping import check_size, data_size, decode, encode, is_managed, noted_version, where
-from .naming import MANAGED_BY, MANAGER
+from .mapping import ANN_ID, decode, encode, is_managed, noted_version, where
+from .naming import MANAGED_BY, MANAGER, candidate_names, secret_name
 from .objects import SecretObject
+from .ownership import belongs, refusal
 from .retry import RetryPolicy
 from .transport import SecretTransport
 
 # The same backoff as API retries, shorter: a lost race is retried after a random pause
-# of up to 10, 20, 40 ms ... (at most 0.5 s); another writer was just faster.
-CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=0.5)
+# of up to 10, 20, 40 ms ... (at most 1 s); another writer was just faster. Full jitter
+# spreads many writers of one credential over the window, so one of them wins per round.
+CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=1.0)
+CONFLICT_DEADLINE: Final = 60.0
+
+
+async def _target(
+    transport: SecretTransport, prefix: str, credential: Credential, read_first: bool
+) -> tuple[str, SecretObject | None]:
+    """The name to write and what is there now (None: not read, or absent).
+
+    A credential stored under its legacy name is updated there: moving it would take
+    two requests that cannot be one transaction, and a reader between them would find
+    nothing. New credentials get the new name.
+    """
+    name, *legacy = candidate_names(prefix, credential.id)
+    if not legacy and not read_first:
+        return name, None
+    current = await transport.get(name)
+    if current is None and legacy:
+        old = await transport.get(legacy[0])
+        if old is not None and belongs(old, prefix, credential.id):
+            return legacy[0], old
+    return name, current
 
 
 async def write_credential(
     transport: SecretTransport,
-    name: str,
+    prefix: str,
     credential: Credential,
     *,
     expected_version: int | None,
     conflict_retries: int,
+    deadline: float = CONFLICT_DEADLINE,
 ) -> Credential:
-    """Store ``credential`` in Secret ``name``; returns it as stored."""
-    current: SecretObject | None = None
+    """Store ``credential`` in its Secret under ``prefix``; returns it as stored."""
+    give_up_at = time.monotonic() + deadline
+    new_name = secret_name(prefix, credential.id)
     # A credential that came from the store most likely exists: read first and save
     # the create call that would fail. A new one is created straight away.
-    if credential.version > 0 or expected_version:
-        check_size(credential, data_size(credential))  # before anything is sent
-        current = await transport.get(name)
+    read_first = credential.version > 0 or bool(expected_version)
+    if read_first:
+        encode(credential, new_name, prefix=prefix)  # every size check, before sending
+    name, current = await _target(transport, prefix, credential, read_first)
+    attempt = 0
     for attempt in range(conflict_retries + 1):
         if attempt:
-            await asyncio.sleep(CONFLICT_BACKOFF.delay(attempt, None))
+            pause = CONFLICT_BACKOFF.delay(attempt, None)
+            if time.monotonic() + pause > give_up_at:
+                break
+            await asyncio.sleep(pause)
+        if current is None and name != new_name:
+            # The legacy Secret went away meanwhile: from now on the credential's
+            # Secret is the one under its new name, as for every other writer.
+            name = new_name
+            current = await transport.get(name)
         if current is None:
             stored = next_revision(credential, None, expected_version=expected_version)
             try:
-                await transport.create(encode(stored, name))
+                await transport.create(encode(stored, name, prefix=prefix))
                 return stored
             except AlreadyExists:
                 current = await transport.get(name)
@@ -55,21 +94,28 @@ async def write_credential(
                     continue
                 if landed(current, stored, transport.namespace):
                     return stored
-        previous, version = previous_of(current, credential.id, transport.namespace)
+        previous, version = previous_of(current, prefix, credential.id, transport.namespace)
         # With a stale expected_version this raises Conflict naming the actual version.
         stored = next_revision(
             credential, previous, current_version=version, expected_version=expected_version
         )
         try:
-            await transport.replace(encode(stored, name, resource_version=current.resource_version))
+            body = encode(stored, name, prefix=prefix, resource_version=current.resource_version)
+            await transport.replace(body)
             return stored
         except (StaleWrite, Missing):
             current = await transport.get(name)
             if current is not None and landed(current, stored, transport.namespace):
                 return stored
-    raise Conflict(
-        f"credential {credential.id!r} kept changing under {conflict_retries + 1} write "
-        "attempts; retry later or pass expected_version",
+    if expected_version is not None:  # normally raised above, by next_revision
+        raise Conflict(
+            f"credential {credential.id!r} kept changing; read it again and retry",
+            credential_id=credential.id,
+            expected_version=expected_version,
+        )
+    raise ProviderUnavailable(
+        f"credential {credential.id!r} was changed by other writers during all of "
+        f"{attempt + 1} write attempts over up to {deadline:.0f}s; try again later",
         credential_id=credential.id,
     )
 
@@ -85,7 +131,7 @@ def landed(current: SecretObject, stored: Credential, namespace: str) -> bool:
 
 
 def previous_of(
-    current: SecretObject, cid: CredentialId, namespace: str
+    current: SecretObject, prefix: str, cid: CredentialId, namespace: str
 ) -> tuple[Credential | None, int]:
     """The stored credential to write over and its version; refuses foreign Secrets."""
     if not is_managed(current):
@@ -93,6 +139,12 @@ def previous_of(
             f"{where(current, namespace)} exists but was not written by nebula-credential, "
             f"so credential {cid!r} cannot overwrite it; adopt it with: kubectl label secret "
             f"{current.name} -n {namespace} {MANAGED_BY}={MANAGER}, or use another id",
+            credential_id=cid,
+        )
+    if ANN_ID in current.annotations and not belongs(current, prefix, cid):
+        raise Conflict(
+            f"refusing to overwrite {refusal(current, prefix, cid, namespace)} with "
+            f"credential {cid!r}; use another id or prefix",
             credential_id=cid,
         )
     try:

@@ -145,8 +145,19 @@ class LocalStore:
         )
         records = self._guard(lambda: self._db.execute(sql, params).fetchall())
         # The clear-text columns only narrow the search; the sealed row decides.
-        decoded = (self._decode(record) for record in records)
-        matched = [c for c in decoded if selection.matches(c)]
+        matched: list[Credential] = []
+        for record in records:
+            failure: CorruptData | None = None
+            try:
+                credential = self._decode(record)
+            except CorruptData as exc:
+                failure = exc
+            if failure is not None:
+                failure.credential_id = failure.credential_id or record[0]
+                selection.skip(failure)  # raises unless the caller asked to skip
+                continue
+            if selection.matches(credential):
+                matched.append(credential)
         return matched, (records[-1][0] if len(records) == _PAGE else None)
 
     def close(self) -> None:

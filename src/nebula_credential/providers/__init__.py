@@ -7,6 +7,7 @@ from .base import (
     CredentialProvider,
     ListFilter,
     NotCached,
+    SkipHandler,
     not_found,
 )
 from .sync import SyncCredentialProvider
@@ -19,6 +20,7 @@ __all__ = [
     "CredentialProvider",
     "ListFilter",
     "NotCached",
+    "SkipHandler",
     "SyncCredentialProvider",
     "check_expected_version",
     "next_revision",

@@ -10,17 +10,22 @@ Semantics shared by all providers:
 - ``delete`` is idempotent: it returns False when there was nothing to delete.
 - ``list`` streams credentials matching every given filter: ``scope`` exactly, or
   ``scope`` and its descendants with ``descendants=True``; ``kind``; all ``tags``.
+  A stored item that does not decode (:class:`CorruptData`) stops the list, unless
+  ``on_skip`` is given: then it is passed over and the error handed to ``on_skip``
+  (possibly from a worker thread), so one bad item does not hide all the others.
+  ``retrieve`` of that id still raises.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, Final, Protocol, Self
 
 from ..domain import (
+    CorruptData,
     Credential,
     CredentialId,
     CredentialKind,
@@ -29,6 +34,9 @@ from ..domain import (
     normalise_tags,
     parse_kind,
 )
+
+SkipHandler = Callable[[CorruptData], None]
+"""Called with the error of each stored item a list passes over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,7 @@ class ListFilter:
     descendants: bool = False
     kind: CredentialKind | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    on_skip: SkipHandler | None = field(default=None, compare=False)
 
     @classmethod
     def build(
@@ -48,6 +57,7 @@ class ListFilter:
         descendants: bool = False,
         kind: str | None = None,
         tags: Mapping[str, str] | None = None,
+        on_skip: SkipHandler | None = None,
     ) -> ListFilter:
         """Validate loose arguments into a filter (raises ValidationError subclasses)."""
         return cls(
@@ -55,7 +65,14 @@ class ListFilter:
             descendants=descendants,
             kind=None if kind is None else parse_kind(kind),
             tags=normalise_tags(tags or {}),
+            on_skip=on_skip,
         )
+
+    def skip(self, error: CorruptData) -> None:
+        """Report an item that does not decode, or raise it when nobody asked to skip."""
+        if self.on_skip is None:
+            raise error
+        self.on_skip(error)
 
     def matches(self, credential: Credential) -> bool:
         if self.scope is not None and not self.scope.matches(
@@ -165,15 +182,22 @@ class CredentialProvider(abc.ABC):
         descendants: bool = False,
         kind: str | None = None,
         tags: Mapping[str, str] | None = None,
+        on_skip: SkipHandler | None = None,
     ) -> AsyncIterator[Credential]:
-        """Stream credentials by exact scope (or prefix with ``descendants``), kind, tags."""
+        """Stream credentials by exact scope (or prefix with ``descendants``), kind, tags.
+
+        Without ``on_skip`` an item that does not decode raises CorruptData; with it,
+        the item is skipped and its error reported there.
+        """
         return self.iter_credentials(
-            ListFilter.build(scope=scope, descendants=descendants, kind=kind, tags=tags)
+            ListFilter.build(
+                scope=scope, descendants=descendants, kind=kind, tags=tags, on_skip=on_skip
+            )
         )
 
-    def list_all(self) -> AsyncIterator[Credential]:
+    def list_all(self, *, on_skip: SkipHandler | None = None) -> AsyncIterator[Credential]:
         """Every credential this provider can see."""
-        return self.iter_credentials(ListFilter())
+        return self.iter_credentials(ListFilter(on_skip=on_skip))
 
     async def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections; the provider is unusable afterwards."""

@@ -20,7 +20,14 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ..domain import Credential, ProviderUnavailable
-from .base import BlockingAccess, CredentialProvider, ListFilter, NotCached, not_found
+from .base import (
+    BlockingAccess,
+    CredentialProvider,
+    ListFilter,
+    NotCached,
+    SkipHandler,
+    not_found,
+)
 
 T = TypeVar("T")
 _LIST_BATCH = 256
@@ -124,12 +131,15 @@ class SyncCredentialProvider:
         descendants: bool = False,
         kind: str | None = None,
         tags: Mapping[str, str] | None = None,
+        on_skip: SkipHandler | None = None,
     ) -> Iterator[Credential]:
-        selection = ListFilter.build(scope=scope, descendants=descendants, kind=kind, tags=tags)
+        selection = ListFilter.build(
+            scope=scope, descendants=descendants, kind=kind, tags=tags, on_skip=on_skip
+        )
         return self._iterate(selection)
 
-    def list_all(self) -> Iterator[Credential]:
-        return self._iterate(ListFilter())
+    def list_all(self, *, on_skip: SkipHandler | None = None) -> Iterator[Credential]:
+        return self._iterate(ListFilter(on_skip=on_skip))
 
     def _iterate(self, selection: ListFilter) -> Iterator[Credential]:
         direct = self._direct()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from ..domain import (
     Conflict,
+    CorruptData,
     Credential,
     CredentialId,
     InvalidCredentialId,
@@ -23,6 +24,8 @@ from ..domain import (
     ValidationError,
 )
 from ..providers import CredentialProvider
+
+Corrupter = Callable[[CredentialProvider, str], Awaitable[None]]
 
 
 async def _collect(items: AsyncIterator[Credential]) -> list[Credential]:
@@ -223,3 +226,27 @@ class ProviderContract:
         final = await provider.get(cid)
         assert final.reveal("api_key") == str(writers * rounds)
         assert final.version == 1 + writers * rounds
+
+    @pytest.fixture
+    def corrupt(self) -> Corrupter | None:
+        """Override with an async ``(provider, credential_id)`` that damages it in place."""
+        return None
+
+    async def test_one_undecodable_item_does_not_take_list_down(
+        self, provider: CredentialProvider, root: str, corrupt: Corrupter | None
+    ) -> None:
+        if corrupt is None:
+            pytest.skip("this provider's contract test cannot damage stored data")
+        tag = secrets.token_hex(4)
+        ids = [f"skip-{tag}-{n}" for n in ("a", "b", "c")]
+        for cid in ids:
+            await provider.store(self.api_key(cid, root))
+        await corrupt(provider, ids[1])
+        with pytest.raises(CorruptData):
+            await _collect(provider.list(scope=root))
+        skipped: list[CorruptData] = []
+        found = await _collect(provider.list(scope=root, on_skip=skipped.append))
+        assert sorted(c.id for c in found) == [ids[0], ids[2]]
+        assert [error.credential_id for error in skipped] == [ids[1]]
+        with pytest.raises(CorruptData):
+            await provider.get(ids[1])
