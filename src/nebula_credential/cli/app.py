@@ -216,3 +216,12 @@ def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(meta
 
 
 register_pod_commands(app)
+
+
+def _register_manifests() -> None:
+    from .manifests_cmd import manifests_app
+
+    app.add_typer(manifests_app)
+
+
+_register_manifests()
