@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(help_text(command, PROG) + "\n")
         return 0
     try:
-        command.main(args=args, prog_name=PROG, standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of raising it.
+        result = command.main(args=args, prog_name=PROG, standalone_mode=False)
     except CredentialError as exc:
         if debug:
             raise
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             f"error: unexpected {type(exc).__name__}; rerun with --debug for details\n"
         )
         return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:
