@@ -218,10 +218,12 @@ def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(meta
 register_pod_commands(app)
 
 
-def _register_manifests() -> None:
+def _register_cluster_commands() -> None:
+    from .doctor_cmd import register as register_doctor
     from .manifests_cmd import manifests_app
 
     app.add_typer(manifests_app)
+    register_doctor(app)
 
 
-_register_manifests()
+_register_cluster_commands()
