@@ -13,6 +13,11 @@ venv_for() {
   "$1" -m venv "$2"
   "$2/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
     | grep -v '^WARNING: Location' || true
+  # The manifest tests validate 1.20 output offline; kubernetes-validate 1.29+ dropped
+  # those schemas, so the last release bundling them sits beside the venv's own.
+  "$2/bin/python" -m pip install -q --disable-pip-version-check --no-deps --upgrade \
+    --target "$2/kubernetes-validate-1.28" 'kubernetes-validate==1.28.3' 2>&1 \
+    | grep -v '^WARNING: Location' || true
 }
 
 # find_python VERSION: an interpreter of that version that runs, or nothing.

@@ -140,3 +140,21 @@ async def test_json_error_reply_surfaces_as_api_error_with_its_status() -> None:
 def test_other_errors_are_not_http_replies() -> None:
     assert status_error(KeyError("Content-Type")) is None
     assert status_error(ValueError("x")) is None
+
+
+async def test_http_client_is_the_one_lightkube_sends_with() -> None:
+    # doctor's probe sends /version and discovery through it: base URL and auth included.
+    from nebula_credential.kubernetes._lightkube_compat import http_client
+
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"gitVersion": "v1.20.2"})
+
+    client = client_answering(handler)
+    reply = await http_client(client).get("/version")
+    await client.close()
+    assert reply.json() == {"gitVersion": "v1.20.2"}
+    assert str(seen[0].url) == "https://127.0.0.1:1/version"
+    assert seen[0].headers["Authorization"] == "Bearer t"

@@ -257,3 +257,14 @@ def delete(
 
 
 register_pod_commands(app)
+
+
+def _register_cluster_commands() -> None:
+    from .doctor_cmd import register as register_doctor
+    from .manifests_cmd import manifests_app
+
+    app.add_typer(manifests_app)
+    register_doctor(app)
+
+
+_register_cluster_commands()

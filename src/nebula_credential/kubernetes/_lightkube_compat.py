@@ -22,6 +22,14 @@ def _http_client(client: AsyncClient) -> httpx2.AsyncClient:
     return http
 
 
+def http_client(client: AsyncClient) -> httpx2.AsyncClient:
+    """The httpx2 client lightkube sends with: base URL, TLS and auth from the kubeconfig.
+
+    For the few raw calls lightkube has no resource for (``/version``, API discovery).
+    """
+    return _http_client(client)
+
+
 def set_user_agent(client: AsyncClient, user_agent: str) -> None:
     """Send ``user_agent`` on every request (audit logs record it).
 

@@ -1,0 +1,136 @@
+"""Input checks for the manifest generators: names, durations, versions, schedules.
+
+Every failure is a :class:`ManifestError` (a domain ``ValidationError``, so the CLI exits
+with 2) whose message names the option and says what a valid value looks like.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+
+from ..domain import ValidationError
+
+DEFAULT_KUBE_VERSION: Final = "1.29"
+OLDEST_MINOR: Final = 16
+NEWEST_MINOR: Final = 40
+
+_LABEL: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_SUBDOMAIN: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+_DURATION: Final = re.compile(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+_VERSION: Final = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
+_CRON_FIELD: Final = re.compile(r"[0-9A-Za-z*/,?-]+")
+_CRON_MACROS: Final = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+_SECRET_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+class ManifestError(ValidationError):
+    """An input that would produce a manifest Kubernetes rejects (CLI exit code 2)."""
+
+
+def _shown(value: object) -> str:
+    return repr(str(value)[:80])
+
+
+def dns_label(value: str, what: str) -> str:
+    """A DNS-1123 label (namespaces, ServiceAccounts, container names): 1-63 chars."""
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL.fullmatch(value):
+        raise ManifestError(
+            f"{what} {_shown(value)} is not a valid name: use 1-63 lower-case letters, digits "
+            "or '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def dns_subdomain(value: str, what: str) -> str:
+    """A DNS-1123 subdomain (most object names): at most 253 chars, dot-separated labels."""
+    if not isinstance(value, str) or len(value) > 253 or not _SUBDOMAIN.fullmatch(value):
+        raise ManifestError(
+            f"{what} {_shown(value)} is not a valid name: use at most 253 lower-case letters, "
+            "digits, '-' or '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def duration(value: str, what: str) -> str:
+    """A Go duration such as ``1h``, ``30m`` or ``1h30m`` (``0`` turns refreshing off)."""
+    if value == "0" or (isinstance(value, str) and _DURATION.fullmatch(value)):
+        return value
+    raise ManifestError(
+        f"{what} {_shown(value)} is not a duration: use a number with a unit, e.g. 1h, 30m, "
+        "1h30m or 90s (0 disables it)"
+    )
+
+
+def positive(value: int, what: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ManifestError(f"{what} must be a whole number of at least {minimum}, not {value!r}")
+    return value
+
+
+def non_empty(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise ManifestError(f"{what} {_shown(value)} must be non-empty without whitespace")
+    return value
+
+
+def secret_key(value: str, what: str) -> str:
+    """A key inside a Secret's ``data`` (letters, digits, ``-``, ``_``, ``.``)."""
+    if not isinstance(value, str) or len(value) > 253 or not _SECRET_KEY.fullmatch(value):
+        raise ManifestError(
+            f"{what} {_shown(value)} is not a valid Secret key: use letters, digits, '-', '_' "
+            "or '.'"
+        )
+    return value
+
+
+def cron_schedule(value: str) -> str:
+    """Five cron fields (``0 * * * *``) or a macro such as ``@hourly``."""
+    fields = value.split() if isinstance(value, str) else []
+    if (len(fields) == 1 and fields[0] in _CRON_MACROS) or (
+        len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields)
+    ):
+        return " ".join(fields)
+    raise ManifestError(
+        f"schedule {_shown(value)} is not a cron schedule: use five fields such as "
+        "'0 * * * *' or a macro such as @hourly"
+    )
+
+
+class KubeVersion(NamedTuple):
+    """The Kubernetes version manifests are generated for; picks API versions."""
+
+    major: int
+    minor: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    def at_least(self, minor: int) -> bool:
+        return self.minor >= minor
+
+    @property
+    def pdb_api(self) -> str:
+        return "policy/v1" if self.at_least(21) else "policy/v1beta1"
+
+    @property
+    def cronjob_api(self) -> str:
+        return "batch/v1" if self.at_least(21) else "batch/v1beta1"
+
+
+def kube_version(value: str | KubeVersion = DEFAULT_KUBE_VERSION) -> KubeVersion:
+    """Parse ``1.29`` / ``v1.20.2`` into a :class:`KubeVersion` we can generate for."""
+    if isinstance(value, KubeVersion):
+        return value
+    match = _VERSION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or int(match[1]) != 1:
+        raise ManifestError(f"Kubernetes version {_shown(value)} must look like 1.29 or v1.20.2")
+    minor = int(match[2])
+    if not OLDEST_MINOR <= minor <= NEWEST_MINOR:
+        raise ManifestError(
+            f"Kubernetes version {_shown(value)} is outside what manifests are generated for "
+            f"(1.{OLDEST_MINOR} to 1.{NEWEST_MINOR})"
+        )
+    return KubeVersion(1, minor)

@@ -1,0 +1,243 @@
+"""Workloads around credentials: Deployment, rotation CronJob, PDB, NetworkPolicy.
+
+API versions follow the target Kubernetes version: ``policy/v1`` and ``batch/v1``
+CronJob from 1.21, ``policy/v1beta1`` and ``batch/v1beta1`` before.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ..domain import CredentialId
+from ..kubernetes.naming import check_prefix, secret_name
+from ._checks import (
+    KubeVersion,
+    ManifestError,
+    cron_schedule,
+    dns_label,
+    dns_subdomain,
+    kube_version,
+    non_empty,
+    positive,
+    secret_key,
+)
+from .access import DEFAULT_NAMESPACE, DEFAULT_PREFIX, DEFAULT_SERVICE_ACCOUNT, Manifest
+
+DEFAULT_APP: Final = "nebula-app"
+DEFAULT_MOUNT: Final = "/etc/nebula/credentials"
+READ_ONLY_OWNER: Final = 0o400
+_ENV_NAME_OK: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _meta(name: str, ns: str, app: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": ns,
+        "labels": {"app": app, "app.kubernetes.io/managed-by": "nebula-credential"},
+    }
+
+
+def _env_name(credential_id: str, key: str) -> str:
+    raw = f"{credential_id}_{key}".upper().replace("-", "_").replace(".", "_")
+    name = "".join(c if c in _ENV_NAME_OK else "_" for c in raw)
+    return name if not name[0].isdigit() else f"_{name}"
+
+
+def deployment(
+    credential_id: str,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    name: str = DEFAULT_APP,
+    image: str = "nebula-app:latest",
+    service_account: str = DEFAULT_SERVICE_ACCOUNT,
+    env_keys: Sequence[str] = (),
+    mount_path: str = DEFAULT_MOUNT,
+    replicas: int = 3,
+    prefix: str = DEFAULT_PREFIX,
+) -> Manifest:
+    """A Deployment reading one credential from a read-only Secret volume (``0400``).
+
+    ``CREDENTIALS_PATH`` points at the mount, where the pod-side reader finds
+    ``credential.json`` and follows rotations without a restart. ``env_keys`` adds env
+    vars from ``secretKeyRef`` as in the seed; those never change in a running pod.
+    """
+    dns_label(namespace, "namespace")
+    dns_subdomain(name, "deployment name")
+    dns_label(service_account, "service account")
+    non_empty(image, "image")
+    positive(replicas, "replicas", minimum=0)
+    if not mount_path.startswith("/") or any(c.isspace() for c in mount_path):
+        raise ManifestError(f"mount path {mount_path[:80]!r} must be an absolute path")
+    secret = secret_name(check_prefix(prefix), str(CredentialId(credential_id)))
+    env: list[dict[str, Any]] = [
+        {
+            "name": _env_name(credential_id, secret_key(key, "env key")),
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
+        }
+        for key in env_keys
+    ]
+    env.append({"name": "CREDENTIALS_PATH", "value": mount_path})
+    env.append(
+        {
+            "name": "KUBERNETES_NAMESPACE",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        }
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, namespace, name),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": image,
+                            "env": env,
+                            "volumeMounts": [
+                                {"name": "credentials", "mountPath": mount_path, "readOnly": True}
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "credentials",
+                            "secret": {"secretName": secret, "defaultMode": READ_ONLY_OWNER},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def rotation_cronjob(
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    name: str = "nebula-credential-rotate",
+    image: str = "nebula-credential:latest",
+    schedule: str = "*/15 * * * *",
+    service_account: str = "nebula-rotator",
+    kube: str | KubeVersion = "1.29",
+) -> Manifest:
+    """A CronJob running ``nebula-credential rotate --due`` against its own namespace."""
+    version = kube_version(kube)
+    dns_label(namespace, "namespace")
+    dns_label(name, "cronjob name")  # CronJob names must leave room for job suffixes
+    if len(name) > 52:
+        raise ManifestError(f"cronjob name {name!r} must be at most 52 characters")
+    dns_label(service_account, "service account")
+    non_empty(image, "image")
+    command = ["nebula-credential", "--provider", "kubernetes", "rotate", "--due"]
+    return {
+        "apiVersion": version.cronjob_api,
+        "kind": "CronJob",
+        "metadata": _meta(name, namespace, name),
+        "spec": {
+            "schedule": cron_schedule(schedule),
+            "concurrencyPolicy": "Forbid",  # two rotations of one token would race
+            "startingDeadlineSeconds": 300,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 2,
+                    "template": {
+                        "metadata": {"labels": {"app": name}},
+                        "spec": {
+                            "serviceAccountName": service_account,
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {
+                                    "name": "rotate",
+                                    "image": image,
+                                    "command": command,
+                                    "env": [
+                                        {
+                                            "name": "KUBERNETES_NAMESPACE",
+                                            "valueFrom": {
+                                                "fieldRef": {"fieldPath": "metadata.namespace"}
+                                            },
+                                        }
+                                    ],
+                                }
+                            ],
+                        },
+                    },
+                }
+            },
+        },
+    }
+
+
+def pdb(
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    app: str = DEFAULT_APP,
+    min_available: int = 2,
+    kube: str | KubeVersion = "1.29",
+) -> Manifest:
+    """A PodDisruptionBudget keeping ``min_available`` pods of ``app`` running."""
+    version = kube_version(kube)
+    dns_label(namespace, "namespace")
+    dns_label(app, "app")
+    positive(min_available, "min available")
+    return {
+        "apiVersion": version.pdb_api,
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(f"{app}-pdb", namespace, app),
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": app}}},
+    }
+
+
+def network_policy(
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    app: str = DEFAULT_APP,
+    api_server_cidr: str = "10.0.0.1/32",
+    api_server_port: int = 443,
+    metrics_port: int | None = None,
+) -> Manifest:
+    """Egress of ``app`` pods limited to DNS and the API server (where the Secrets are).
+
+    Ingress is closed too, except the metrics port when one is given.
+    """
+    dns_label(namespace, "namespace")
+    dns_label(app, "app")
+    try:
+        cidr = str(ipaddress.ip_network(api_server_cidr, strict=False))
+    except ValueError:
+        raise ManifestError(
+            f"API server CIDR {api_server_cidr[:80]!r} is not an address block such as 10.0.0.1/32"
+        ) from None
+    for port in (api_server_port, metrics_port):
+        if port is not None and not 1 <= positive(port, "port") <= 65535:
+            raise ManifestError(f"port {port} must be between 1 and 65535")
+    ingress: list[dict[str, Any]] = []
+    if metrics_port is not None:
+        ingress.append({"ports": [{"protocol": "TCP", "port": metrics_port}]})
+    dns = [{"protocol": p, "port": 53} for p in ("UDP", "TCP")]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(f"{app}-credentials", namespace, app),
+        "spec": {
+            "podSelector": {"matchLabels": {"app": app}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": [
+                {"ports": dns},
+                {
+                    "to": [{"ipBlock": {"cidr": cidr}}],
+                    "ports": [{"protocol": "TCP", "port": api_server_port}],
+                },
+            ],
+        },
+    }
