@@ -23,6 +23,7 @@ from .inputs import (
 from .output import OutputFormat, field_text, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
+from .seal_cmd import register as register_seal_commands
 
 app = typer.Typer(
     name="nebula-credential",
@@ -216,3 +217,4 @@ def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(meta
 
 
 register_pod_commands(app)
+register_seal_commands(app)

@@ -22,6 +22,14 @@ def _http_client(client: AsyncClient) -> httpx2.AsyncClient:
     return http
 
 
+async def raw_get(client: AsyncClient, path: str) -> httpx2.Response:
+    """GET any API server path (a service proxy, say) with the client's auth and TLS.
+
+    lightkube only requests resources it has models for.
+    """
+    return await _http_client(client).get(path)
+
+
 def set_user_agent(client: AsyncClient, user_agent: str) -> None:
     """Send ``user_agent`` on every request (audit logs record it).
 
