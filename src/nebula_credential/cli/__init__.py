@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(help_text(command, PROG) + "\n")
         return 0
     try:
-        command.main(args=args, prog_name=PROG, standalone_mode=False)
+        # Without standalone mode, click turns ``typer.Exit(code)`` into a return value.
+        returned = command.main(args=args, prog_name=PROG, standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            return returned
     except CredentialError as exc:
         if debug:
             raise

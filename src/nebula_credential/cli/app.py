@@ -11,6 +11,7 @@ import typer
 
 from ..domain import Credential, CredentialId, CredentialScope, parse_kind
 from ..providers import CredentialProvider
+from .audit_cmd import register as register_audit_command
 from .inputs import (
     UsageError,
     collect_fields,
@@ -218,3 +219,4 @@ def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(meta
 
 register_pod_commands(app)
 register_seal_commands(app)
+register_audit_command(app)
