@@ -24,6 +24,7 @@ from .inputs import (
 from .output import OutputFormat, field_text, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
+from .reencrypt_cmd import register as register_reencrypt_command
 from .seal_cmd import register as register_seal_commands
 
 app = typer.Typer(
@@ -220,3 +221,4 @@ def delete(ctx: typer.Context, credential_id: Annotated[str, typer.Argument(meta
 register_pod_commands(app)
 register_seal_commands(app)
 register_audit_command(app)
+register_reencrypt_command(app)
