@@ -37,13 +37,14 @@ def reencrypt(
 ) -> None:
     """Rewrite every managed Secret unchanged (re-encrypted with the current key)."""
     from ..kubernetes import KubernetesSecretsProvider
+    from .providers import ProviderName
 
     state = ctx.find_root().obj
     fmt: OutputFormat = output or state.output
-    provider = state.options.build()
-    if not isinstance(provider, KubernetesSecretsProvider):
-        asyncio.run(provider.close())
+    if state.options.resolved_name() is not ProviderName.KUBERNETES:
         raise UsageError("reencrypt rewrites Kubernetes Secrets: use --provider kubernetes")
+    provider = state.options.build()
+    assert isinstance(provider, KubernetesSecretsProvider)
 
     async def run() -> ReencryptSummary:
         try:
