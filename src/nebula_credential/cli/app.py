@@ -11,6 +11,7 @@ import typer
 
 from ..domain import CorruptData, Credential, CredentialId, CredentialScope, parse_kind
 from ..providers import CredentialProvider
+from .audit_cmd import register as register_audit_command
 from .exit_codes import PARTIAL
 from .inputs import (
     UsageError,
@@ -25,7 +26,9 @@ from .inputs import (
 from .output import OutputFormat, print_field, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
+from .reencrypt_cmd import register as register_reencrypt_command
 from .safe_text import one_line
+from .seal_cmd import register as register_seal_commands
 
 app = typer.Typer(
     name="nebula-credential",
@@ -268,3 +271,7 @@ def _register_cluster_commands() -> None:
 
 
 _register_cluster_commands()
+
+register_seal_commands(app)
+register_audit_command(app)
+register_reencrypt_command(app)

@@ -30,6 +30,14 @@ def http_client(client: AsyncClient) -> httpx2.AsyncClient:
     return _http_client(client)
 
 
+async def raw_get(client: AsyncClient, path: str) -> httpx2.Response:
+    """GET any API server path (a service proxy, say) with the client's auth and TLS.
+
+    lightkube only requests resources it has models for.
+    """
+    return await _http_client(client).get(path)
+
+
 def set_user_agent(client: AsyncClient, user_agent: str) -> None:
     """Send ``user_agent`` on every request (audit logs record it).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -36,6 +36,7 @@ from .mapping import (
 from .naming import MANAGED_BY, MANAGER, candidate_names, check_prefix, secret_name
 from .objects import SecretObject
 from .ownership import Listed, belongs, classify, suspect_error
+from .reencrypt import ReencryptSummary, reencrypt
 from .retry import RetryPolicy, TransportStats
 from .transport import LightkubeTransport, SecretTransport
 from .writes import CONFLICT_DEADLINE, write_credential
@@ -293,6 +294,23 @@ class KubernetesSecretsProvider(CredentialProvider):
         except CredentialError as exc:
             _about(exc, cid)
             raise
+
+    async def reencrypt(
+        self,
+        *,
+        concurrency: int = 8,
+        progress: Callable[[ReencryptSummary], None] | None = None,
+    ) -> ReencryptSummary:
+        """Rewrite every Secret of ours unchanged so the API server re-encrypts it with
+        its current primary key (after a key rotation). Failures are in the summary."""
+        return await reencrypt(
+            self._transport,
+            {MANAGED_BY: MANAGER},
+            page_size=self._page_size,
+            concurrency=concurrency,
+            conflict_retries=self._conflict_retries,
+            progress=progress,
+        )
 
     async def close(self) -> None:
         await self._transport.close()

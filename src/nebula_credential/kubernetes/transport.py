@@ -19,7 +19,7 @@ import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
-from lightkube.types import OnErrorAction, OnErrorResult
+from lightkube.types import OnErrorAction, OnErrorResult, PatchType
 
 from .. import observe
 from ..domain import ProviderUnavailable
@@ -80,6 +80,12 @@ class SecretTransport(abc.ABC):
         When ``resource_version`` is too old (HTTP 410), the watch starts over from the
         current state, or raises ``Gone`` when ``restart_on_gone`` is False.
         """
+
+    async def rewrite(self, name: str, resource_version: str) -> str:
+        """Write the Secret back unchanged if ``resource_version`` is current, so the API
+        server encrypts it again with its current key; returns the new resourceVersion.
+        Raises StaleWrite or Missing. Transports that cannot do this say so."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rewrite Secrets in place")
 
     async def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release connections."""
@@ -153,6 +159,19 @@ class LightkubeTransport(SecretTransport):
         op = Operation("update", self.namespace, secret.name)
         replaced = await self._retry.run(op, lambda: self._client.replace(body))
         return from_lightkube(replaced).resource_version or ""
+
+    async def rewrite(self, name: str, resource_version: str) -> str:
+        # An empty merge patch with a resourceVersion precondition: a CAS write that
+        # keeps every field, even those SecretObject does not carry.
+        body = {"metadata": {"resourceVersion": resource_version}}
+        op = Operation("update", self.namespace, name)
+        patched = await self._retry.run(
+            op,
+            lambda: self._client.patch(
+                Secret, name, body, namespace=self.namespace, patch_type=PatchType.MERGE
+            ),
+        )
+        return from_lightkube(patched).resource_version or ""
 
     async def delete(self, secret: SecretObject) -> bool:
         op = Operation("delete", self.namespace, secret.name)

@@ -90,14 +90,24 @@ def apply(send: Requester, collection: str, obj: dict[str, Any]) -> None:
 
 def etcd_get(etcdctl: Path, endpoint: str, key: str) -> bytes | None:
     """The raw value stored under ``key`` in the etcd at ``endpoint``."""
+    found = _etcdctl_get(etcdctl, endpoint, key)
+    return found.get(key)
+
+
+def etcd_get_prefix(etcdctl: Path, endpoint: str, prefix: str) -> dict[str, bytes]:
+    """Every raw value whose key starts with ``prefix``, by key."""
+    return _etcdctl_get(etcdctl, endpoint, prefix, "--prefix")
+
+
+def _etcdctl_get(etcdctl: Path, endpoint: str, key: str, *flags: str) -> dict[str, bytes]:
     env = child_env()
     env["ETCDCTL_API"] = "3"
     out = subprocess.run(
-        [str(etcdctl), f"--endpoints={endpoint}", "get", key, "-w", "json"],
+        [str(etcdctl), f"--endpoints={endpoint}", "get", key, *flags, "-w", "json"],
         env=env,
         capture_output=True,
         check=True,
-        timeout=30,
+        timeout=60,
     ).stdout
     kvs = json.loads(out).get("kvs") or []
-    return base64.b64decode(kvs[0]["value"]) if kvs else None
+    return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"]) for kv in kvs}

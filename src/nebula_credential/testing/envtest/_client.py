@@ -126,6 +126,10 @@ class PlaneClient:
         """The raw value stored under ``key`` in this plane's etcd (via etcdctl)."""
         return _api.etcd_get(self._etcdctl(), self.etcd_endpoint, key)
 
+    def etcd_get_prefix(self, prefix: str) -> dict[str, bytes]:
+        """Every raw value under ``prefix`` in this plane's etcd, by key (via etcdctl)."""
+        return _api.etcd_get_prefix(self._etcdctl(), self.etcd_endpoint, prefix)
+
     def identity(
         self,
         namespace: str,

@@ -16,6 +16,7 @@ from ._pki import generate_pki
 
 ADMIN_USER = "nebula-admin"
 STATE_FILE = "plane.json"
+ENCRYPTION_FILE = "encryption.yaml"
 
 
 @dataclass
@@ -27,8 +28,17 @@ class Material:
     pool: list[PoolUser] = field(default_factory=list)
 
 
-def write_material(directory: Path, name: str, server: str, pool_size: int) -> Material:
-    """Certificates, keys, token file, encryption config, audit policy, admin kubeconfig."""
+def write_material(
+    directory: Path,
+    name: str,
+    server: str,
+    pool_size: int,
+    encryption: str | None = None,
+) -> Material:
+    """Certificates, keys, token file, encryption config, audit policy, admin kubeconfig.
+
+    ``encryption`` is the EncryptionConfiguration YAML; default: aescbc with a new key.
+    """
     d = directory
     pki = generate_pki(name)
     (d / "ca.crt").write_bytes(pki.ca_cert)
@@ -48,7 +58,8 @@ def write_material(directory: Path, name: str, server: str, pool_size: int) -> M
     ]
     rows += [(u.token, u.username, u.name, u.groups) for u in material.pool]
     write_private(d / "tokens.csv", token_file(rows))
-    write_private(d / "encryption.yaml", encryption_config(os.urandom(32)).encode())
+    text = encryption if encryption is not None else encryption_config(os.urandom(32))
+    write_private(d / ENCRYPTION_FILE, text.encode())
     (d / "audit-policy.yaml").write_text(audit_policy())
     write_kubeconfig(
         d / "admin.yaml",

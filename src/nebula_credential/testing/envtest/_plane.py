@@ -16,10 +16,18 @@ from typing import Any
 from . import _flags
 from ._binaries import Binaries, etcdctl_missing_message, find_binaries
 from ._client import PlaneClient
+from ._configs import write_private
 from ._errors import ControlPlaneError, MissingBinaryError
 from ._group import register_live, unregister_live
 from ._identities import PoolUser
-from ._material import ADMIN_USER, Material, load_state, save_state, write_material
+from ._material import (
+    ADMIN_USER,
+    ENCRYPTION_FILE,
+    Material,
+    load_state,
+    save_state,
+    write_material,
+)
 from ._process import WATCHDOG, Process
 
 
@@ -30,7 +38,9 @@ class ControlPlane(PlaneClient):
     directory is used and removed by :meth:`close`. etcd data lives in a temporary
     directory (on ``/dev/shm`` when available) that :meth:`close` always removes.
     ``supervise=False`` leaves the processes running after this Python process exits
-    (used by the ``up`` command).
+    (used by the ``up`` command). ``encryption_config`` replaces the default
+    EncryptionConfiguration (aescbc, one random key) with the given YAML;
+    :meth:`set_encryption_config` changes it later and restarts the API server.
     """
 
     def __init__(
@@ -42,6 +52,7 @@ class ControlPlane(PlaneClient):
         identity_pool: int = 64,
         startup_timeout: float = 60.0,
         supervise: bool = True,
+        encryption_config: str | None = None,
     ) -> None:
         if not name or not all(c.isalnum() or c in "-." for c in name):
             raise ControlPlaneError(f"plane name must be alphanumeric with '-' or '.': {name!r}")
@@ -50,6 +61,7 @@ class ControlPlane(PlaneClient):
         self.identity_pool_size = identity_pool
         self.startup_timeout = startup_timeout
         self.supervise = supervise
+        self._encryption_config = encryption_config
         self._owns_directory = directory is None
         self._directory: Path | None = Path(directory).resolve() if directory else None
         self._etcd_data: Path | None = None
@@ -129,6 +141,11 @@ class ControlPlane(PlaneClient):
         return self.directory / "audit.log"
 
     @property
+    def encryption_config_path(self) -> Path:
+        """The EncryptionConfiguration the API server reads at start-up."""
+        return self.directory / ENCRYPTION_FILE
+
+    @property
     def etcd_log_path(self) -> Path:
         return self.directory / "etcd.log"
 
@@ -189,7 +206,11 @@ class ControlPlane(PlaneClient):
                 self._start_etcd(binaries)
                 if self._material is None:
                     self._material = write_material(
-                        self.directory, self.name, self.server, self.identity_pool_size
+                        self.directory,
+                        self.name,
+                        self.server,
+                        self.identity_pool_size,
+                        self._encryption_config,
                     )
                 assert self._etcd is not None
                 assert self._etcd_port is not None
@@ -258,6 +279,15 @@ class ControlPlane(PlaneClient):
     def restart_apiserver(self, *, kill: bool = False) -> None:
         self.stop_apiserver(kill=kill)
         self.start_apiserver()
+
+    def set_encryption_config(self, text: str, *, restart: bool = True) -> None:
+        """Replace the EncryptionConfiguration (e.g. to rotate keys); the API server reads
+        it only at start-up, so it is restarted unless ``restart=False``."""
+        with self._lock:
+            write_private(self.encryption_config_path, text.encode())
+            self._encryption_config = text
+            if restart:
+                self.restart_apiserver()
 
     def apiserver_args(self) -> list[str]:
         """The kube-apiserver flags, ``extra_apiserver_args`` replacing defaults."""

@@ -7,9 +7,11 @@ Fixtures, all session-scoped and started on first use:
 ``second_control_plane``
     a separate plane, for tests that need two "clusters";
 ``control_plane_factory``
-    ``factory(name=None, extra_apiserver_args=(), identity_pool=64)`` returns a started
+    ``factory(name=None, extra_apiserver_args=(), identity_pool=64,
+    encryption_config=None)`` returns a started
     :class:`~nebula_credential.testing.envtest.ControlPlane`, closed at the end of the
-    session or earlier by the test (``with factory(...) as plane:``).
+    session or earlier by the test (``with factory(...) as plane:``);
+    ``encryption_config`` is EncryptionConfiguration YAML replacing the default.
 
 A plane offers ``server``, ``admin_kubeconfig``, ``admin_token``, ``ca_file``,
 ``request(method, path, body=None, token=None)``, ``ensure_namespace(ns)``,
@@ -45,6 +47,7 @@ class PlaneFactory(Protocol):
         name: str | None = None,
         extra_apiserver_args: Sequence[str] = (),
         identity_pool: int = 64,
+        encryption_config: str | None = None,
     ) -> ControlPlane: ...
 
 
@@ -92,6 +95,7 @@ def control_plane_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         name: str | None = None,
         extra_apiserver_args: Sequence[str] = (),
         identity_pool: int = 64,
+        encryption_config: str | None = None,
     ) -> ControlPlane:
         _fail_if_binaries_missing()
         name = name or f"plane-{len(planes)}"
@@ -100,6 +104,7 @@ def control_plane_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             tmp_path_factory.mktemp(name),
             extra_apiserver_args=extra_apiserver_args,
             identity_pool=identity_pool,
+            encryption_config=encryption_config,
         )
         planes.append(plane)
         try:

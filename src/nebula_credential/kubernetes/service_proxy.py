@@ -1,0 +1,98 @@
+"""GET a path of an in-cluster service through the API server's service proxy.
+
+Used to fetch the Sealed Secrets controller's certificate the way kubeseal does, with
+the kubeconfig's identity, so no port-forward or ingress is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+from urllib.parse import quote
+
+import httpx2
+
+from ..domain import (
+    AuthenticationError,
+    CredentialError,
+    NotFound,
+    PermissionDenied,
+    ProviderUnavailable,
+)
+from ._lightkube_compat import raw_get
+from .client import make_client
+from .config import load_cluster_config
+
+MAX_BODY: Final = 1024 * 1024
+
+
+def proxy_path(namespace: str, service: str, port: str, path: str) -> str:
+    """``/api/v1/namespaces/NS/services/http:NAME:PORT/proxy/PATH``."""
+    target = quote(f"http:{service}:{port}", safe=":")
+    return (
+        f"/api/v1/namespaces/{quote(namespace, safe='')}/services/{target}/proxy/{path.lstrip('/')}"
+    )
+
+
+async def fetch_service_path(
+    *,
+    namespace: str,
+    service: str,
+    path: str,
+    port: str = "http",
+    context: str | None = None,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    request_timeout: float = 10.0,
+) -> bytes:
+    """The body the service answers at ``path``; typed errors say what to check."""
+    target = load_cluster_config(namespace=None, context=context, kubeconfig=kubeconfig)
+    client = make_client(target, request_timeout)
+    url = proxy_path(namespace, service, port, path)
+    server = target.config.cluster.server
+    where = f"service {namespace}/{service} (port {port}) through the API server at {server}"
+    service_url = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
+    service_url += quote(service, safe="")
+    try:
+        reply = await raw_get(client, url)
+        # The proxy says "services not found" also when the service has no Endpoints yet.
+        exists = (
+            reply.status_code == 404 and (await raw_get(client, service_url)).status_code == 200
+        )
+    except httpx2.HTTPError as exc:
+        raise ProviderUnavailable(
+            f"cannot reach the API server at {server} to fetch /{path.lstrip('/')} from "
+            f"{where}: {type(exc).__name__}; check with: kubectl get --raw /readyz"
+        ) from None
+    finally:
+        await client.close()
+    status = reply.status_code
+    if status == 200:
+        if len(reply.content) > MAX_BODY:
+            raise CredentialError(f"{where} answered more than {MAX_BODY} bytes")
+        return reply.content
+    if status == 503 or exists:
+        raise ProviderUnavailable(
+            f"{where} has no ready endpoint (HTTP {status}): check its pods with: kubectl "
+            f"get pods,endpoints -n {namespace}, or pass the certificate with --cert"
+        )
+    if status == 404:
+        raise NotFound(
+            f"no {where} (HTTP 404): is it installed? Check with: kubectl get service "
+            f"{service} -n {namespace}, or name it with --controller-name/"
+            "--controller-namespace, or pass the certificate with --cert"
+        )
+    if status == 403:
+        raise PermissionDenied(
+            f"permission denied fetching from {where} (HTTP 403): ask for 'get' on "
+            f"services/proxy in {namespace!r}; check with: kubectl auth can-i get "
+            f"services/proxy -n {namespace}",
+            verb="get",
+            resource="services/proxy",
+            namespace=namespace,
+        )
+    if status == 401:
+        raise AuthenticationError(
+            f"the API server at {server} rejected our credentials (HTTP 401); refresh the "
+            "kubeconfig user's token or certificate"
+        )
+    raise ProviderUnavailable(f"{where} answered HTTP {status}")
