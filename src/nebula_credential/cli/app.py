@@ -22,6 +22,7 @@ from .inputs import (
     prompt_missing,
     stdin_is_interactive,
 )
+from .ops_cmd import register as register_ops_commands
 from .output import OutputFormat, print_field, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
@@ -257,3 +258,4 @@ def delete(
 
 
 register_pod_commands(app)
+register_ops_commands(app)
