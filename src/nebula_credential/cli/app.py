@@ -23,6 +23,7 @@ from .inputs import (
     prompt_missing,
     stdin_is_interactive,
 )
+from .ops_cmd import register as register_ops_commands
 from .output import OutputFormat, print_field, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
@@ -275,3 +276,4 @@ _register_cluster_commands()
 register_seal_commands(app)
 register_audit_command(app)
 register_reencrypt_command(app)
+register_ops_commands(app)

@@ -43,7 +43,14 @@ async def _target(
     nothing. New credentials get the new name.
     """
     name, *legacy = candidate_names(prefix, credential.id)
-    if not legacy and not read_first:
+    if not read_first:
+        # A new credential is created under its name straight away (AlreadyExists is
+        # handled there); only its legacy name must be looked at first.
+        if legacy:
+            old = await transport.get(legacy[0])
+            if old is not None and belongs(old, prefix, credential.id):
+                current = await transport.get(name)  # both present: the new name wins
+                return (name, current) if current is not None else (legacy[0], old)
         return name, None
     current = await transport.get(name)
     if current is None and legacy:

@@ -1,0 +1,82 @@
+"""What a copy did to each credential, and the summary of a whole run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """What happened to one credential at one destination (in a dry run: would happen)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """One credential at one destination; ``reason`` says why it was skipped or failed."""
+
+    credential_id: str
+    outcome: Outcome
+    reason: str | None = None
+    target: str = "destination"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One step of a run, handed to ``on_progress``.
+
+    ``phase`` is ``copy`` once per credential (``done`` of ``total``), then ``verify``
+    for each written credential whose read-back did not match.
+    """
+
+    result: ItemResult
+    done: int
+    total: int
+    phase: str = "copy"
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(slots=True)
+class CopySummary:
+    """Every credential's outcome at one destination."""
+
+    target: str
+    dry_run: bool = False
+    results: list[ItemResult] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def failures(self) -> list[ItemResult]:
+        return [r for r in self.results if r.outcome is Outcome.FAILED]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed (skipped credentials are not failures)."""
+        return not self.failures
+
+    def counts(self) -> dict[str, int]:
+        return {o.value: self.count(o) for o in Outcome}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts, plus the id and reason of every credential skipped or failed."""
+        return {
+            "target": self.target,
+            "dry_run": self.dry_run,
+            **self.counts(),
+            "problems": [
+                {"id": r.credential_id, "outcome": r.outcome.value, "reason": r.reason}
+                for r in self.results
+                if r.outcome in (Outcome.FAILED, Outcome.SKIPPED)
+            ],
+        }
