@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+# The Kubernetes test helpers (k8s_support) live beside the provider's tests; tests of
+# the CLI, operations, sealing and manifests use them too.
+_K8S_TESTS = str(Path(__file__).resolve().parent / "kubernetes")
+if _K8S_TESTS not in sys.path:
+    sys.path.insert(0, _K8S_TESTS)
+
 # The installed console script, run in a real process against a throw-away store.
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 

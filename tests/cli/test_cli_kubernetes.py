@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from k8s_support import cli_runner
 
 from nebula_credential.testing.envtest import ControlPlane
 
 pytestmark = pytest.mark.kubernetes
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 CANARY = "canary-k8s-cli-51aa"
-
-
-def make_runner(kubeconfig: Path, namespace: str | None) -> Run:
-    exe = str(Path(sys.executable).with_name("nebula-credential"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
-    env["HOME"] = str(kubeconfig.parent)  # no stray ~/.kube/config
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        scope = ["--namespace", namespace] if namespace else []
-        argv = [exe, "--provider", "kubernetes", "--kubeconfig", str(kubeconfig), *scope, *args]
-        return subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
-        )
-
-    return run
 
 
 @pytest.fixture
@@ -44,7 +25,7 @@ def namespace(control_plane: ControlPlane) -> str:
 
 
 def test_store_get_list_delete_through_the_cli(control_plane: ControlPlane, namespace: str) -> None:
-    cli = make_runner(control_plane.admin_kubeconfig, namespace)
+    cli = cli_runner(control_plane.admin_kubeconfig, namespace)
     stored = cli(
         "store",
         "Github_Token.v2",
@@ -92,14 +73,14 @@ def test_other_namespace_is_permission_denied_exit_5(control_plane: ControlPlane
     other = f"team-b-{secrets.token_hex(3)}"
     control_plane.ensure_namespace(other)
     identity = control_plane.identity(home)
-    mine = make_runner(identity.kubeconfig, None)  # namespace from the kubeconfig context
+    mine = cli_runner(identity.kubeconfig, None)  # namespace from the kubeconfig context
     assert (
         mine("store", "svc", "--kind", "api_key", "--field", "api_key=-", stdin=CANARY).returncode
         == 0
     )
     assert mine("get", "svc", "--field", "api_key", "--reveal").stdout == CANARY + "\n"
 
-    theirs = make_runner(identity.kubeconfig, other)
+    theirs = cli_runner(identity.kubeconfig, other)
     for args in (("get", "svc"), ("list",), ("delete", "svc")):
         denied = theirs(*args)
         assert denied.returncode == 5, (args, denied.stderr)
@@ -121,14 +102,14 @@ def test_unreachable_cluster_is_exit_6(control_plane: ControlPlane, tmp_path: Pa
         cluster["cluster"]["server"] = f"https://127.0.0.1:{dead_port}"
     dead = tmp_path / "dead.kubeconfig"
     dead.write_text(yaml.safe_dump(config))
-    result = make_runner(dead, "default")("get", "anything")
+    result = cli_runner(dead, "default")("get", "anything")
     assert result.returncode == 6, result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_missing_kubeconfig_names_what_is_missing(tmp_path: Path) -> None:
-    result = make_runner(tmp_path / "nope.yaml", "default")("list")
+    result = cli_runner(tmp_path / "nope.yaml", "default")("list")
     assert result.returncode == 1
     assert "nope.yaml" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -153,7 +134,7 @@ def test_prefix_and_context_select_where_secrets_go(
     two = tmp_path / "two-contexts.yaml"
     two.write_text(yaml.safe_dump(config))
 
-    cli = make_runner(two, namespace)
+    cli = cli_runner(two, namespace)
     stored = cli(
         "--context",
         good["name"],

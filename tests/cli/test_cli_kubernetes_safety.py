@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from k8s_support import CliRun as Run
+from k8s_support import cli_runner
 
 from nebula_credential.testing.envtest import ControlPlane
 
 pytestmark = pytest.mark.kubernetes
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 CANARY = "canary-k8s-safety-2f0c"
-
-
-def make_runner(kubeconfig: Path, namespace: str | None, home: Path) -> Run:
-    exe = str(Path(sys.executable).with_name("nebula-credential"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
-    env["HOME"] = str(home)  # no stray ~/.kube/config
-    env["NEBULA_CREDENTIAL_HOME"] = str(home / "local")
-
-    def run(
-        *args: str, stdin: str = "", provider: str = "kubernetes"
-    ) -> subprocess.CompletedProcess[str]:
-        where = ["--namespace", namespace] if namespace else []
-        argv = [exe, "--provider", provider, "--kubeconfig", str(kubeconfig), *where, *args]
-        return subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
-        )
-
-    return run
 
 
 @pytest.fixture
@@ -48,7 +27,7 @@ def namespace(control_plane: ControlPlane) -> str:
 
 @pytest.fixture
 def cli(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Run:
-    return make_runner(control_plane.admin_kubeconfig, namespace, tmp_path)
+    return cli_runner(control_plane.admin_kubeconfig, namespace, tmp_path)
 
 
 def test_a_foreign_secret_without_a_kind_is_stored_data_not_usage(
@@ -137,7 +116,7 @@ def test_a_failing_exec_plugin_is_one_line_without_its_output(
         }
     kubeconfig = tmp_path / "exec.kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(config))
-    result = make_runner(kubeconfig, namespace, tmp_path)("get", "anything")
+    result = cli_runner(kubeconfig, namespace, tmp_path)("get", "anything")
     assert result.returncode != 0
     assert CANARY not in result.stderr
     assert "\x1b" not in result.stderr

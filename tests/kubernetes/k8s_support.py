@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,34 @@ def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
     if done.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
+
+
+CliRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def cli_runner(kubeconfig: Path, namespace: str | None = None, home: Path | None = None) -> CliRun:
+    """``run(*args, stdin="", provider="kubernetes")``: the installed CLI against a plane.
+
+    Nothing of the caller's environment leaks in: no NEBULA_* or KUBE* variables, and a
+    HOME without a ~/.kube/config (``home``, else the kubeconfig's directory, which also
+    holds the local store when ``--provider local`` is asked for).
+    """
+    exe = str(Path(sys.executable).with_name("nebula-credential"))
+    home = home or kubeconfig.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
+    env["HOME"] = str(home)
+    env["NEBULA_CREDENTIAL_HOME"] = str(home / "local")
+
+    def run(
+        *args: str, stdin: str = "", provider: str = "kubernetes"
+    ) -> subprocess.CompletedProcess[str]:
+        scope = ["--namespace", namespace] if namespace else []
+        argv = [exe, "--provider", provider, "--kubeconfig", str(kubeconfig), *scope, *args]
+        return subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+
+    return run
 
 
 def patch_credential_json(plane: ControlPlane, namespace: str, name: str, raw: bytes) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from nebula_credential import manifests as m
-from nebula_credential.testing.envtest import ControlPlane
 
 # kubernetes-validate >= 1.29 (the dev extra) bundles schemas from 1.22; scripts/test.sh
 # installs 1.28.3, the last release with 1.20's, beside it.
@@ -80,24 +78,3 @@ def kubernetes_validate(yaml_text: str, kube: str, tmp_path: Path) -> str:
     assert not bad, out
     assert done.returncode == 0, out
     return out
-
-
-def new_namespace(plane: ControlPlane, prefix: str) -> str:
-    name = f"{prefix}-{secrets.token_hex(4)}"
-    plane.ensure_namespace(name)
-    return name
-
-
-def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
-    """Run kubectl against a test plane; raises with its stderr on failure."""
-    done = subprocess.run(
-        ["/usr/bin/kubectl", f"--kubeconfig={kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        input=input_text,
-        timeout=60,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout

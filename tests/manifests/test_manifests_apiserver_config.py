@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from manifest_support import kubectl
+from k8s_support import kubectl
 
 from nebula_credential import manifests as m
 from nebula_credential.testing.envtest.plugin import PlaneFactory

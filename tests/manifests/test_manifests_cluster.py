@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from manifest_support import builtin_manifests, kubectl, new_namespace
+from k8s_support import kubectl, new_namespace
+from manifest_support import builtin_manifests
 
 from nebula_credential import manifests as m
 from nebula_credential.kubernetes.naming import secret_name

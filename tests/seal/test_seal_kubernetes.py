@@ -3,15 +3,13 @@ real API server (there is no Sealed Secrets controller in the test cluster)."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
+from k8s_support import cli_runner
 from seal_keys import write_pair
 
 from nebula_credential.testing.envtest import ControlPlane
@@ -21,25 +19,10 @@ CANARY = "canary-seal-k8s-91ce-do-not-print"
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: x}\nstringData: {a: b}\n"
 
 
-def runner(kubeconfig: Path, namespace: str | None = None):  # type: ignore[no-untyped-def]
-    exe = str(Path(sys.executable).with_name("nebula-credential"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
-    env["HOME"] = str(kubeconfig.parent)
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        scope = ["--namespace", namespace] if namespace else []
-        argv = [exe, "--provider", "kubernetes", "--kubeconfig", str(kubeconfig), *scope, *args]
-        return subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
-        )
-
-    return run
-
-
 def test_controller_missing_is_a_clear_not_found(control_plane: ControlPlane) -> None:
     ns = f"no-controller-{secrets.token_hex(3)}"
     control_plane.ensure_namespace(ns)
-    cli = runner(control_plane.admin_kubeconfig)
+    cli = cli_runner(control_plane.admin_kubeconfig)
     done = cli("seal", "--from-secret", "-", "--controller-namespace", ns, stdin=SECRET)
     assert done.returncode == 3, done.stderr
     line = done.stderr.strip()
@@ -64,7 +47,7 @@ def test_controller_without_endpoints_is_unavailable(control_plane: ControlPlane
     control_plane.request("POST", f"/api/v1/namespaces/{ns}/services", service).raise_for_status(
         "create service"
     )
-    cli = runner(control_plane.admin_kubeconfig)
+    cli = cli_runner(control_plane.admin_kubeconfig)
     args = ("seal", "--from-secret", "-", "--controller-name", "my-sealer")
     args += ("--controller-namespace", ns)
     no_endpoints = cli(*args, stdin=SECRET)  # no Endpoints object at all: a 404 about them
@@ -88,7 +71,7 @@ def test_seal_a_stored_secret_and_restore_it_from_git(
     cert, key = write_pair(tmp_path, controller_key)
     ns = f"seal-{secrets.token_hex(3)}"
     control_plane.ensure_namespace(ns)
-    cli = runner(control_plane.admin_kubeconfig, ns)
+    cli = cli_runner(control_plane.admin_kubeconfig, ns)
     stored = cli(
         "store",
         "Db_Main",
