@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import tempfile
@@ -15,14 +14,12 @@ from typing import Any
 
 from . import _flags
 from ._binaries import Binaries, etcdctl_missing_message, find_binaries
-from ._client import PlaneClient
 from ._configs import write_private
 from ._errors import ControlPlaneError, MissingBinaryError
 from ._group import register_live, unregister_live
 from ._identities import PoolUser
+from ._layout import PlaneLayout
 from ._material import (
-    ADMIN_USER,
-    ENCRYPTION_FILE,
     Material,
     load_state,
     save_state,
@@ -31,7 +28,7 @@ from ._material import (
 from ._process import WATCHDOG, Process
 
 
-class ControlPlane(PlaneClient):
+class ControlPlane(PlaneLayout):
     """One etcd + kube-apiserver pair listening on 127.0.0.1.
 
     ``directory`` holds certificates, kubeconfigs and logs; when omitted a temporary
@@ -78,96 +75,6 @@ class ControlPlane(PlaneClient):
         self._closed = False
         self.startup_seconds: float | None = None
         self.apiserver_startup_seconds: float | None = None
-
-    # ------------------------------------------------------------------ properties
-
-    def _never_started(self) -> ControlPlaneError:
-        return ControlPlaneError(f"control plane {self.name} was never started")
-
-    @property
-    def directory(self) -> Path:
-        if self._directory is None:
-            raise self._never_started()
-        return self._directory
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise self._never_started()
-        return self._port
-
-    @property
-    def etcd_endpoint(self) -> str:
-        if self._etcd_port is None:
-            raise self._never_started()
-        return f"http://127.0.0.1:{self._etcd_port}"
-
-    @property
-    def etcd_prefix(self) -> str:
-        return _flags.ETCD_PREFIX
-
-    @property
-    def etcd_data(self) -> Path | None:
-        """The temporary etcd data directory (removed by :meth:`close`)."""
-        return self._etcd_data
-
-    @property
-    def ca_pem(self) -> bytes:
-        return self._require_material().ca_pem
-
-    @property
-    def ca_file(self) -> Path:
-        return self.directory / "ca.crt"
-
-    @property
-    def ca_data(self) -> str:
-        """Base64 of the CA PEM, as in a kubeconfig's certificate-authority-data."""
-        return base64.b64encode(self.ca_pem).decode()
-
-    @property
-    def admin_token(self) -> str:
-        return self._require_material().admin_token
-
-    @property
-    def admin_username(self) -> str:
-        return ADMIN_USER
-
-    @property
-    def admin_kubeconfig(self) -> Path:
-        return self.directory / "admin.yaml"
-
-    @property
-    def audit_log_path(self) -> Path:
-        return self.directory / "audit.log"
-
-    @property
-    def encryption_config_path(self) -> Path:
-        """The EncryptionConfiguration the API server reads at start-up."""
-        return self.directory / ENCRYPTION_FILE
-
-    @property
-    def etcd_log_path(self) -> Path:
-        return self.directory / "etcd.log"
-
-    @property
-    def apiserver_pid(self) -> int | None:
-        return self._apiserver.pid if self._apiserver and self._apiserver.running() else None
-
-    @property
-    def etcd_pid(self) -> int | None:
-        return self._etcd.pid if self._etcd and self._etcd.running() else None
-
-    @property
-    def apiserver_running(self) -> bool:
-        return self._apiserver is not None and self._apiserver.running()
-
-    def secret_etcd_key(self, namespace: str, name: str) -> str:
-        return f"{_flags.ETCD_PREFIX}/secrets/{namespace}/{name}"
-
-    def _require_material(self) -> Material:
-        if self._material is None:
-            raise self._never_started()
-        return self._material
 
     # ------------------------------------------------------------------- lifecycle
 
