@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ class TestLocalProviderContract(ProviderContract):
     def corrupt(self) -> Corrupter:
         async def damage(provider: CredentialProvider, credential_id: str) -> None:
             assert isinstance(provider, LocalStorageProvider)
-            with sqlite3.connect(provider.path) as db:
+            with closing(sqlite3.connect(provider.path)) as db, db:
                 db.execute("UPDATE credentials SET blob = ? WHERE id = ?", (DAMAGED, credential_id))
 
         return damage
@@ -42,7 +43,7 @@ def test_sync_facade_skips_and_reports_an_undecodable_row(tmp_path: Path) -> Non
     with SyncCredentialProvider(provider) as store:
         for cid in ("a", "b", "c"):
             store.store(Credential(cid, "api_key", {"api_key": "k"}))
-        with sqlite3.connect(provider.path) as db:
+        with closing(sqlite3.connect(provider.path)) as db, db:
             db.execute("UPDATE credentials SET blob = ? WHERE id = 'b'", (DAMAGED,))
         skipped: list[CorruptData] = []
         assert [c.id for c in store.list_all(on_skip=skipped.append)] == ["a", "c"]
