@@ -183,13 +183,23 @@ class CachingProvider(CredentialProvider):
         return await self.retrieve(credential_id) is not None
 
     async def store(
-        self, credential: Credential, *, expected_version: int | None = None
+        self,
+        credential: Credential,
+        *,
+        expected_version: int | None = None,
+        previous: Credential | None = None,
     ) -> Credential:
         self.invalidate(credential.id)
         try:
-            return await self.inner.store(credential, expected_version=expected_version)
+            return await self.inner.store(
+                credential, expected_version=expected_version, previous=previous
+            )
         finally:
             self.invalidate(credential.id)
+
+    async def retrieve_previous(self, credential_id: str) -> Credential | None:
+        """Not cached: rollback must see what is stored now."""
+        return await self.inner.retrieve_previous(credential_id)
 
     async def delete(self, credential_id: str) -> bool:
         cid = CredentialId(credential_id)

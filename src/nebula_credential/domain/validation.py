@@ -18,7 +18,8 @@ FieldValue: TypeAlias = SecretValue | str | int
 # The rules of a Secret data key, so a field stored locally can also live in Kubernetes:
 # 1-253 of [-._a-zA-Z0-9], not "." or "..", not starting with "..".
 FIELD_NAME: Final = re.compile(r"(?!\.\.)(?!\.\Z)[A-Za-z0-9._-]{1,253}")
-RESERVED_FIELD_NAMES: Final = frozenset({"credential.json"})
+# Data keys of the Secret mapping: the credential itself and its kept previous version.
+RESERVED_FIELD_NAMES: Final = frozenset({"credential.json", "nebula-credential.previous"})
 TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 MAX_TAG_VALUE: Final = 256
 MAX_OWNER: Final = 253

@@ -4,6 +4,13 @@ A Secret holds ``credential.json`` (the full typed credential, the source of tru
 one data key per top-level secret field, so a pod can use ``secretKeyRef`` on
 ``access_token``. Labels make every list filter one label selector; annotations keep
 the id, scope, owner, tags, timestamps and version readable with ``kubectl``.
+
+The previous version a rotation keeps lives in the same Secret under
+``nebula-credential.previous`` (the full credential JSON, like ``credential.json``), so
+the write that replaces a version and keeps it is one compare-and-swap. The key is no
+field of any credential (the domain reserves it) and, with its dot and dash, not a
+portable environment variable name: ``envFrom`` skips it on clusters that validate env
+names strictly. Pods should mount the keys they need (``items``) or use ``secretKeyRef``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from ..domain import (
 )
 from ..domain.wire import encode_json
 from ..providers import ListFilter
-from .limits import MAX_DATA_BYTES, check_object_size
+from .limits import MAX_DATA_BYTES, check_object_size, decoded_length
 from .naming import (
     KIND_LABEL,
     MANAGED_BY,
@@ -33,6 +40,7 @@ from .naming import (
 from .objects import SecretObject
 
 CREDENTIAL_KEY: Final = "credential.json"
+PREVIOUS_KEY: Final = "nebula-credential.previous"
 MAX_ANNOTATION_BYTES: Final = 256 * 1024
 ANN_ID: Final = "nebula-credential/id"
 ANN_SCOPE: Final = "nebula-credential/scope"
@@ -100,9 +108,9 @@ def data_size(credential: Credential) -> int:
 def check_size(credential: Credential, size: int) -> None:
     if size > MAX_DATA_BYTES:
         raise PayloadTooLarge(
-            f"credential {credential.id!r} needs {size} bytes of Secret data (credential.json "
-            f"plus one key per secret field); Kubernetes allows {MAX_DATA_BYTES}: make its "
-            "fields smaller or split it",
+            f"credential {credential.id!r} needs {size} bytes of Secret data (credential.json, "
+            "one key per secret field and any kept previous version); Kubernetes allows "
+            f"{MAX_DATA_BYTES}: make its fields smaller or split it",
             credential_id=credential.id,
         )
 
@@ -113,15 +121,23 @@ def encode(
     *,
     prefix: str | None = None,
     resource_version: str | None = None,
+    previous: str | None = None,
 ) -> SecretObject:
-    """The Secret for a credential as stored (version and timestamps already set)."""
+    """The Secret for a credential as stored (version and timestamps already set).
+
+    ``previous`` is the base64 text kept under :data:`PREVIOUS_KEY` (see
+    :func:`encode_previous`); it counts towards the size limits like any key.
+    """
     wire = credential.to_dict(reveal=True)
     payload = _payload(wire)
     values = _secret_values(credential, wire)
-    check_size(credential, len(payload) + sum(map(len, values.values())))
+    kept = 0 if previous is None else decoded_length(previous)
+    check_size(credential, len(payload) + sum(map(len, values.values())) + kept)
     data = {CREDENTIAL_KEY: _b64(payload)}
     for field, value in values.items():
         data[field] = _b64(value)
+    if previous is not None:
+        data[PREVIOUS_KEY] = previous
     annotations = annotations_for(wire)
     if sum(len(k) + len(v.encode()) for k, v in annotations.items()) > MAX_ANNOTATION_BYTES:
         raise PayloadTooLarge(
@@ -138,6 +154,24 @@ def encode(
     )
     check_object_size(secret, credential.id)
     return secret
+
+
+def encode_previous(previous: Credential) -> str:
+    """The base64 text :func:`encode` keeps under :data:`PREVIOUS_KEY`."""
+    return _b64(_payload(previous.to_dict(reveal=True)))
+
+
+def decode_previous(secret: SecretObject, namespace: str, cid: str) -> Credential | None:
+    """The previous version kept in ``secret`` for ``cid``, None when none is kept."""
+    if PREVIOUS_KEY not in secret.data:
+        return None
+    place = f"{where(secret, namespace)}, key {PREVIOUS_KEY}"
+    fix = f"remove the key: kubectl edit secret {secret.name} -n {namespace}"
+    probe = SecretObject(name=secret.name, data={CREDENTIAL_KEY: secret.data[PREVIOUS_KEY]})
+    previous = decode_payload(probe, namespace, place=place, fix=fix)
+    if previous.id != cid:
+        raise CorruptData(f"{place} holds credential {previous.id!r}, not {cid!r}; {fix}")
+    return previous
 
 
 def is_managed(secret: SecretObject) -> bool:

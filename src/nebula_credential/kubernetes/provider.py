@@ -20,7 +20,13 @@ from ..domain import (
     InvalidCredential,
     ValidationError,
 )
-from ..providers import Change, CredentialProvider, ListFilter, validate_expected_version
+from ..providers import (
+    Change,
+    CredentialProvider,
+    ListFilter,
+    check_previous,
+    validate_expected_version,
+)
 from .changes import change_feed
 from .client import make_client
 from .config import load_cluster_config, resolve_namespace
@@ -29,6 +35,7 @@ from .foreign import foreign_credential
 from .mapping import (
     ANN_ID,
     decode,
+    decode_previous,
     is_managed,
     list_labels,
     where,
@@ -143,6 +150,18 @@ class KubernetesSecretsProvider(CredentialProvider):
             _about(exc, cid)
             raise
 
+    async def retrieve_previous(self, credential_id: str) -> Credential | None:
+        """The version kept under ``nebula-credential.previous`` in the credential's Secret."""
+        cid = CredentialId(credential_id)
+        try:
+            found = await self._locate(cid)
+            if found is None or not is_managed(found):
+                return None
+            return decode_previous(found, self.namespace, cid)
+        except CredentialError as exc:
+            _about(exc, cid)
+            raise
+
     async def exists(self, credential_id: str) -> bool:
         cid = CredentialId(credential_id)
         try:
@@ -252,11 +271,16 @@ class KubernetesSecretsProvider(CredentialProvider):
     # -- writes -----------------------------------------------------------------------
 
     async def store(
-        self, credential: Credential, *, expected_version: int | None = None
+        self,
+        credential: Credential,
+        *,
+        expected_version: int | None = None,
+        previous: Credential | None = None,
     ) -> Credential:
         if not isinstance(credential, Credential):
             raise InvalidCredential(f"store() takes a Credential, not {type(credential).__name__}")
         validate_expected_version(credential.id, expected_version)
+        check_previous(credential, previous)
         try:
             return await write_credential(
                 self._transport,
@@ -265,6 +289,7 @@ class KubernetesSecretsProvider(CredentialProvider):
                 expected_version=expected_version,
                 conflict_retries=self._conflict_retries,
                 deadline=self._conflict_deadline,
+                previous=previous,
             )
         except CredentialError as exc:
             _about(exc, credential.id)

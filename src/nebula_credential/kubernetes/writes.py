@@ -19,7 +19,16 @@ from typing import Final
 from ..domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
 from ..providers import next_revision
 from .errors import AlreadyExists, Missing, StaleWrite
-from .mapping import ANN_ID, decode, encode, is_managed, noted_version, where
+from .mapping import (
+    ANN_ID,
+    PREVIOUS_KEY,
+    decode,
+    encode,
+    encode_previous,
+    is_managed,
+    noted_version,
+    where,
+)
 from .naming import MANAGED_BY, MANAGER, candidate_names, secret_name
 from .objects import SecretObject
 from .ownership import belongs, refusal
@@ -68,15 +77,21 @@ async def write_credential(
     expected_version: int | None,
     conflict_retries: int,
     deadline: float = CONFLICT_DEADLINE,
+    previous: Credential | None = None,
 ) -> Credential:
-    """Store ``credential`` in its Secret under ``prefix``; returns it as stored."""
+    """Store ``credential`` in its Secret under ``prefix``; returns it as stored.
+
+    ``previous`` is kept in the same Secret (:data:`PREVIOUS_KEY`); without it the
+    previous version kept there before is carried over unchanged.
+    """
     give_up_at = time.monotonic() + deadline
+    kept = None if previous is None else encode_previous(previous)
     new_name = secret_name(prefix, credential.id)
     # A credential that came from the store most likely exists: read first and save
     # the create call that would fail. A new one is created straight away.
     read_first = credential.version > 0 or bool(expected_version)
     if read_first:
-        encode(credential, new_name, prefix=prefix)  # every size check, before sending
+        encode(credential, new_name, prefix=prefix, previous=kept)  # size checks, before sending
     name, current = await _target(transport, prefix, credential, read_first)
     attempt = 0
     for attempt in range(conflict_retries + 1):
@@ -93,7 +108,7 @@ async def write_credential(
         if current is None:
             stored = next_revision(credential, None, expected_version=expected_version)
             try:
-                await transport.create(encode(stored, name, prefix=prefix))
+                await transport.create(encode(stored, name, prefix=prefix, previous=kept))
                 return stored
             except AlreadyExists:
                 current = await transport.get(name)
@@ -107,7 +122,14 @@ async def write_credential(
             credential, previous, current_version=version, expected_version=expected_version
         )
         try:
-            body = encode(stored, name, prefix=prefix, resource_version=current.resource_version)
+            carried = kept if kept is not None else current.data.get(PREVIOUS_KEY)
+            body = encode(
+                stored,
+                name,
+                prefix=prefix,
+                resource_version=current.resource_version,
+                previous=carried,
+            )
             await transport.replace(body)
             return stored
         except (StaleWrite, Missing):

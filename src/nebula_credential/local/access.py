@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from ..domain import Credential, CredentialId, InvalidCredential, ProviderUnavailable
-from ..providers import ListFilter
+from ..providers import ListFilter, check_previous
 from .database import check_data_dir
 from .store import DB_NAME, LocalStore
 from .unlock import check_settings
@@ -76,10 +76,20 @@ class LocalAccess:
         # The directory is vetted even when there is nothing to read.
         return check_data_dir(self.data_dir) and self.path.exists()
 
-    def store(self, credential: Credential, expected_version: int | None) -> Credential:
+    def store(
+        self,
+        credential: Credential,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential:
         if not isinstance(credential, Credential):
             raise InvalidCredential(f"store() takes a Credential, not {type(credential).__name__}")
-        return self._with(lambda s: s.store(credential, expected_version))
+        check_previous(credential, previous)
+        return self._with(lambda s: s.store(credential, expected_version, previous))
+
+    def retrieve_previous(self, credential_id: str) -> Credential | None:
+        cid = CredentialId(credential_id)
+        return self._with(lambda s: s.retrieve_previous(cid), None)
 
     def retrieve(self, credential_id: str) -> Credential | None:
         cid = CredentialId(credential_id)

@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS credentials (
     blob BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS credentials_scope ON credentials (scope);
+CREATE TABLE IF NOT EXISTS previous (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    blob BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -189,7 +194,7 @@ def _prepare(db: sqlite3.Connection, durable: bool, lock_timeout: float) -> None
         retry_busy(lambda: db.execute("PRAGMA journal_mode=WAL"), lock_timeout)
     db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not {"meta", "credentials"} <= tables:
+    if not {"meta", "credentials", "previous"} <= tables:  # "previous" came in 0.2
         retry_busy(lambda: db.executescript(SCHEMA), lock_timeout)
 
 

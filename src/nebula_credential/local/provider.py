@@ -96,9 +96,16 @@ class LocalStorageProvider(CredentialProvider):
         return self._access
 
     async def store(
-        self, credential: Credential, *, expected_version: int | None = None
+        self,
+        credential: Credential,
+        *,
+        expected_version: int | None = None,
+        previous: Credential | None = None,
     ) -> Credential:
-        return await self._call(self._access.store, credential, expected_version)
+        return await self._call(self._access.store, credential, expected_version, previous)
+
+    async def retrieve_previous(self, credential_id: str) -> Credential | None:
+        return await self._call(self._access.retrieve_previous, credential_id)
 
     async def retrieve(self, credential_id: str) -> Credential | None:
         return await self._call(self._access.retrieve, credential_id)

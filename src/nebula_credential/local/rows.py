@@ -6,6 +6,10 @@ written back over a newer one, or an edited column fails the integrity check. Fo
 (the first release) bound the id only; a store still in format 1 is rewritten to
 format 2 the first time it is opened, and afterwards format-1 blobs are refused.
 
+The previous version a rotation keeps (table ``previous``) is sealed the same way with
+its own format byte, binding the id and that version's number, so it cannot be moved
+onto another credential's row.
+
 What no per-row scheme can notice is the whole file replaced by an older copy: keep
 the store on a disk only you can write.
 """
@@ -23,6 +27,7 @@ from .keys import Sealer
 
 FORMAT_V1: Final = b"\x01"
 FORMAT_V2: Final = b"\x02"
+PREVIOUS_V1: Final = b"\x01"
 COLUMNS: Final = "id, kind, scope, tags, version, blob"
 
 
@@ -87,6 +92,38 @@ def unseal(sealer: Sealer, row: Row, path: Path, *, legacy: bool = False) -> Cre
         raise failure  # outside the handler: the decoder's error holds the plaintext
     if credential.id != row.id or (fmt == FORMAT_V2 and credential.version != row.version):
         raise CorruptData(f"{what} holds another credential", credential_id=row.id)
+    return credential
+
+
+def _previous_associated(cid: str, version: int) -> bytes:
+    encoded = [cid.encode("utf-8"), str(version).encode("ascii")]
+    return b"nebula-credential/previous/v1" + b"".join(
+        len(e).to_bytes(4, "big") + e for e in encoded
+    )
+
+
+def seal_previous(sealer: Sealer, previous: Credential) -> tuple[str, int, bytes]:
+    """The ``previous`` row (id, version, blob) keeping ``previous``."""
+    plain = previous.to_json(reveal=True).encode("utf-8")
+    ad = _previous_associated(previous.id, previous.version)
+    return previous.id, previous.version, PREVIOUS_V1 + sealer.seal(plain, ad)
+
+
+def unseal_previous(sealer: Sealer, cid: str, version: int, blob: bytes, path: Path) -> Credential:
+    """Decrypt and check the previous version kept for ``cid``."""
+    what = f"the previous version of credential {cid!r} in {path}"
+    if blob[:1] != PREVIOUS_V1:
+        raise CorruptData(f"{what} is not in a known format", credential_id=cid)
+    plain = sealer.open(blob[1:], _previous_associated(cid, version), what)
+    failure: CredentialError | None = None
+    try:
+        credential = Credential.from_json(plain)
+    except CredentialError as exc:
+        failure = CorruptData(f"{what} does not decode: {exc}", credential_id=cid)
+    if failure is not None:
+        raise failure
+    if credential.id != cid or credential.version != version:
+        raise CorruptData(f"{what} holds another credential", credential_id=cid)
     return credential
 
 

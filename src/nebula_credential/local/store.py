@@ -53,7 +53,14 @@ class LocalStore:
     def _decode(self, record: tuple[Any, ...]) -> Credential:
         return rows.unseal(self._sealer, Row.of(record), self.path)
 
-    def store(self, credential: Credential, expected_version: int | None) -> Credential:
+    def store(
+        self,
+        credential: Credential,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential:
+        kept = None if previous is None else self._kept(previous)
+
         def write() -> Credential:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -84,6 +91,8 @@ class LocalStore:
                     f"INSERT OR REPLACE INTO credentials ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
                     rows.seal(self._sealer, stored, plain).params(),
                 )
+                if kept is not None:
+                    self._db.execute("INSERT OR REPLACE INTO previous VALUES (?, ?, ?)", kept)
                 self._db.execute("COMMIT")
                 return stored
             except BaseException:
@@ -92,6 +101,28 @@ class LocalStore:
                 raise
 
         return self._guard(write)
+
+    def _kept(self, previous: Credential) -> tuple[str, int, bytes]:
+        row = rows.seal_previous(self._sealer, previous)
+        if len(row[2]) > MAX_PAYLOAD_BYTES + 64:
+            raise PayloadTooLarge(
+                f"the previous version of credential {previous.id!r} is over "
+                f"{MAX_PAYLOAD_BYTES} bytes serialized",
+                credential_id=previous.id,
+            )
+        return row
+
+    def retrieve_previous(self, credential_id: str) -> Credential | None:
+        record = self._guard(
+            lambda: self._db.execute(
+                "SELECT version, blob FROM previous WHERE id = ?", (credential_id,)
+            ).fetchone()
+        )
+        if record is None:
+            return None
+        return rows.unseal_previous(
+            self._sealer, credential_id, int(record[0]), bytes(record[1]), self.path
+        )
 
     def retrieve(self, credential_id: str) -> Credential | None:
         record = self._guard(
@@ -103,10 +134,19 @@ class LocalStore:
         return None if record is None else self._decode(record)
 
     def delete(self, credential_id: str) -> bool:
-        cursor = self._guard(
-            lambda: self._db.execute("DELETE FROM credentials WHERE id = ?", (credential_id,))
-        )
-        return cursor.rowcount > 0
+        def remove() -> bool:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM previous WHERE id = ?", (credential_id,))
+                cursor = self._db.execute("DELETE FROM credentials WHERE id = ?", (credential_id,))
+                self._db.execute("COMMIT")
+                return cursor.rowcount > 0
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+        return self._guard(remove)
 
     def exists(self, credential_id: str) -> bool:
         record = self._guard(

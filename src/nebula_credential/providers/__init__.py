@@ -8,6 +8,7 @@ from .base import (
     ListFilter,
     NotCached,
     SkipHandler,
+    check_previous,
     not_found,
 )
 from .sync import SyncCredentialProvider
@@ -23,6 +24,7 @@ __all__ = [
     "SkipHandler",
     "SyncCredentialProvider",
     "check_expected_version",
+    "check_previous",
     "next_revision",
     "not_found",
     "validate_expected_version",

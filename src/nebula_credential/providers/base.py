@@ -14,6 +14,11 @@ Semantics shared by all providers:
   ``on_skip`` is given: then it is passed over and the error handed to ``on_skip``
   (possibly from a worker thread), so one bad item does not hide all the others.
   ``retrieve`` of that id still raises.
+- History: ``store(..., previous=old)`` keeps ``old`` (a stored revision of the same id)
+  as the credential's previous version, in the same atomic write, replacing whatever
+  was kept before; ``retrieve_previous`` returns it (None when nothing is kept). A store
+  without ``previous`` leaves the kept version as it is; ``delete`` removes it too.
+  Rotation keeps the version it replaced this way, and rollback restores it.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from types import TracebackType
 from typing import ClassVar, Final, Protocol, Self
 
 from ..domain import (
+    ConfigurationError,
     CorruptData,
     Credential,
     CredentialId,
     CredentialKind,
     CredentialScope,
+    InvalidCredential,
     NotFound,
     normalise_tags,
     parse_kind,
@@ -119,9 +126,16 @@ class BlockingAccess(Protocol):
     hopping to an event loop and from there to a worker thread.
     """
 
-    def store(self, credential: Credential, expected_version: int | None) -> Credential: ...
+    def store(
+        self,
+        credential: Credential,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential: ...
 
     def retrieve(self, credential_id: str) -> Credential | None: ...
+
+    def retrieve_previous(self, credential_id: str) -> Credential | None: ...
 
     def delete(self, credential_id: str) -> bool: ...
 
@@ -130,6 +144,22 @@ class BlockingAccess(Protocol):
     def iter_credentials(self, selection: ListFilter) -> Iterator[Credential]: ...
 
     def close(self) -> None: ...
+
+
+def check_previous(credential: Credential, previous: Credential | None) -> None:
+    """Refuse a ``previous`` that is not a revision of ``credential`` (no I/O)."""
+    if previous is None:
+        return
+    if not isinstance(previous, Credential):
+        raise InvalidCredential(
+            f"previous must be a Credential, not {type(previous).__name__}",
+            credential_id=credential.id,
+        )
+    if previous.id != credential.id:
+        raise InvalidCredential(
+            f"the previous version of {credential.id!r} must have the same id, not {previous.id!r}",
+            credential_id=credential.id,
+        )
 
 
 def not_found(provider_name: str, credential_id: str) -> NotFound:
@@ -149,9 +179,16 @@ class CredentialProvider(abc.ABC):
 
     @abc.abstractmethod
     async def store(
-        self, credential: Credential, *, expected_version: int | None = None
+        self,
+        credential: Credential,
+        *,
+        expected_version: int | None = None,
+        previous: Credential | None = None,
     ) -> Credential:
-        """Write ``credential``; returns it with the stored version and timestamps."""
+        """Write ``credential``; returns it with the stored version and timestamps.
+
+        ``previous`` (same id) is kept as its previous version in the same write.
+        """
 
     @abc.abstractmethod
     async def retrieve(self, credential_id: str) -> Credential | None:
@@ -164,6 +201,10 @@ class CredentialProvider(abc.ABC):
     @abc.abstractmethod
     def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
         """Stream the credentials that ``selection`` matches."""
+
+    async def retrieve_previous(self, credential_id: str) -> Credential | None:
+        """The previous version kept by the last ``store(..., previous=...)``, or None."""
+        raise ConfigurationError(f"the {self.name} provider keeps no previous versions")
 
     async def get(self, credential_id: str) -> Credential:
         """The stored credential; raises NotFound when absent."""

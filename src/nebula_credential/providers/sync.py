@@ -76,11 +76,25 @@ class SyncCredentialProvider:
             raise self._closed_error()
         return self._blocking
 
-    def store(self, credential: Credential, *, expected_version: int | None = None) -> Credential:
+    def store(
+        self,
+        credential: Credential,
+        *,
+        expected_version: int | None = None,
+        previous: Credential | None = None,
+    ) -> Credential:
         direct = self._direct()
         if direct is not None:
-            return direct.store(credential, expected_version)
-        return self._run(self.provider.store(credential, expected_version=expected_version))
+            return direct.store(credential, expected_version, previous)
+        return self._run(
+            self.provider.store(credential, expected_version=expected_version, previous=previous)
+        )
+
+    def retrieve_previous(self, credential_id: str) -> Credential | None:
+        direct = self._direct()
+        if direct is not None:
+            return direct.retrieve_previous(credential_id)
+        return self._run(self.provider.retrieve_previous(credential_id))
 
     def retrieve(self, credential_id: str) -> Credential | None:
         if self._closed:

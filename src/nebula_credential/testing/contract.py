@@ -24,6 +24,7 @@ from ..domain import (
     ValidationError,
 )
 from ..providers import CredentialProvider
+from .history_contract import HistoryContract
 
 Corrupter = Callable[[CredentialProvider, str], Awaitable[None]]
 
@@ -32,7 +33,7 @@ async def _collect(items: AsyncIterator[Credential]) -> list[Credential]:
     return [item async for item in items]
 
 
-class ProviderContract:
+class ProviderContract(HistoryContract):
     """Subclass me and define an async ``provider`` fixture."""
 
     @pytest.fixture
