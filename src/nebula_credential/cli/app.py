@@ -28,6 +28,7 @@ from .output import OutputFormat, print_field, print_many, print_one
 from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
 from .reencrypt_cmd import register as register_reencrypt_command
+from .rotate_cmd import register as register_rotate_command
 from .safe_text import one_line
 from .seal_cmd import register as register_seal_commands
 
@@ -277,3 +278,4 @@ register_seal_commands(app)
 register_audit_command(app)
 register_reencrypt_command(app)
 register_ops_commands(app)
+register_rotate_command(app)

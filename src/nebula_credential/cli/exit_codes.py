@@ -17,6 +17,7 @@ from ..domain import (
     PayloadTooLarge,
     PermissionDenied,
     ProviderUnavailable,
+    TokenEndpointUnreachable,
     ValidationError,
 )
 
@@ -33,6 +34,7 @@ EXIT_CODES: Final[Mapping[type[BaseException], int]] = MappingProxyType(
         PermissionDenied: 5,
         AuthenticationError: 5,
         ProviderUnavailable: 6,
+        TokenEndpointUnreachable: 6,  # a refusal (RotationFailed) is 1
     }
 )
 

@@ -7,7 +7,8 @@ Every error a user of the library can see derives from :class:`CredentialError`:
     │   ├── InvalidCredentialId
     │   ├── InvalidScope
     │   ├── InvalidCredential
-    │   └── NotOwned               the stored object there is not this credential's
+    │   ├── NotOwned               the stored object there is not this credential's
+    │   └── NotRotatable           not an oauth2 credential with token_url and refresh_token
     ├── NotFound
     ├── Conflict                   stale expected_version
     ├── PermissionDenied
@@ -16,7 +17,9 @@ Every error a user of the library can see derives from :class:`CredentialError`:
     ├── PayloadTooLarge
     ├── CorruptData                stored bytes do not decode into a credential
     ├── DecryptionFailed           wrong key
-    └── ConfigurationError         provider cannot be set up
+    ├── ConfigurationError         provider cannot be set up
+    └── RotationFailed             an OAuth2 token endpoint gave no new token
+        └── TokenEndpointUnreachable   timeout, connection failure, 5xx
 
 Messages say what failed, on which object and what to do next. They never contain a
 secret value: callers build them from ids, names and field names only. The CLI maps
@@ -118,3 +121,33 @@ class DecryptionFailed(CredentialError):
 
 class ConfigurationError(CredentialError):
     """The provider cannot be configured (missing kubeconfig, bad key, ...)."""
+
+
+class NotRotatable(ValidationError):
+    """The credential cannot be rotated: not oauth2, or no token_url / refresh_token."""
+
+
+class RotationFailed(CredentialError):
+    """The token endpoint refused the refresh or answered something unusable.
+
+    ``error_code`` is the OAuth2 ``error`` the endpoint sent (``invalid_grant``,
+    ``invalid_client``, ...) or one of ours (``invalid_response``, ``timeout``,
+    ``unreachable``, ``server_error``); ``status`` the HTTP status, when there was one.
+    The endpoint's ``error_description`` is never kept: servers may echo what was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        credential_id: str | None = None,
+        error_code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, credential_id=credential_id)
+        self.error_code = error_code
+        self.status = status
+
+
+class TokenEndpointUnreachable(RotationFailed):
+    """The token endpoint did not answer in time, refused the connection, or failed (5xx)."""

@@ -1,4 +1,4 @@
-"""Operations over whole sets of credentials: migrate and replicate.
+"""Operations over credentials: migrate, replicate, rotate (OAuth2) and roll back.
 
 They use the provider interface only; progress is reported through callbacks and
 drawing it is the caller's business (the CLI draws a bar).
@@ -8,18 +8,37 @@ from .digest import content_digest
 from .engine import CopyOptions, copy_all, fresh_copy
 from .migrate import migrate
 from .replicate import replicate
-from .results import CopySummary, ItemResult, Outcome, Progress, ProgressCallback
+from .results import (
+    CopySummary,
+    ItemResult,
+    Outcome,
+    Progress,
+    ProgressCallback,
+    RotationResult,
+    RotationSummary,
+)
+from .rotate import LEASE_TAG, RotateOptions, rollback, rotate
+from .rotate_due import expiry_of, is_due, rotate_due
 
 __all__ = [
+    "LEASE_TAG",
     "CopyOptions",
     "CopySummary",
     "ItemResult",
     "Outcome",
     "Progress",
     "ProgressCallback",
+    "RotateOptions",
+    "RotationResult",
+    "RotationSummary",
     "content_digest",
     "copy_all",
+    "expiry_of",
     "fresh_copy",
+    "is_due",
     "migrate",
     "replicate",
+    "rollback",
+    "rotate",
+    "rotate_due",
 ]

@@ -80,3 +80,58 @@ class CopySummary:
                 if r.outcome in (Outcome.FAILED, Outcome.SKIPPED)
             ],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RotationResult:
+    """What ``rotate``, ``rollback`` or ``rotate_due`` did to one credential (no tokens).
+
+    ``outcome`` is ``rotated``, ``rolled_back``, ``failed`` or ``skipped``; ``error_code``
+    is the token endpoint's OAuth2 error (or ``conflict``, ``not_rotatable`` ...).
+    """
+
+    credential_id: str
+    outcome: str
+    version_before: int | None = None
+    version_after: int | None = None
+    expires_at: str | None = None
+    new_refresh_token: bool = False
+    error_code: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("rotated", "rolled_back", "skipped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.credential_id,
+            "outcome": self.outcome,
+            "version_before": self.version_before,
+            "version_after": self.version_after,
+            "expires_at": self.expires_at,
+            "new_refresh_token": self.new_refresh_token,
+            "error_code": self.error_code,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class RotationSummary:
+    """Every credential ``rotate_due`` looked at; ``not_due`` counts those left alone."""
+
+    results: list[RotationResult] = field(default_factory=list)
+    not_due: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        names = ("rotated", "failed", "skipped")
+        return {n: sum(1 for r in self.results if r.outcome == n) for n in names} | {
+            "not_due": self.not_due
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.counts(), "results": [r.to_dict() for r in self.results]}
