@@ -105,7 +105,7 @@ class RotationResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.credential_id,
+            "id": str(self.credential_id),  # a CredentialId is a str subclass
             "outcome": self.outcome,
             "version_before": self.version_before,
             "version_after": self.version_after,
