@@ -9,7 +9,7 @@ from nebula_credential.cli.exit_codes import exit_code_for
 from nebula_credential.cli.inputs import UsageError
 
 # The README: 2 usage or invalid input (a credential too large included), 3 not found,
-# 4 conflict, 5 permission denied, 6 provider unavailable, 1 anything else.
+# 4 conflict, 5 permission denied, 6 provider (or token endpoint) unavailable, 1 anything else.
 EXPECTED = {
     nc.ValidationError: 2,
     nc.InvalidCredentialId: 2,
@@ -26,6 +26,9 @@ EXPECTED = {
     nc.CorruptData: 1,
     nc.DecryptionFailed: 1,
     nc.ConfigurationError: 1,
+    nc.NotRotatable: 2,
+    nc.RotationFailed: 1,
+    nc.TokenEndpointUnreachable: 6,
 }
 
 

@@ -44,6 +44,13 @@ def test_api_versions_follow_the_target_kubernetes_version() -> None:
     assert m.pdb()["apiVersion"] == "policy/v1"  # the default target is 1.29
 
 
+def test_rotation_cronjob_runs_rotate_due_with_a_window_longer_than_its_interval() -> None:
+    for within in ("30m", "2h"):
+        spec = m.rotation_cronjob(within=within)["spec"]
+        container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"][-4:] == ["rotate", "--due", "--within", within]
+
+
 @pytest.mark.parametrize("eso", ["v1", "v1beta1"])
 def test_external_secrets_manifests_match_the_crd_fields(eso: str) -> None:
     for doc in crd_manifests(eso):
@@ -172,6 +179,7 @@ def test_audit_policy_logs_secrets_at_metadata_only() -> None:
         (["encryption-config", "rot13"], "not one of: aescbc"),
         (["secret-store", "azure"], "--vault-url"),
         (["rotation-cronjob", "--schedule", "every hour"], "not a cron schedule"),
+        (["rotation-cronjob", "--within", "soon"], "not a duration"),
         (["network-policy", "--api-server-cidr", "x"], "not an address block"),
     ],
 )

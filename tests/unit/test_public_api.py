@@ -59,7 +59,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(nebula_credential, n), type)
         and issubclass(getattr(nebula_credential, n), Exception)
     ]
-    assert len(errors) == 14
+    assert len(errors) == 17
     assert nebula_credential.KubernetesSecretsProvider.name == "kubernetes"
     assert all(issubclass(e, nebula_credential.CredentialError) for e in errors)
     # Exit codes are the CLI's concern (tests/cli/test_exit_codes.py), not the errors'.
@@ -70,7 +70,7 @@ def test_importing_the_package_does_not_load_heavy_backends() -> None:
     import subprocess
     import sys
 
-    heavy = ("lightkube", "cryptography", "yaml", "rich")
+    heavy = ("lightkube", "cryptography", "yaml", "rich", "authlib", "httpx2")
     code = f"import sys, nebula_credential; print(sorted(set({heavy!r}) & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -249,9 +249,10 @@ def rotation_cronjob_cmd(
     image: Annotated[str, typer.Option()] = "nebula-credential:latest",
     schedule: Annotated[str, typer.Option(help="Cron schedule")] = "*/15 * * * *",
     service_account: Annotated[str, typer.Option()] = "nebula-rotator",
+    within: Annotated[str, typer.Option(help="Rotate what expires within (> interval)")] = "30m",
     kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
 ) -> None:
-    """CronJob running `nebula-credential rotate --due`."""
+    """CronJob running `nebula-credential rotate --due --within W`."""
     doc = m.rotation_cronjob(
         namespace=_namespace(ctx, namespace),
         name=name,
@@ -259,6 +260,7 @@ def rotation_cronjob_cmd(
         schedule=schedule,
         service_account=service_account,
         kube=kube_version,
+        within=within,
     )
     _emit(ctx, [doc], kube_version)
 

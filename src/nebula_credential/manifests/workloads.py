@@ -7,6 +7,7 @@ CronJob from 1.21, ``policy/v1beta1`` and ``batch/v1beta1`` before.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -126,8 +127,13 @@ def rotation_cronjob(
     schedule: str = "*/15 * * * *",
     service_account: str = "nebula-rotator",
     kube: str | KubeVersion = "1.29",
+    within: str = "30m",
 ) -> Manifest:
-    """A CronJob running ``nebula-credential rotate --due`` against its own namespace."""
+    """A CronJob running ``nebula-credential rotate --due --within W`` in its namespace.
+
+    ``within`` must be longer than the time between runs (twice the default 15 minutes),
+    or a token expiring just after one run has lapsed before the next.
+    """
     version = kube_version(kube)
     dns_label(namespace, "namespace")
     dns_label(name, "cronjob name")  # CronJob names must leave room for job suffixes
@@ -135,7 +141,10 @@ def rotation_cronjob(
         raise ManifestError(f"cronjob name {name!r} must be at most 52 characters")
     dns_label(service_account, "service account")
     non_empty(image, "image")
+    if not isinstance(within, str) or not re.fullmatch(r"\d{1,7}[smhd]?", within):
+        raise ManifestError(f"within {str(within)[:30]!r} is not a duration like 30m, 2h or 1d")
     command = ["nebula-credential", "--provider", "kubernetes", "rotate", "--due"]
+    command += ["--within", within]
     return {
         "apiVersion": version.cronjob_api,
         "kind": "CronJob",
