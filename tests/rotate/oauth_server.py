@@ -8,13 +8,14 @@ by werkzeug in a thread. Only the token endpoint with the refresh-token grant is
   (the old one is revoked by ``revoke_old_credential``), rejected when revoked or expired
   (Authlib leaves both to ``authenticate_refresh_token``).
 - ``/fail/<status>``, ``/slow``, ``/html``, ``/no-access-token``, ``/huge``,
-  ``/weird-error``: endpoints that misbehave in one way each.
+  ``/gzip``, ``/weird-error``: endpoints that misbehave in one way each.
 
 Every request is counted per path in ``hits``.
 """
 
 from __future__ import annotations
 
+import gzip
 import secrets
 import threading
 import time
@@ -193,6 +194,12 @@ class AuthServer:
                     yield chunk
 
             return Response(body(), 200, mimetype="application/json")
+
+        @app.post("/gzip")
+        def gzipped() -> Response:
+            # Compressed although the client asked for identity: 16 KiB -> 16 MiB of JSON.
+            bomb = gzip.compress(b'{"access_token": "' + b"a" * (16 * 1024 * 1024) + b'"}')
+            return Response(bomb, 200, {"Content-Encoding": "gzip"}, mimetype="application/json")
 
         @app.post("/weird-error")
         def weird() -> tuple[dict[str, str], int]:

@@ -147,6 +147,7 @@ async def test_client_secret_post_fallback(store: CredentialProvider, auth: Auth
         ("/html", RotationFailed, "invalid_response"),
         ("/no-access-token", RotationFailed, "invalid_response"),
         ("/huge", RotationFailed, "invalid_response"),
+        ("/gzip", RotationFailed, "invalid_response"),
         ("/weird-error", RotationFailed, "unknown_error"),
     ],
 )

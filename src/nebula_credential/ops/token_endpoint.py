@@ -110,11 +110,15 @@ def _host(url: str) -> str:
 async def _post(
     client: Any, url: str, headers: dict[str, str], body: str
 ) -> tuple[int, bytes, bool]:
-    """Status, the first bytes of the answer, and whether it was longer than the cap."""
+    """Status, the answer's bytes, and whether it was refused (over the cap, compressed)."""
     async with client.stream("POST", url, headers=headers, content=body) as answer:
+        # Identity was asked for: a compressed answer is not decompressed (no bombs).
+        encoding = answer.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            return answer.status_code, b"", True
         chunks: list[bytes] = []
         size = 0
-        async for chunk in answer.aiter_bytes():
+        async for chunk in answer.aiter_raw():
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
@@ -162,7 +166,7 @@ def _failure(status: int, data: dict[str, Any] | None, where: str, too_big: bool
     if too_big:
         return RotationFailed(
             f"the token endpoint {where} answered HTTP {status} with more than "
-            f"{MAX_ANSWER_BYTES} bytes; it is not a token endpoint",
+            f"{MAX_ANSWER_BYTES} bytes, or compressed; it is not a token endpoint",
             error_code="invalid_response",
             status=status,
         )
@@ -223,6 +227,7 @@ async def refresh(
                 headers = {
                     "Content-Type": "application/x-www-form-urlencoded",
                     "Accept": "application/json",
+                    "Accept-Encoding": "identity",
                 }
                 _, headers, form = auth.prepare("POST", url, headers, body)
                 status, raw, too_big = await _post(client, url, headers, form)
