@@ -32,6 +32,7 @@ from ..domain import NotRotatable, RotationFailed, TokenEndpointUnreachable
 
 MAX_ANSWER_BYTES: Final = 64 * 1024
 DEFAULT_TIMEOUT: Final = 30.0
+_UNSAFE_URL: Final = re.compile(r"[\x00-\x20\x7f]")
 _ERROR_CODE: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")  # RFC 6749 5.2
 
 
@@ -69,6 +70,8 @@ class RefreshRequest:
 
 def check_token_url(url: str, *, allow_http: bool = False) -> str:
     """``url`` when it is https, or http to a loopback host (or ``allow_http``)."""
+    if not isinstance(url, str) or not url.isascii() or _UNSAFE_URL.search(url):
+        raise NotRotatable("token_url holds spaces, control or non-ASCII characters")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -240,6 +243,8 @@ async def refresh(
             raise AssertionError("the last method always returns or raises")
     except TimeoutError:
         pass
+    except httpx2.InvalidURL:
+        raise NotRotatable("token_url is not a valid URL") from None
     except httpx2.HTTPError as exc:
         kind = type(exc).__name__
         failure = TokenEndpointUnreachable(
