@@ -20,7 +20,7 @@ def auth() -> Iterator[AuthServer]:
     yield from server.running()
 
 
-@pytest.fixture(params=["local", "kubernetes"])
+@pytest.fixture(params=["local", pytest.param("kubernetes", marks=pytest.mark.kubernetes)])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[CredentialProvider]:
