@@ -47,3 +47,13 @@ def test_refused(url: str, words: str) -> None:
 def test_plain_http_to_another_host_only_when_asked() -> None:
     url = "http://auth.internal/token"
     assert check_token_url(url, allow_http=True) == url
+
+
+def test_a_lease_must_outlive_the_exchange_it_guards() -> None:
+    from nebula_credential.domain import ConfigurationError
+    from nebula_credential.ops import RotateOptions
+
+    assert RotateOptions(timeout=240).lease_seconds == 300
+    for timeout, lease in ((300, 300), (0, 300), (10, 30)):
+        with pytest.raises(ConfigurationError):
+            RotateOptions(timeout=timeout, lease_seconds=lease)

@@ -81,7 +81,7 @@ def rotate_command(
         int, typer.Option(min=1, max=64, help="With --due: token requests in flight")
     ] = 4,
     timeout: Annotated[
-        float, typer.Option(min=1, max=600, help="Seconds for each token exchange, in all")
+        float, typer.Option(min=1, max=240, help="Seconds for each token exchange, in all")
     ] = 30.0,
     allow_http: Annotated[
         bool, typer.Option(help="Accept a plain-http token_url on a non-loopback host")

@@ -28,6 +28,7 @@ from datetime import timedelta
 from typing import Final
 
 from ..domain import (
+    ConfigurationError,
     Conflict,
     Credential,
     CredentialError,
@@ -55,6 +56,15 @@ class RotateOptions:
     timeout: float = DEFAULT_TIMEOUT
     allow_http: bool = False
     lease_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        # A lease must outlive the exchange it guards, or a second rotation takes it over
+        # while the first still waits for the endpoint with the same refresh token.
+        if not (self.timeout > 0 and self.lease_seconds >= self.timeout + 30):
+            raise ConfigurationError(
+                f"rotation needs timeout > 0 and lease_seconds >= timeout + 30 (got "
+                f"{self.timeout:g} and {self.lease_seconds:g})"
+            )
 
 
 def refresh_request(credential: Credential, *, allow_http: bool = False) -> RefreshRequest:
