@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from ..domain import ConfigurationError, Credential
 from ..providers import BlockingAccess, CredentialProvider, ListFilter
 from .access import LocalAccess
 from .store import DB_NAME, LOCK_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 T = TypeVar("T")
 HOME_ENV: Final = "NEBULA_CREDENTIAL_HOME"
@@ -87,6 +88,9 @@ class LocalStorageProvider(CredentialProvider):
         return self.data_dir / DB_NAME
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        import asyncio  # loaded already (this runs in a loop); a blocking-only user skips it
+        from concurrent.futures import ThreadPoolExecutor
+
         if self._executor is None:
             # One worker thread keeps SQLite off the event loop; SQLite serialises writers.
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="nebula-local")
@@ -117,6 +121,8 @@ class LocalStorageProvider(CredentialProvider):
                 yield credential
 
     async def close(self) -> None:
+        import asyncio
+
         executor, self._executor = self._executor, None
         if executor is None:
             self._access.close()
