@@ -107,28 +107,44 @@ def _read_key_file(path: Path) -> bytes:
 class Sealer:
     """AES-256-GCM: ``nonce || ciphertext || tag``, with caller-chosen associated data."""
 
-    __slots__ = ("_aead", "source")
+    __slots__ = ("_aead", "_invalid_tag", "source")
 
     def __init__(self, key: StoreKey) -> None:
+        from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self._aead = AESGCM(key.material)
+        self._invalid_tag = InvalidTag
         self.source = key.source
 
     def seal(self, plaintext: bytes, associated: bytes) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
-    def open(self, sealed: bytes, associated: bytes, what: str) -> bytes:
-        from cryptography.exceptions import InvalidTag
+    def open(self, sealed: bytes | memoryview, associated: bytes, what: str) -> bytes:
+        plain = self.try_open(sealed, associated)
+        if plain is None:
+            raise CorruptData(self.failure(sealed, what))
+        return plain
 
+    def try_open(self, sealed: bytes | memoryview, associated: bytes) -> bytes | None:
+        """The plaintext, or None when ``sealed`` is truncated or fails the check.
+
+        ``sealed`` may be a memoryview of a longer blob: nothing is copied to split it.
+        """
         if len(sealed) < NONCE_BYTES + 16:
-            raise CorruptData(f"{what} is truncated")
+            return None
         try:
             return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
-        except InvalidTag:
-            pass
-        raise CorruptData(
+        except self._invalid_tag:
+            return None
+
+    @staticmethod
+    def failure(sealed: bytes | memoryview, what: str) -> str:
+        """Why :meth:`try_open` refused ``sealed``, for the message of CorruptData."""
+        if len(sealed) < NONCE_BYTES + 16:
+            return f"{what} is truncated"
+        return (
             f"{what} failed its integrity check: it was modified outside nebula-credential "
             "or is damaged; restore it from a backup or delete it"
         )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from ..domain import CorruptData, Credential, PayloadTooLarge
+from ..domain import CorruptData, Credential, CredentialId, PayloadTooLarge
 from ..providers import ListFilter, next_revision
 from . import rows
 from .database import create_database, guarded, make_data_dir, open_database
@@ -18,6 +18,7 @@ DB_NAME: Final = "credentials.db"
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 LOCK_TIMEOUT_S: Final = 30.0
 _PAGE: Final = 256
+_SELECT_ONE: Final = f"SELECT {COLUMNS} FROM credentials WHERE id = ?"  # noqa: S608
 
 
 class LocalStore:
@@ -50,17 +51,14 @@ class LocalStore:
     def _guard(self, fn: Callable[[], T]) -> T:
         return guarded(self.path, self._lock_timeout, fn)
 
-    def _decode(self, record: tuple[Any, ...]) -> Credential:
-        return rows.unseal(self._sealer, Row.of(record), self.path)
+    def _decode(self, record: tuple[Any, ...], cid: CredentialId | None = None) -> Credential:
+        return rows.unseal(self._sealer, Row.of(record), self.path, cid=cid)
 
     def store(self, credential: Credential, expected_version: int | None) -> Credential:
         def write() -> Credential:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                record = self._db.execute(
-                    f"SELECT {COLUMNS} FROM credentials WHERE id = ?",  # noqa: S608
-                    (credential.id,),
-                ).fetchone()
+                record = self._db.execute(_SELECT_ONE, (credential.id,)).fetchone()
                 current: Credential | None = None
                 if record is not None:
                     try:
@@ -93,14 +91,9 @@ class LocalStore:
 
         return self._guard(write)
 
-    def retrieve(self, credential_id: str) -> Credential | None:
-        record = self._guard(
-            lambda: self._db.execute(
-                f"SELECT {COLUMNS} FROM credentials WHERE id = ?",  # noqa: S608
-                (credential_id,),
-            ).fetchone()
-        )
-        return None if record is None else self._decode(record)
+    def retrieve(self, credential_id: CredentialId) -> Credential | None:
+        record = self._guard(lambda: self._db.execute(_SELECT_ONE, (credential_id,)).fetchone())
+        return None if record is None else self._decode(record, credential_id)
 
     def delete(self, credential_id: str) -> bool:
         cursor = self._guard(
