@@ -127,8 +127,12 @@ def test_local_store_commands_import_only_the_local_store(
     assert {"sqlite3", "cryptography", "nebula_credential.local.store"} <= modules
 
 
-def test_plain_output_does_not_import_rich(home: Path) -> None:
-    for args in (("get", "svc", "--field", "api_key", "--reveal"), ("get", "svc", "-o", "json")):
+def test_get_does_not_import_rich(home: Path) -> None:
+    for args in (
+        ("get", "svc"),
+        ("get", "svc", "--field", "api_key", "--reveal"),
+        ("get", "svc", "-o", "json"),
+    ):
         done, modules = imported(*args, home=home)
         assert done.returncode == 0, done.stderr
         assert loaded(modules, ("rich",)) == [], args
