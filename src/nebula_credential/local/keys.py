@@ -6,7 +6,6 @@ import base64
 import binascii
 import contextlib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -78,11 +77,11 @@ def load_or_create_key_file(path: Path) -> bytes:
         return _read_key_file(path)
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode() + "\n")
+            handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         # link() fails if another process won the race; then its key is the key.
@@ -118,7 +117,7 @@ class Sealer:
         self.source = key.source
 
     def seal(self, plaintext: bytes, associated: bytes) -> bytes:
-        nonce = secrets.token_bytes(NONCE_BYTES)
+        nonce = os.urandom(NONCE_BYTES)  # what secrets.token_bytes returns
         return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
     def open(self, sealed: bytes | memoryview, associated: bytes, what: str) -> bytes:

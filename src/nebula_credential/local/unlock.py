@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 from pathlib import Path
 from typing import Final
@@ -114,7 +113,7 @@ def _record_salt(db: sqlite3.Connection, path: Path) -> bytes:
             )
         import json
 
-        params = {"alg": "argon2id", "salt": secrets.token_bytes(16).hex()}
+        params = {"alg": "argon2id", "salt": os.urandom(16).hex()}
         db.execute("INSERT OR IGNORE INTO meta VALUES ('kdf', ?)", (json.dumps(params).encode(),))
         db.execute("COMMIT")
     except BaseException:
