@@ -27,8 +27,13 @@ from .output import OutputFormat, print_field, print_many, print_one
 from .providers import ProviderName, ProviderOptions
 from .safe_text import one_line
 
-# The other commands: each module is imported only when its command runs (cli/lazy.py).
+# Every command is built when the command line names it, and the module that defines it
+# imported then (cli/lazy.py); store, get, list and delete are defined below.
 LAZY_COMMANDS = (
+    LazyCommand("store", "app", "Create or replace a credential."),
+    LazyCommand("get", "app", "Show a credential; secret values stay hidden unless --reveal."),
+    LazyCommand("list", "app", "List credentials, optionally by scope, kind and tags."),
+    LazyCommand("delete", "app", "Delete a credential; succeeds when it is already absent."),
     LazyCommand(
         "mounted", "pod", "Show the credential of a mounted Secret volume (as the pod reads it)."
     ),
@@ -166,7 +171,6 @@ def main_options(
     ctx.obj = State(options, output, debug)
 
 
-@app.command()
 def store(
     ctx: typer.Context,
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -224,7 +228,6 @@ def store(
         print_one(stored, state.output, sys.stdout, reveal=False)
 
 
-@app.command()
 def get(
     ctx: typer.Context,
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -245,7 +248,6 @@ def get(
     print_one(credential, state.output, sys.stdout, reveal=reveal)
 
 
-@app.command("list")
 def list_(
     ctx: typer.Context,
     scope: Annotated[str | None, typer.Option(help="Only this scope")] = None,
@@ -295,7 +297,6 @@ def list_(
         raise typer.Exit(PARTIAL)
 
 
-@app.command()
 def delete(
     ctx: typer.Context,
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -320,3 +321,11 @@ def delete(
     else:
         deleted = _run(state, lambda p: cid if p.delete(cid) else None)
     print(f"deleted {deleted}" if deleted else f"{cid} was absent; nothing to delete")
+
+
+def register(app: typer.Typer) -> None:
+    """Add store, get, list and delete to ``app``."""
+    app.command()(store)
+    app.command()(get)
+    app.command("list")(list_)
+    app.command()(delete)

@@ -4,9 +4,9 @@
 engine, the audit reader or sealing (and the YAML, rich progress and Kubernetes code
 they pull in). The root group lists such a command under its name and short help; the
 module that defines it is imported when the command line resolves to it, and its
-``register(app)`` adds it as it would to the root app. ``--help`` lists the commands
-from their short help alone. ``tests/cli/test_cli_startup.py`` checks that each short
-help here is the first line of the command's own help.
+``register(app)`` adds it as it would to the root app; only that command is built.
+``--help`` lists the commands from their short help alone; tests/cli/test_cli_startup.py
+checks that each short help is the first line of the command's own help.
 """
 
 from __future__ import annotations
@@ -30,10 +30,21 @@ class LazyCommand:
     help: str
 
     def load(self) -> Any:
-        """The click command, built by typer as if registered on the root app."""
+        """The click command, built by typer as if registered on the root app (only
+        this one: typer inspects each command's signature as it builds it)."""
         module = importlib.import_module(f"{_PACKAGE}.{self.module}")
         holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         module.register(holder)
+        holder.registered_commands = [
+            info
+            for info in holder.registered_commands
+            if (info.name or typer.main.get_command_name(info.callback.__name__)) == self.name  # type: ignore[union-attr]
+        ]
+        holder.registered_groups = [
+            info
+            for info in holder.registered_groups
+            if info.typer_instance.info.name == self.name  # type: ignore[union-attr]
+        ]
         built = typer.main.get_command(holder)
         commands = getattr(built, "commands", None)
         return built if commands is None else commands[self.name]
