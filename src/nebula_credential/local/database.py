@@ -37,6 +37,12 @@ CREATE INDEX IF NOT EXISTS credentials_scope ON credentials (scope);
 """
 
 
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection holds the lock (by result code)."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 def classify(path: Path, exc: sqlite3.Error, lock_timeout: float) -> CredentialError:
     """A typed error for a SQLite failure, chosen by its result code, never its text."""
     name = getattr(exc, "sqlite_errorname", None) or ""
@@ -85,9 +91,8 @@ def retry_busy(fn: Callable[[], T], lock_timeout: float) -> T:
         try:
             return fn()
         except sqlite3.OperationalError as exc:
-            name = getattr(exc, "sqlite_errorname", "") or ""
             remaining = deadline - time.monotonic()
-            if not name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or remaining <= 0:
+            if not is_busy(exc) or remaining <= 0:
                 raise
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.1)

@@ -61,11 +61,12 @@ class LocalStorageProvider(CredentialProvider):
     Where the work runs, per call: ``retrieve`` and ``exists`` read one row on the
     calling event loop's thread when the store is open and no other call holds it — a
     SELECT in WAL mode (readers do not wait for writers), an AES-GCM check and a decode,
-    tens of microseconds, less than a hop to a thread costs. Otherwise (the first call,
-    which opens the store and may derive a key with Argon2id; a write in progress) and
-    for every write and list page, the work runs on one worker thread, so the loop never
-    waits for the disk's fsync or another process's lock. The sync facade
-    (:meth:`blocking`) runs everything on the caller's thread.
+    tens of microseconds, less than a hop to a thread costs. Such a read never waits: if
+    SQLite reports another connection's lock, it goes to the worker instead. The first
+    call (it opens the store and may derive a key with Argon2id), a read while a write is
+    in progress, every write and every list page run on one worker thread, so the loop
+    never waits for the disk's fsync or for a lock. The sync facade (:meth:`blocking`)
+    runs everything on the caller's thread.
     """
 
     name: ClassVar[str] = "local"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -9,7 +10,7 @@ from typing import Any, Final, TypeVar
 from ..domain import CorruptData, Credential, CredentialId, PayloadTooLarge
 from ..providers import ListFilter, next_revision
 from . import rows
-from .database import create_database, guarded, make_data_dir, open_database
+from .database import create_database, guarded, is_busy, make_data_dir, open_database
 from .rows import COLUMNS, Row
 from .unlock import unlock
 
@@ -19,6 +20,10 @@ MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 LOCK_TIMEOUT_S: Final = 30.0
 _PAGE: Final = 256
 _SELECT_ONE: Final = f"SELECT {COLUMNS} FROM credentials WHERE id = ?"  # noqa: S608
+
+
+class WouldWait(Exception):
+    """A read asked not to wait found the database locked by another connection."""
 
 
 class LocalStore:
@@ -91,8 +96,29 @@ class LocalStore:
 
         return self._guard(write)
 
-    def retrieve(self, credential_id: CredentialId) -> Credential | None:
-        record = self._guard(lambda: self._db.execute(_SELECT_ONE, (credential_id,)).fetchone())
+    def _fetch_one(self, sql: str, params: tuple[object, ...], wait: bool) -> Any:
+        if wait:
+            return self._guard(lambda: self._db.execute(sql, params).fetchone())
+        return self._guard(lambda: self._fetch_now(sql, params))
+
+    def _fetch_now(self, sql: str, params: tuple[object, ...]) -> Any:
+        """The row, or WouldWait at once where SQLite would wait for another's lock."""
+        db = self._db
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            try:
+                return db.execute(sql, params).fetchone()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            raise WouldWait
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self._lock_timeout * 1000)}")
+
+    def retrieve(self, credential_id: CredentialId, *, wait: bool = True) -> Credential | None:
+        """The credential or None; with ``wait=False``, WouldWait instead of waiting for
+        another process's lock."""
+        record = self._fetch_one(_SELECT_ONE, (credential_id,), wait)
         return None if record is None else self._decode(record, credential_id)
 
     def delete(self, credential_id: str) -> bool:
@@ -101,13 +127,9 @@ class LocalStore:
         )
         return cursor.rowcount > 0
 
-    def exists(self, credential_id: str) -> bool:
-        record = self._guard(
-            lambda: self._db.execute(
-                "SELECT 1 FROM credentials WHERE id = ?", (credential_id,)
-            ).fetchone()
-        )
-        return record is not None
+    def exists(self, credential_id: str, *, wait: bool = True) -> bool:
+        sql = "SELECT 1 FROM credentials WHERE id = ?"
+        return self._fetch_one(sql, (credential_id,), wait) is not None
 
     def page(self, selection: ListFilter, after: str) -> tuple[list[Credential], str | None]:
         """One page of matches with ids above ``after``, and where the next page starts."""
