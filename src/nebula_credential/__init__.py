@@ -9,7 +9,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
-from .cache import CacheStats, CachingProvider
 from .domain import (
     REDACTED,
     AuthenticationError,
@@ -37,21 +36,27 @@ from .domain import (
     ValidationError,
     fields_of,
 )
-from .local import LocalStorageProvider
 from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
 
 if TYPE_CHECKING:
+    from .cache import CacheStats, CachingProvider
     from .kubernetes import KubernetesSecretsProvider, SyncKubernetesSecretsProvider
+    from .local import LocalStorageProvider
     from .readers import MountedChange, MountedCredential, credential_from_env, read_mounted
 
 __version__ = "0.1.0"
 
 
 # lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
-# The pod readers (asyncio, the Secret mapping) load on first use as well.
+# The local store (sqlite3, cryptography), the cache and the pod readers (asyncio, the
+# Secret mapping) load on first use as well: each command of the CLI imports only what
+# it uses, and the blocking local store never imports asyncio.
 __getattr__ = lazy_exports(
     __name__,
     {
+        "CacheStats": ".cache",
+        "CachingProvider": ".cache",
+        "LocalStorageProvider": ".local",
         "KubernetesSecretsProvider": ".kubernetes",
         "SyncKubernetesSecretsProvider": ".kubernetes",
         "MountedChange": ".readers",

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ..domain import CorruptData, Credential, CredentialId, CredentialScope, parse_kind
-from ..providers import CredentialProvider
-from .audit_cmd import register as register_audit_command
+from ..providers import CredentialProvider, SyncCredentialProvider
 from .exit_codes import PARTIAL
 from .inputs import (
     UsageError,
@@ -23,22 +22,82 @@ from .inputs import (
     prompt_missing,
     stdin_is_interactive,
 )
-from .ops_cmd import register as register_ops_commands
+from .lazy import LazyCommand, lazy_group
 from .output import OutputFormat, print_field, print_many, print_one
-from .pod import register as register_pod_commands
 from .providers import ProviderName, ProviderOptions
-from .reencrypt_cmd import register as register_reencrypt_command
-from .rotate_cmd import register as register_rotate_command
 from .safe_text import one_line
-from .seal_cmd import register as register_seal_commands
+
+# Every command is built when the command line names it, and the module that defines it
+# imported then (cli/lazy.py); store, get, list and delete are defined below.
+LAZY_COMMANDS = (
+    LazyCommand("store", "app", "Create or replace a credential."),
+    LazyCommand("get", "app", "Show a credential; secret values stay hidden unless --reveal."),
+    LazyCommand("list", "app", "List credentials, optionally by scope, kind and tags."),
+    LazyCommand("delete", "app", "Delete a credential; succeeds when it is already absent."),
+    LazyCommand(
+        "mounted", "pod", "Show the credential of a mounted Secret volume (as the pod reads it)."
+    ),
+    LazyCommand(
+        "env",
+        "pod",
+        "Show the credential held in environment variables (never updated; prefer files).",
+    ),
+    LazyCommand(
+        "doctor",
+        "doctor_cmd",
+        "Check the Kubernetes set-up for credentials; exit 1 when something needed is missing.",
+    ),
+    LazyCommand(
+        "seal",
+        "seal_cmd",
+        "Print a SealedSecret (bitnami.com/v1alpha1) that is safe to commit to Git.",
+    ),
+    LazyCommand(
+        "unseal", "seal_cmd", "Open a SealedSecret offline (recovery) and print the plain Secret."
+    ),
+    LazyCommand(
+        "audit",
+        "audit_cmd",
+        "Secret events of a kube-apiserver audit log: counts by user and verb, flags.",
+    ),
+    LazyCommand(
+        "reencrypt",
+        "reencrypt_cmd",
+        "Rewrite every managed Secret unchanged (re-encrypted with the current key).",
+    ),
+    LazyCommand(
+        "migrate",
+        "ops_cmd",
+        "Copy credentials from the source (global options) to another provider.",
+    ),
+    LazyCommand(
+        "replicate",
+        "ops_cmd",
+        "Copy credentials from the source to several Kubernetes contexts at once.",
+    ),
+    LazyCommand(
+        "rotate",
+        "rotate_cmd",
+        "Refresh oauth2 tokens with the refresh-token grant, or roll a rotation back.",
+    ),
+    LazyCommand(
+        "manifests",
+        "manifests_cmd",
+        "Print Kubernetes manifests (YAML for kubectl apply) for credentials.",
+    ),
+)
 
 app = typer.Typer(
     name="nebula-credential",
     help="Typed credentials in Kubernetes Secrets or an encrypted local store.",
+    cls=lazy_group(LAZY_COMMANDS),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+T = TypeVar("T")
 
 
 class State:
@@ -65,9 +124,18 @@ def _say(message: str) -> None:
     sys.stderr.write(one_line(message) + "\n")
 
 
-def _run(state: State, work: Any) -> Any:
-    async def go() -> Any:
-        provider: CredentialProvider = state.options.build()
+def _run(state: State, work: Callable[[SyncCredentialProvider], T]) -> T:
+    """``work`` on the chosen provider through the sync facade: the local store runs on
+    this thread without an event loop (nor the ~15 ms import of asyncio)."""
+    with SyncCredentialProvider(state.options.build()) as provider:
+        return work(provider)
+
+
+def _run_async(state: State, work: Callable[[CredentialProvider], Awaitable[T]]) -> T:
+    import asyncio
+
+    async def go() -> T:
+        provider = state.options.build()
         try:
             return await work(provider)
         finally:
@@ -108,7 +176,6 @@ def main_options(
     ctx.obj = State(options, output, debug)
 
 
-@app.command()
 def store(
     ctx: typer.Context,
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -166,7 +233,6 @@ def store(
         print_one(stored, state.output, sys.stdout, reveal=False)
 
 
-@app.command()
 def get(
     ctx: typer.Context,
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -187,7 +253,6 @@ def get(
     print_one(credential, state.output, sys.stdout, reveal=reveal)
 
 
-@app.command("list")
 def list_(
     ctx: typer.Context,
     scope: Annotated[str | None, typer.Option(help="Only this scope")] = None,
@@ -218,7 +283,7 @@ def list_(
         skipped.append(error)
         _say(f"warning: skipped: {error}")
 
-    async def work(provider: CredentialProvider) -> int:
+    def work(provider: SyncCredentialProvider) -> int:
         listing = provider.list(
             scope=scope,
             descendants=descendants,
@@ -226,8 +291,7 @@ def list_(
             tags=tags,
             on_skip=None if strict else skip,
         )
-        items = [c async for c in listing]
-        return print_many(items, state.output, sys.stdout, reveal=reveal)
+        return print_many(list(listing), state.output, sys.stdout, reveal=reveal)
 
     listed: int = _run(state, work)
     if skipped:
@@ -238,7 +302,6 @@ def list_(
         raise typer.Exit(PARTIAL)
 
 
-@app.command()
 def delete(
     ctx: typer.Context,
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -250,32 +313,24 @@ def delete(
     state = _state(ctx)
     cid = CredentialId(credential_id)
 
-    async def work(provider: CredentialProvider) -> str | None:
-        forced = getattr(provider, "force_delete", None) if force else None
-        if forced is not None:
-            what: str | None = await forced(cid)
+    async def forced(provider: CredentialProvider) -> str | None:
+        force_delete = getattr(provider, "force_delete", None)
+        if force_delete is not None:
+            what: str | None = await force_delete(cid)
             return what
         return cid if await provider.delete(cid) else None
 
-    deleted: str | None = _run(state, work)
+    deleted: str | None
+    if force:
+        deleted = _run_async(state, forced)
+    else:
+        deleted = _run(state, lambda p: cid if p.delete(cid) else None)
     print(f"deleted {deleted}" if deleted else f"{cid} was absent; nothing to delete")
 
 
-register_pod_commands(app)
-
-
-def _register_cluster_commands() -> None:
-    from .doctor_cmd import register as register_doctor
-    from .manifests_cmd import manifests_app
-
-    app.add_typer(manifests_app)
-    register_doctor(app)
-
-
-_register_cluster_commands()
-
-register_seal_commands(app)
-register_audit_command(app)
-register_reencrypt_command(app)
-register_ops_commands(app)
-register_rotate_command(app)
+def register(app: typer.Typer) -> None:
+    """Add store, get, list and delete to ``app``."""
+    app.command()(store)
+    app.command()(get)
+    app.command("list")(list_)
+    app.command()(delete)

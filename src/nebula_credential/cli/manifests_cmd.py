@@ -304,3 +304,8 @@ def network_policy_cmd(
         metrics_port=metrics_port,
     )
     _emit(ctx, [doc], kube_version)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``manifests`` group to the ``nebula-credential`` app."""
+    app.add_typer(manifests_app)

@@ -48,21 +48,19 @@ def print_one(credential: Credential, fmt: OutputFormat, out: TextIO, *, reveal:
 
 
 def _print_detail(record: dict[str, Any], credential: Credential, out: TextIO) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from .detail import print_rows
 
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for key in ("id", "kind", "scope", "owner", "version", "created_at", "updated_at"):
-        table.add_row(key, cell(record[key]))
+    rows: list[tuple[str, object]] = [
+        (key, record[key])
+        for key in ("id", "kind", "scope", "owner", "version", "created_at", "updated_at")
+    ]
     if credential.expires_at is not None:
-        table.add_row("expires_at", cell(record["expires_at"]))
-    table.add_row("tags", cell(", ".join(f"{k}={v}" for k, v in credential.tags.items())))
+        rows.append(("expires_at", record["expires_at"]))
+    rows.append(("tags", ", ".join(f"{k}={v}" for k, v in credential.tags.items())))
     for name, value in record["fields"].items():
         marker = " (secret)" if name in credential.secret_field_names else ""
-        table.add_row(cell(f"fields.{name}{marker}"), cell(value))
-    Console(file=out, highlight=False, soft_wrap=True).print(table)
+        rows.append((visible(f"fields.{name}{marker}"), value))
+    print_rows(rows, out)
 
 
 def print_many(

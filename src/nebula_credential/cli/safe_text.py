@@ -49,18 +49,25 @@ def one_line(text: str) -> str:
     return _UNSAFE_IN_LINE.sub(_escape, text)
 
 
+def escaped_pieces(text: str) -> list[tuple[str, bool]]:
+    """``text`` as pieces of plain text (False) and visible escapes (True)."""
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for match in _UNSAFE.finditer(text):
+        pieces.append((text[last : match.start()], False))
+        pieces.append((_escape(match), True))
+        last = match.end()
+    pieces.append((text[last:], False))
+    return [piece for piece in pieces if piece[0]]
+
+
 def cell(value: object) -> Text:
     """A table cell showing ``value`` as plain text; escapes show in reverse video."""
     from rich.text import Text
 
-    text = "" if value is None else str(value)
     shown = Text()
-    last = 0
-    for match in _UNSAFE.finditer(text):
-        shown.append(text[last : match.start()])
-        shown.append(_escape(match), style="reverse")
-        last = match.end()
-    shown.append(text[last:])
+    for text, escape in escaped_pieces("" if value is None else str(value)):
+        shown.append(text, style="reverse" if escape else None)
     return shown
 
 

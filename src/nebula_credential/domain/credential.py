@@ -137,6 +137,15 @@ class Credential:
         set_(copy, "updated_at", parse_timestamp(updated_at, "updated_at", self.id))
         return copy
 
+    @classmethod
+    def _assemble(cls, values: tuple[Any, ...]) -> Credential:
+        """A credential from attribute values (in ``__slots__`` order) that are already
+        valid and normalised; see ``trusted``."""
+        credential = object.__new__(cls)
+        for slot, value in zip(_SLOTS, values, strict=True):
+            slot.__set__(credential, value)
+        return credential
+
     def __copy__(self) -> Credential:
         return self
 
@@ -262,6 +271,9 @@ class Credential:
         )
 
     __str__ = __repr__
+
+
+_SLOTS: Final = tuple(getattr(Credential, name) for name in _ATTRS)
 
 
 def _ts(moment: datetime | None) -> str | None:

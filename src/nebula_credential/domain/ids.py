@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from typing import Final
 
@@ -62,4 +61,6 @@ class CredentialId(str):
     def new(cls, prefix: str = "cred") -> CredentialId:
         """A fresh, time-ordered, random id such as ``cred_0193a1b2c3d4e5f60718293a4b5c6d7e``."""
         millis = time.time_ns() // 1_000_000
+        import secrets  # here: reading ids need not load it (and hmac, hashlib)
+
         return cls(f"{prefix}_{millis:012x}{secrets.token_hex(10)}")

@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 from ..domain import Credential, CredentialId, InvalidCredential, ProviderUnavailable
 from ..providers import ListFilter, check_previous
 from .database import check_data_dir
-from .store import DB_NAME, LocalStore
+from .store import DB_NAME, LocalStore, WouldWait
 from .unlock import check_settings
 
 T = TypeVar("T")
@@ -26,7 +26,12 @@ class _Write:
     """Marks an operation that creates the store when it does not exist yet."""
 
 
+class Busy:
+    """What :meth:`LocalAccess.retrieve_now` returns when it would have to wait."""
+
+
 _WRITE: Final = _Write()
+BUSY: Final = Busy()
 
 
 class LocalAccess:
@@ -71,6 +76,31 @@ class LocalAccess:
                     lock_timeout=self._lock_timeout,
                 )
             return fn(self._store)
+
+    def _now(self, fn: Callable[[LocalStore], T]) -> T | Busy:
+        """``fn`` on the open store if that needs no waiting, else BUSY: the store is
+        not open yet (opening may derive a key or create files), another thread holds it
+        (a write that waits for the disk), or another process holds the database's lock
+        (``fn`` reads with ``wait=False``)."""
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            if self._closed or self._store is None:
+                return BUSY  # the waiting path opens the store, or says it was closed
+            return fn(self._store)
+        except WouldWait:
+            return BUSY
+        finally:
+            self._lock.release()
+
+    def retrieve_now(self, credential_id: str) -> Credential | Busy | None:
+        """:meth:`retrieve`, or BUSY when it cannot run at once (see :meth:`_now`)."""
+        cid = CredentialId(credential_id)
+        return self._now(lambda s: s.retrieve(cid, wait=False))
+
+    def exists_now(self, credential_id: str) -> bool | Busy:
+        cid = CredentialId(credential_id)
+        return self._now(lambda s: s.exists(cid, wait=False))
 
     def _exists(self) -> bool:
         # The directory is vetted even when there is nothing to read.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sqlite3
 import stat
 import time
@@ -41,6 +40,12 @@ CREATE TABLE IF NOT EXISTS previous (
     blob BLOB NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection holds the lock (by result code)."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
 def classify(path: Path, exc: sqlite3.Error, lock_timeout: float) -> CredentialError:
@@ -91,9 +96,8 @@ def retry_busy(fn: Callable[[], T], lock_timeout: float) -> T:
         try:
             return fn()
         except sqlite3.OperationalError as exc:
-            name = getattr(exc, "sqlite_errorname", "") or ""
             remaining = deadline - time.monotonic()
-            if not name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or remaining <= 0:
+            if not is_busy(exc) or remaining <= 0:
                 raise
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.1)
@@ -132,7 +136,7 @@ def make_data_dir(path: Path) -> None:
 
 def create_database(path: Path, lock_timeout: float) -> None:
     """Build a complete empty store beside ``path`` and link it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
     def build() -> None:
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

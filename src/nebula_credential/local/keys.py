@@ -6,7 +6,6 @@ import base64
 import binascii
 import contextlib
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -78,11 +77,11 @@ def load_or_create_key_file(path: Path) -> bytes:
         return _read_key_file(path)
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode() + "\n")
+            handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode() + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         # link() fails if another process won the race; then its key is the key.
@@ -107,28 +106,44 @@ def _read_key_file(path: Path) -> bytes:
 class Sealer:
     """AES-256-GCM: ``nonce || ciphertext || tag``, with caller-chosen associated data."""
 
-    __slots__ = ("_aead", "source")
+    __slots__ = ("_aead", "_invalid_tag", "source")
 
     def __init__(self, key: StoreKey) -> None:
+        from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self._aead = AESGCM(key.material)
+        self._invalid_tag = InvalidTag
         self.source = key.source
 
     def seal(self, plaintext: bytes, associated: bytes) -> bytes:
-        nonce = secrets.token_bytes(NONCE_BYTES)
+        nonce = os.urandom(NONCE_BYTES)  # what secrets.token_bytes returns
         return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
-    def open(self, sealed: bytes, associated: bytes, what: str) -> bytes:
-        from cryptography.exceptions import InvalidTag
+    def open(self, sealed: bytes | memoryview, associated: bytes, what: str) -> bytes:
+        plain = self.try_open(sealed, associated)
+        if plain is None:
+            raise CorruptData(self.failure(sealed, what))
+        return plain
 
+    def try_open(self, sealed: bytes | memoryview, associated: bytes) -> bytes | None:
+        """The plaintext, or None when ``sealed`` is truncated or fails the check.
+
+        ``sealed`` may be a memoryview of a longer blob: nothing is copied to split it.
+        """
         if len(sealed) < NONCE_BYTES + 16:
-            raise CorruptData(f"{what} is truncated")
+            return None
         try:
             return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
-        except InvalidTag:
-            pass
-        raise CorruptData(
+        except self._invalid_tag:
+            return None
+
+    @staticmethod
+    def failure(sealed: bytes | memoryview, what: str) -> str:
+        """Why :meth:`try_open` refused ``sealed``, for the message of CorruptData."""
+        if len(sealed) < NONCE_BYTES + 16:
+            return f"{what} is truncated"
+        return (
             f"{what} failed its integrity check: it was modified outside nebula-credential "
             "or is damaged; restore it from a backup or delete it"
         )

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from ..domain import ConfigurationError, Credential
 from ..providers import BlockingAccess, CredentialProvider, ListFilter
-from .access import LocalAccess
+from .access import Busy, LocalAccess
 from .store import DB_NAME, LOCK_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 T = TypeVar("T")
 HOME_ENV: Final = "NEBULA_CREDENTIAL_HOME"
@@ -56,6 +57,16 @@ class LocalStorageProvider(CredentialProvider):
     directory that holds none finds nothing. ``lock_timeout`` (else
     ``NEBULA_CREDENTIAL_LOCK_TIMEOUT``, else 30 s) is how long an operation waits for
     another process's lock before raising ProviderUnavailable.
+
+    Where the work runs, per call: ``retrieve`` and ``exists`` read one row on the
+    calling event loop's thread when the store is open and no other call holds it — a
+    SELECT in WAL mode (readers do not wait for writers), an AES-GCM check and a decode,
+    tens of microseconds, less than a hop to a thread costs. Such a read never waits: if
+    SQLite reports another connection's lock, it goes to the worker instead. The first
+    call (it opens the store and may derive a key with Argon2id), a read while a write is
+    in progress, every write and every list page run on one worker thread, so the loop
+    never waits for the disk's fsync or for a lock. The sync facade (:meth:`blocking`)
+    runs everything on the caller's thread.
     """
 
     name: ClassVar[str] = "local"
@@ -87,6 +98,9 @@ class LocalStorageProvider(CredentialProvider):
         return self.data_dir / DB_NAME
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        import asyncio  # loaded already (this runs in a loop); a blocking-only user skips it
+        from concurrent.futures import ThreadPoolExecutor
+
         if self._executor is None:
             # One worker thread keeps SQLite off the event loop; SQLite serialises writers.
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="nebula-local")
@@ -108,12 +122,18 @@ class LocalStorageProvider(CredentialProvider):
         return await self._call(self._access.retrieve_previous, credential_id)
 
     async def retrieve(self, credential_id: str) -> Credential | None:
+        found = self._access.retrieve_now(credential_id)
+        if not isinstance(found, Busy):
+            return found
         return await self._call(self._access.retrieve, credential_id)
 
     async def delete(self, credential_id: str) -> bool:
         return await self._call(self._access.delete, credential_id)
 
     async def exists(self, credential_id: str) -> bool:
+        found = self._access.exists_now(credential_id)
+        if not isinstance(found, Busy):
+            return found
         return await self._call(self._access.exists, credential_id)
 
     async def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
@@ -124,6 +144,8 @@ class LocalStorageProvider(CredentialProvider):
                 yield credential
 
     async def close(self) -> None:
+        import asyncio
+
         executor, self._executor = self._executor, None
         if executor is None:
             self._access.close()

@@ -17,11 +17,11 @@ the store on a disk only you can write.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-from ..domain import CorruptData, Credential, CredentialError
+from ..domain import CorruptData, Credential, CredentialError, CredentialId
+from ..domain.trusted import from_sealed_json
 from ..domain.wire import encode_json
 from .keys import Sealer
 
@@ -29,10 +29,11 @@ FORMAT_V1: Final = b"\x01"
 FORMAT_V2: Final = b"\x02"
 PREVIOUS_V1: Final = b"\x01"
 COLUMNS: Final = "id, kind, scope, tags, version, blob"
+_AD_V2: Final = b"nebula-credential/row/v2"  # then each of id, kind, scope, tags, version
+# as a 4-byte big-endian length and its UTF-8 bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """The columns of one row of the ``credentials`` table."""
 
     id: str
@@ -44,7 +45,18 @@ class Row:
 
     @classmethod
     def of(cls, record: tuple[Any, ...]) -> Row:
+        """The row as read; a column of another SQLite type is converted (and then fails
+        the integrity check, which authenticates what was written)."""
         cid, kind, scope, tags, version, blob = record
+        if (
+            type(cid) is str
+            and type(kind) is str
+            and type(scope) is str
+            and type(tags) is str
+            and type(version) is int
+            and type(blob) is bytes
+        ):
+            return cls._make(record)
         return cls(str(cid), str(kind), str(scope), str(tags), int(version), bytes(blob))
 
     def params(self) -> tuple[str, str, str, str, int, bytes]:
@@ -54,9 +66,23 @@ class Row:
 def _associated(fmt: bytes, row: Row) -> bytes:
     if fmt == FORMAT_V1:
         return b"nebula-credential/v1:" + row.id.encode("utf-8")
-    parts = [row.id, row.kind, row.scope, row.tags, str(row.version)]
-    encoded = [p.encode("utf-8") for p in parts]
-    return b"nebula-credential/row/v2" + b"".join(len(e).to_bytes(4, "big") + e for e in encoded)
+    cid, kind, scope, tags = (part.encode("utf-8") for part in row[:4])
+    version = str(row.version).encode("ascii")
+    return b"".join(
+        (
+            _AD_V2,
+            len(cid).to_bytes(4, "big"),
+            cid,
+            len(kind).to_bytes(4, "big"),
+            kind,
+            len(scope).to_bytes(4, "big"),
+            scope,
+            len(tags).to_bytes(4, "big"),
+            tags,
+            len(version).to_bytes(4, "big"),
+            version,
+        )
+    )
 
 
 def seal(sealer: Sealer, credential: Credential, plain: bytes) -> Row:
@@ -73,25 +99,34 @@ def seal(sealer: Sealer, credential: Credential, plain: bytes) -> Row:
     return Row(unsealed.id, unsealed.kind, unsealed.scope, unsealed.tags, unsealed.version, blob)
 
 
-def unseal(sealer: Sealer, row: Row, path: Path, *, legacy: bool = False) -> Credential:
-    """Decrypt and check one row; ``legacy`` also accepts format-1 blobs."""
-    what = f"credential {row.id!r} in {path}"
+def unseal(
+    sealer: Sealer, row: Row, path: Path, *, legacy: bool = False, cid: CredentialId | None = None
+) -> Credential:
+    """Decrypt and check one row; ``legacy`` also accepts format-1 blobs.
+
+    ``cid`` is the validated id the row was looked up by, when there is one.
+    """
     fmt = row.blob[:1]
     if fmt != FORMAT_V2 and not (legacy and fmt == FORMAT_V1):
         raise CorruptData(
-            f"{what} is not in a known format; restore it from a backup or delete it",
+            f"{_what(row, path)} is not in a known format; restore it from a backup or delete it",
             credential_id=row.id,
         )
-    plain = sealer.open(row.blob[1:], _associated(fmt, row), what)
+    sealed = memoryview(row.blob)[1:]
+    plain = sealer.try_open(sealed, _associated(fmt, row))
+    if plain is None:
+        raise CorruptData(sealer.failure(sealed, _what(row, path)), credential_id=row.id)
     failure: CredentialError | None = None
     try:
-        credential = Credential.from_json(plain)
+        # The blob passed the integrity check: the id it was stored under is the row's.
+        known = cid if isinstance(cid, CredentialId) and cid == row.id else CredentialId(row.id)
+        credential = from_sealed_json(plain, known)
     except CredentialError as exc:
-        failure = CorruptData(f"{what} does not decode: {exc}", credential_id=row.id)
+        failure = CorruptData(f"{_what(row, path)} does not decode: {exc}", credential_id=row.id)
     if failure is not None:
         raise failure  # outside the handler: the decoder's error holds the plaintext
     if credential.id != row.id or (fmt == FORMAT_V2 and credential.version != row.version):
-        raise CorruptData(f"{what} holds another credential", credential_id=row.id)
+        raise CorruptData(f"{_what(row, path)} holds another credential", credential_id=row.id)
     return credential
 
 
@@ -125,6 +160,10 @@ def unseal_previous(sealer: Sealer, cid: str, version: int, blob: bytes, path: P
     if credential.id != cid or credential.version != version:
         raise CorruptData(f"{what} holds another credential", credential_id=cid)
     return credential
+
+
+def _what(row: Row, path: Path) -> str:
+    return f"credential {row.id!r} in {path}"
 
 
 def upgrade(db: sqlite3.Connection, sealer: Sealer, path: Path) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from ..domain import CorruptData, Credential, PayloadTooLarge
+from ..domain import CorruptData, Credential, CredentialId, PayloadTooLarge
 from ..providers import ListFilter, next_revision
 from . import rows
-from .database import create_database, guarded, make_data_dir, open_database
+from .database import create_database, guarded, is_busy, make_data_dir, open_database
 from .rows import COLUMNS, Row
 from .unlock import unlock
 
@@ -18,6 +19,11 @@ DB_NAME: Final = "credentials.db"
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 LOCK_TIMEOUT_S: Final = 30.0
 _PAGE: Final = 256
+_SELECT_ONE: Final = f"SELECT {COLUMNS} FROM credentials WHERE id = ?"  # noqa: S608
+
+
+class WouldWait(Exception):
+    """A read asked not to wait found the database locked by another connection."""
 
 
 class LocalStore:
@@ -50,8 +56,8 @@ class LocalStore:
     def _guard(self, fn: Callable[[], T]) -> T:
         return guarded(self.path, self._lock_timeout, fn)
 
-    def _decode(self, record: tuple[Any, ...]) -> Credential:
-        return rows.unseal(self._sealer, Row.of(record), self.path)
+    def _decode(self, record: tuple[Any, ...], cid: CredentialId | None = None) -> Credential:
+        return rows.unseal(self._sealer, Row.of(record), self.path, cid=cid)
 
     def store(
         self,
@@ -64,10 +70,7 @@ class LocalStore:
         def write() -> Credential:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                record = self._db.execute(
-                    f"SELECT {COLUMNS} FROM credentials WHERE id = ?",  # noqa: S608
-                    (credential.id,),
-                ).fetchone()
+                record = self._db.execute(_SELECT_ONE, (credential.id,)).fetchone()
                 current: Credential | None = None
                 if record is not None:
                     try:
@@ -124,14 +127,30 @@ class LocalStore:
             self._sealer, credential_id, int(record[0]), bytes(record[1]), self.path
         )
 
-    def retrieve(self, credential_id: str) -> Credential | None:
-        record = self._guard(
-            lambda: self._db.execute(
-                f"SELECT {COLUMNS} FROM credentials WHERE id = ?",  # noqa: S608
-                (credential_id,),
-            ).fetchone()
-        )
-        return None if record is None else self._decode(record)
+    def _fetch_one(self, sql: str, params: tuple[object, ...], wait: bool) -> Any:
+        if wait:
+            return self._guard(lambda: self._db.execute(sql, params).fetchone())
+        return self._guard(lambda: self._fetch_now(sql, params))
+
+    def _fetch_now(self, sql: str, params: tuple[object, ...]) -> Any:
+        """The row, or WouldWait at once where SQLite would wait for another's lock."""
+        db = self._db
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            try:
+                return db.execute(sql, params).fetchone()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            raise WouldWait
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self._lock_timeout * 1000)}")
+
+    def retrieve(self, credential_id: CredentialId, *, wait: bool = True) -> Credential | None:
+        """The credential or None; with ``wait=False``, WouldWait instead of waiting for
+        another process's lock."""
+        record = self._fetch_one(_SELECT_ONE, (credential_id,), wait)
+        return None if record is None else self._decode(record, credential_id)
 
     def delete(self, credential_id: str) -> bool:
         def remove() -> bool:
@@ -148,13 +167,9 @@ class LocalStore:
 
         return self._guard(remove)
 
-    def exists(self, credential_id: str) -> bool:
-        record = self._guard(
-            lambda: self._db.execute(
-                "SELECT 1 FROM credentials WHERE id = ?", (credential_id,)
-            ).fetchone()
-        )
-        return record is not None
+    def exists(self, credential_id: str, *, wait: bool = True) -> bool:
+        sql = "SELECT 1 FROM credentials WHERE id = ?"
+        return self._fetch_one(sql, (credential_id,), wait) is not None
 
     def page(self, selection: ListFilter, after: str) -> tuple[list[Credential], str | None]:
         """One page of matches with ids above ``after``, and where the next page starts."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import sqlite3
 from pathlib import Path
 from typing import Final
@@ -88,6 +86,8 @@ def _resolve(
             raise ConfigurationError(f"the passphrase is empty; set {PASSPHRASE_ENV} to a real one")
         if kdf is None:
             kdf = _record_salt(db, path)
+        import json  # a passphrase store only
+
         salt = bytes.fromhex(json.loads(kdf)["salt"])
         return StoreKey(derive_from_passphrase(passphrase, salt), PASSPHRASE_ENV)
     if kdf is not None:
@@ -111,7 +111,9 @@ def _record_salt(db: sqlite3.Connection, path: Path) -> bytes:
             raise ConfigurationError(
                 f"the store {path} was created with a key, not a passphrase; unset {PASSPHRASE_ENV}"
             )
-        params = {"alg": "argon2id", "salt": secrets.token_bytes(16).hex()}
+        import json
+
+        params = {"alg": "argon2id", "salt": os.urandom(16).hex()}
         db.execute("INSERT OR IGNORE INTO meta VALUES ('kdf', ?)", (json.dumps(params).encode(),))
         db.execute("COMMIT")
     except BaseException:

@@ -12,12 +12,11 @@ still being read are closed with the provider.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ..domain import Credential, ProviderUnavailable
 from .base import (
@@ -28,6 +27,10 @@ from .base import (
     SkipHandler,
     not_found,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 _LIST_BATCH = 256
@@ -51,6 +54,8 @@ class SyncCredentialProvider:
         )
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio  # only for providers without blocking access: the local store skips it
+
         with self._lock:
             if self._closed:
                 raise self._closed_error()
@@ -69,7 +74,7 @@ class SyncCredentialProvider:
         except ProviderUnavailable:
             coro.close()
             raise
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return _submit(coro, loop).result()
 
     def _direct(self) -> BlockingAccess | None:
         if self._closed:
@@ -208,6 +213,8 @@ class SyncCredentialProvider:
             if self._blocking is not None:
                 self._blocking.close()
             else:  # never used through this facade; the caller may be inside a loop
+                import asyncio
+
                 closer = threading.Thread(target=asyncio.run, args=(self.provider.close(),))
                 closer.start()
                 closer.join()
@@ -216,11 +223,11 @@ class SyncCredentialProvider:
             lists = list(self._open_lists)
             self._open_lists.clear()
             for source in lists:
-                asyncio.run_coroutine_threadsafe(_aclose(source), loop).result()
-            asyncio.run_coroutine_threadsafe(self.provider.close(), loop).result()
+                _submit(_aclose(source), loop).result()
+            _submit(self.provider.close(), loop).result()
             # Async generators that libraries left unclosed (an HTTP body stream under a
             # watch, say) are finalised while the loop still runs, not at GC time.
-            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
+            _submit(loop.shutdown_asyncgens(), loop).result()
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
@@ -236,6 +243,12 @@ class SyncCredentialProvider:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _submit(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> Future[T]:
+    import asyncio  # loaded already: the loop exists
+
+    return asyncio.run_coroutine_threadsafe(coro, loop)
 
 
 async def _aclose(source: object) -> None:
