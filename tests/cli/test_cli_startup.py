@@ -156,6 +156,8 @@ def test_help_lists_every_command_without_opening_the_store(tmp_path: Path) -> N
         assert lazy.help[:40] in done.stdout
     heavy = ("sqlite3", "cryptography", "msgspec", "nebula_credential.local", "asyncio", "yaml")
     assert loaded(modules, heavy) == []
+    # typer's rich help renderer (Markdown, Syntax, Traceback) doubled the help's start-up.
+    assert loaded(modules, ("rich", "typer.rich_utils", "markdown_it", "pygments")) == []
     assert not (tmp_path / "credentials.db").exists()
 
 

@@ -22,7 +22,7 @@ from .inputs import (
     prompt_missing,
     stdin_is_interactive,
 )
-from .lazy import LazyCommand, lazy_group
+from .lazy import TYPER_SETTINGS, LazyCommand, lazy_group
 from .output import OutputFormat, print_field, print_many, print_one
 from .providers import ProviderName, ProviderOptions
 from .safe_text import one_line
@@ -92,8 +92,7 @@ app = typer.Typer(
     help="Typed credentials in Kubernetes Secrets or an encrypted local store.",
     cls=lazy_group(LAZY_COMMANDS),
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+    **TYPER_SETTINGS,
 )
 
 

@@ -13,12 +13,22 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import typer
 import typer.core
 
 _PACKAGE = __name__.rpartition(".")[0]
+
+#: Settings of every typer app of the CLI. Help and usage errors are click's plain text:
+#: typer's rich help pulls in rich's Markdown, Syntax and Traceback (markdown-it,
+#: pygments), which took ``--help`` from about 90 ms to 200 ms (bench/local_store.py).
+#: Tables, progress bars and the ``get`` view keep their styling.
+TYPER_SETTINGS: Final[dict[str, Any]] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +43,7 @@ class LazyCommand:
         """The click command, built by typer as if registered on the root app (only
         this one: typer inspects each command's signature as it builds it)."""
         module = importlib.import_module(f"{_PACKAGE}.{self.module}")
-        holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        holder = typer.Typer(**TYPER_SETTINGS)
         module.register(holder)
         holder.registered_commands = [
             info

@@ -10,12 +10,14 @@ import typer
 from .. import manifests as m
 from ..manifests.access import DEFAULT_NAMESPACE
 from .inputs import UsageError
+from .lazy import TYPER_SETTINGS
 from .output import OutputFormat
 
 manifests_app = typer.Typer(
     name="manifests",
     help="Print Kubernetes manifests (YAML for kubectl apply) for credentials.",
     no_args_is_help=True,
+    **TYPER_SETTINGS,
 )
 
 Namespace = Annotated[
