@@ -5,7 +5,6 @@
 ...     store.store(Credential(id="github", kind="api_key", fields={"api_key": "..."}))
 """
 
-import logging
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
@@ -66,9 +65,6 @@ __getattr__ = lazy_exports(
     },
 )
 
-
-# A library logs only where its user configured logging to go.
-logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "REDACTED",

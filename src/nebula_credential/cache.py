@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 from . import observe
+from ._log import get_logger
 from .domain import ConfigurationError, Credential, CredentialId
 from .providers import (
     NOT_CACHED,
@@ -33,7 +33,7 @@ from .providers import (
     not_found,
 )
 
-logger = logging.getLogger("nebula_credential.cache")
+logger = get_logger("nebula_credential.cache")
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ _APP = "nebula_credential.cli.app"  # the root group; it defines store, get, lis
 # asyncio, rich's progress bars and help renderer, metrics, and the other commands.
 NOT_FOR_THE_LOCAL_STORE = (
     "asyncio",
+    "logging",
     "yaml",
     "lightkube",
     "aiohttp",

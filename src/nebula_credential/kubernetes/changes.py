@@ -10,19 +10,19 @@ Reconnection backs off up to two seconds and goes on until the consumer closes t
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Final
 
+from .._log import get_logger
 from ..domain import CredentialError
 from ..providers import Change
 from .errors import Gone
 from .mapping import ANN_ID
 from .transport import SecretTransport
 
-logger = logging.getLogger("nebula_credential.kubernetes")
+logger = get_logger("nebula_credential.kubernetes")
 _FIRST_DELAY: Final = 0.1
 _MAX_DELAY: Final = 2.0
 

@@ -19,6 +19,7 @@ import httpx2
 from lightkube import ConfigError as LightkubeConfigError
 
 from .. import observe
+from .._log import get_logger
 from ..domain import ConfigurationError
 from ._lightkube_compat import status_error
 from .auth_errors import describe_auth_failure
@@ -34,7 +35,7 @@ from .errors import (
 )
 
 T = TypeVar("T")
-logger = logging.getLogger("nebula_credential.kubernetes")
+logger = get_logger("nebula_credential.kubernetes")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,13 @@ also go to :mod:`nebula_credential.observe`, where the metrics module counts the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import observe
+from .._log import get_logger
 
-logger = logging.getLogger("nebula_credential.readers")
+logger = get_logger("nebula_credential.readers")
 
 ReloadObserver = Callable[["ReloadEvent"], None]
 
