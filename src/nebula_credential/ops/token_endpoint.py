@@ -20,7 +20,6 @@ never a token.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import re
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from .._hosts import is_loopback
 from ..domain import NotRotatable, RotationFailed, TokenEndpointUnreachable
 
 MAX_ANSWER_BYTES: Final = 64 * 1024
@@ -82,21 +82,12 @@ def check_token_url(url: str, *, allow_http: bool = False) -> str:
         raise NotRotatable("token_url must be an https:// URL")
     if parts.username is not None or parts.password is not None:
         raise NotRotatable("token_url must not hold a user name or password")
-    if parts.scheme == "http" and not allow_http and not _loopback(host):
+    if parts.scheme == "http" and not allow_http and not is_loopback(host):
         raise NotRotatable(
             f"token_url uses plain http to {host}: tokens would cross the network in clear "
             "text; use https (plain http is accepted for loopback hosts, or with --allow-http)"
         )
     return url
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _code(value: object) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any, Final
 
+from .._hosts import is_loopback
 from ..domain import Credential, ProviderUnavailable, ValidationError
 from ..kubernetes.mapping import encode
 
@@ -54,7 +54,7 @@ def fetch_url(url: str, *, timeout: float = 10.0) -> bytes:
     """GET a certificate over http(s). Plain http is accepted on loopback only."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise ValidationError(
             f"refusing to fetch a sealing certificate over plain http from {host}: an "
             "attacker on the path could swap it; use https or a file"
@@ -73,12 +73,3 @@ def fetch_url(url: str, *, timeout: float = 10.0) -> bytes:
     if len(body) > MAX_CERT_BYTES:
         raise ValidationError(f"certificate from {url} is larger than {MAX_CERT_BYTES} bytes")
     return body
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
