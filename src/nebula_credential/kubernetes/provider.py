@@ -26,6 +26,7 @@ from .client import make_client
 from .config import load_cluster_config, resolve_namespace
 from .deletes import delete_credential, describe
 from .foreign import foreign_credential
+from .lightkube_transport import LightkubeTransport
 from .mapping import (
     ANN_ID,
     decode,
@@ -38,7 +39,7 @@ from .objects import SecretObject
 from .ownership import Listed, belongs, classify, suspect_error
 from .reencrypt import ReencryptSummary, reencrypt
 from .retry import RetryPolicy, TransportStats
-from .transport import LightkubeTransport, SecretTransport
+from .transport import SecretTransport
 from .writes import CONFLICT_DEADLINE, write_credential
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
