@@ -9,6 +9,7 @@ from . import _flags
 from ._client import PlaneClient
 from ._errors import ControlPlaneError
 from ._material import ADMIN_USER, ENCRYPTION_FILE, Material
+from ._pki import issue_client_cert
 from ._process import Process
 
 
@@ -102,6 +103,14 @@ class PlaneLayout(PlaneClient):
     @property
     def apiserver_running(self) -> bool:
         return self._apiserver is not None and self._apiserver.running()
+
+    def client_certificate(self, user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+        """A new client certificate and key (PEM) that authenticate as ``user`` in ``groups``.
+
+        Grant it rights with RBAC (a ``User`` subject named ``user``) as for anyone else.
+        """
+        key = (self.directory / "ca.key").read_bytes()
+        return issue_client_cert(self.ca_pem, key, user, groups)
 
     def secret_etcd_key(self, namespace: str, name: str) -> str:
         return f"{_flags.ETCD_PREFIX}/secrets/{namespace}/{name}"
