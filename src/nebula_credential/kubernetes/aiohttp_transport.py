@@ -19,6 +19,7 @@ import msgspec
 
 from .. import observe
 from ..domain import CredentialError, ProviderUnavailable
+from .connect import Endpoint
 from .errors import (
     RETRY_STATUSES,
     ConnectionFailed,
@@ -30,7 +31,7 @@ from .errors import (
     error_for,
     server_reply,
 )
-from .http_session import Endpoint, HttpSession, Params
+from .http_session import HttpSession, Params
 from .naming import MANAGER
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncGenerator, Mapping
-from typing import Final, Protocol
+from typing import Final
 
 import aiohttp
 
+from .connect import Endpoint
 from .errors import ConnectionFailed, ErrorReply, server_reply
 from .naming import MANAGER
 from .wire_secret import read_status
@@ -28,23 +29,6 @@ MAX_LINE: Final = 8 * 1024 * 1024  # a watch event: a Secret of at most 1 MiB, b
 _RETIRED: Final = 4  # sessions of replaced credentials kept open for calls in flight
 
 Params = Mapping[str, str | int]
-
-
-class Endpoint(Protocol):
-    """Where and how to connect (``kubernetes.connect`` builds it from a kubeconfig)."""
-
-    server: str
-    shown: str
-    proxy: str | None
-    server_hostname: str | None
-
-    def ssl_context(self) -> ssl.SSLContext | bool: ...
-
-    async def headers(self) -> dict[str, str]: ...
-
-    async def unauthorized(self) -> bool: ...
-
-    async def aclose(self) -> None: ...
 
 
 class Reply:
@@ -89,7 +73,6 @@ class HttpSession:
             connector=connector,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             timeout=self._timeout,
-            auto_decompress=False,
         )
         self._ssl = context
         return session
