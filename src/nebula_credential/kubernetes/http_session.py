@@ -11,6 +11,7 @@ outside aiohttp's handlers: its exceptions hold the request, headers included.
 from __future__ import annotations
 
 import asyncio
+import io
 import ssl
 from collections.abc import AsyncGenerator, Mapping
 from typing import Final
@@ -26,6 +27,7 @@ from .wire_secret import read_status
 USER_AGENT: Final = f"{MANAGER}/0.1 (aiohttp)"
 CONNECTIONS: Final = 64  # keep-alive connections to the API server at most
 MAX_LINE: Final = 8 * 1024 * 1024  # a watch event: a Secret of at most 1 MiB, base64
+_LARGE_BODY: Final = 512 * 1024  # sent from a buffer in chunks, as aiohttp asks
 _RETIRED: Final = 4  # sessions of replaced credentials kept open for calls in flight
 
 Params = Mapping[str, str | int]
@@ -98,12 +100,13 @@ class HttpSession:
                 headers["Content-Type"] = content_type
             failure: Exception | None = None
             status, data, phrase, retry_after = 0, b"", "", None
+            sent = io.BytesIO(body) if body is not None and len(body) > _LARGE_BODY else body
             try:
                 async with self.session().request(
                     method,
                     url,
                     params=params,
-                    data=body,
+                    data=sent,
                     headers=headers,
                     proxy=endpoint.proxy,
                     server_hostname=endpoint.server_hostname,
