@@ -227,7 +227,8 @@ class ExecPlugin:
 
 
 async def _reap(proc: asyncio.subprocess.Process) -> None:
-    """Kill the plugin and what it started if still running; always wait for it."""
+    """Kill the plugin and what it started if still running; always wait for it and drain
+    its pipe, so that nothing of it stays open."""
     if proc.returncode is None:
         killpg = getattr(os, "killpg", None)
         with contextlib.suppress(ProcessLookupError):
@@ -236,4 +237,4 @@ async def _reap(proc: asyncio.subprocess.Process) -> None:
             else:
                 proc.kill()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(proc.wait(), 5.0)
+        await asyncio.wait_for(proc.communicate(), 5.0)
