@@ -110,8 +110,9 @@ class Endpoint:
         return False
 
     async def aclose(self) -> None:
-        """Nothing is held open between requests; kept for the transport's life cycle."""
-        self._static.clear()
+        """Forget an exec plugin's credential; nothing else is held open between requests."""
+        if self._plugin is not None:
+            self._plugin.forget()
 
     def _context(
         self, cert: tuple[bytes, bytes] | None, source: str | None = None
