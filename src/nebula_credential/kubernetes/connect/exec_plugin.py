@@ -112,7 +112,6 @@ class ExecPlugin:
         self._timeout = timeout
         self._issued: Issued | None = None
         self._lock: asyncio.Lock | None = None
-        self.runs = 0
 
     def __repr__(self) -> str:
         return f"ExecPlugin({self.name!r}, apiVersion={self.api_version!r})"
@@ -139,7 +138,6 @@ class ExecPlugin:
         return issued is not None and (issued.expires is None or time.time() < issued.expires)
 
     async def _run(self) -> Issued:
-        self.runs += 1
         env = {**os.environ, **self._env, "KUBERNETES_EXEC_INFO": self._exec_info}
         try:
             proc = await asyncio.create_subprocess_exec(
