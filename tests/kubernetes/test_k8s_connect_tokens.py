@@ -13,8 +13,6 @@ from aiohttp import web
 from connect_support import b64, endpoint_from, list_secrets, write_kubeconfig
 
 from nebula_credential.domain import ConfigurationError
-from nebula_credential.kubernetes.config import load_cluster_config
-from nebula_credential.kubernetes.connect import endpoint_for
 from nebula_credential.testing.envtest import ControlPlane
 
 pytestmark = pytest.mark.kubernetes
@@ -102,29 +100,6 @@ async def test_token_file_missing_at_first_use_names_the_file(tmp_path: Path) ->
     endpoint = endpoint_from(path)  # no file is read for tokens until a request
     with pytest.raises(ConfigurationError, match=r"token file .*absent \(tokenFile of"):
         await endpoint.headers()
-
-
-async def test_in_cluster_token_is_re_read_when_the_kubelet_rotates_it(
-    control_plane: ControlPlane, tmp_path: Path
-) -> None:
-    namespace = f"pod-{secrets.token_hex(3)}"
-    reader = control_plane.identity(namespace, ["list"])
-    stranger = control_plane.identity(f"other-{secrets.token_hex(3)}", ["list"])
-    sa = tmp_path / "serviceaccount"
-    sa.mkdir()
-    (sa / "token").write_text(reader.token)
-    (sa / "ca.crt").write_bytes(control_plane.ca_pem)
-    (sa / "namespace").write_text(namespace)
-    env = {
-        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-        "KUBERNETES_SERVICE_PORT": str(control_plane.port),
-    }
-    endpoint = endpoint_for(load_cluster_config(environ=env, service_account_dir=sa), environ={})
-    assert await list_secrets(endpoint, namespace) == (200, "")
-    _rewrite(sa / "token", stranger.token)
-    await asyncio.sleep(1.1)
-    status, message = await list_secrets(endpoint, namespace)
-    assert (status, stranger.username in message) == (403, True)
 
 
 async def test_username_and_password_are_sent_as_basic_auth(tmp_path: Path) -> None:
