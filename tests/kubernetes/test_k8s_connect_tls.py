@@ -19,6 +19,8 @@ from connect_support import (
 )
 
 from nebula_credential.domain import ConfigurationError
+from nebula_credential.kubernetes.config import load_cluster_config
+from nebula_credential.kubernetes.connect import endpoint_for
 from nebula_credential.testing.envtest import ControlPlane
 
 pytestmark = pytest.mark.kubernetes
@@ -135,6 +137,27 @@ async def test_proxy_url_sends_every_request_through_the_proxy(
         assert proxy.tunnels == [f"127.0.0.1:{control_plane.port}"]
 
 
+async def test_https_proxy_from_the_environment_unless_no_proxy_exempts_the_host(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    cluster = {"server": control_plane.server, "certificate-authority": str(control_plane.ca_file)}
+    path = write_kubeconfig(tmp_path / "e.yaml", cluster, _admin(control_plane), "default")
+    target = load_cluster_config(kubeconfig=path, environ={})
+    async with ConnectProxy().running() as proxy:
+        via_env = endpoint_for(target, environ={"HTTPS_PROXY": proxy.url})
+        assert (await list_secrets(via_env, "default"))[0] == 200
+        assert len(proxy.tunnels) == 1
+        for exempt in ("127.0.0.1", "localhost,127.0.0.0/8", f"127.0.0.1:{control_plane.port}"):
+            direct = endpoint_for(target, environ={"https_proxy": proxy.url, "NO_PROXY": exempt})
+            assert direct.proxy is None
+            assert (await list_secrets(direct, "default"))[0] == 200
+        assert len(proxy.tunnels) == 1
+        other_port = endpoint_for(
+            target, environ={"HTTPS_PROXY": proxy.url, "NO_PROXY": "127.0.0.1:1"}
+        )
+        assert other_port.proxy == proxy.url
+
+
 def test_socks_proxy_is_refused_by_name(control_plane: ControlPlane, tmp_path: Path) -> None:
     cluster = {"server": control_plane.server, "proxy-url": "socks5://127.0.0.1:1080"}
     path = write_kubeconfig(tmp_path / "s.yaml", cluster, _admin(control_plane), "default")
@@ -158,6 +181,10 @@ def test_unreadable_or_bad_tls_files_fail_at_construction_naming_the_setting(
     cluster = {"server": control_plane.server, "certificate-authority-data": b64(b"not a cert")}
     path = write_kubeconfig(tmp_path / "b.yaml", cluster, _admin(control_plane), "default")
     with pytest.raises(ConfigurationError, match="not a PEM or DER certificate"):
+        endpoint_from(path)
+    both = {**cluster, "insecure-skip-tls-verify": True}
+    path = write_kubeconfig(tmp_path / "d.yaml", both, _admin(control_plane), "default")
+    with pytest.raises(ConfigurationError, match="both a certificate authority and insecure"):
         endpoint_from(path)
     cert, _ = control_plane.client_certificate("mallory")
     _, other_key = control_plane.client_certificate("mallory")
