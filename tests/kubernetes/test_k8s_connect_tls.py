@@ -171,9 +171,10 @@ def test_unreadable_or_bad_tls_files_fail_at_construction_naming_the_setting(
     ca = tmp_path / "ca.crt"
     ca.write_bytes(control_plane.ca_pem)
     ca.chmod(0)
-    cluster = {"server": control_plane.server, "certificate-authority": str(ca)}
-    path = write_kubeconfig(tmp_path / "a.yaml", cluster, _admin(control_plane), "default")
-    if os.geteuid() != 0:  # root reads any file
+    unreadable = [ca, tmp_path / "missing.crt", tmp_path]  # a directory is no file either
+    for where in unreadable if os.geteuid() != 0 else unreadable[1:]:  # root reads any file
+        cluster = {"server": control_plane.server, "certificate-authority": str(where)}
+        path = write_kubeconfig(tmp_path / "a.yaml", cluster, _admin(control_plane), "default")
         with pytest.raises(
             ConfigurationError, match=r"certificate-authority file .* cannot be read"
         ):
