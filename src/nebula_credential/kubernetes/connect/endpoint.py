@@ -110,8 +110,9 @@ class Endpoint:
         return False
 
     async def aclose(self) -> None:
-        """Nothing is held open between requests; kept for the transport's life cycle."""
-        self._static.clear()
+        """Forget an exec plugin's credential; nothing else is held open between requests."""
+        if self._plugin is not None:
+            self._plugin.forget()
 
     def _context(
         self, cert: tuple[bytes, bytes] | None, source: str | None = None
@@ -160,7 +161,10 @@ def endpoint_for(
     if user is not None and user.token_file:
         token_file = TokenFile(user.token_file, f"tokenFile of {where}")
     elif user is not None and user.token:
-        headers["Authorization"] = f"Bearer {user.token.strip()}"
+        token = str(user.token).strip()
+        if any(c in token for c in "\r\n"):
+            raise ConfigurationError(f"the token in {where} spans lines; it must be one line")
+        headers["Authorization"] = f"Bearer {token}"
     elif user is not None and user.username and user.password:
         pair = f"{user.username}:{user.password}".encode()
         headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"

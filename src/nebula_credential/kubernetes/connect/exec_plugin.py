@@ -72,24 +72,30 @@ class ExecPlugin:
         if not isinstance(command, str) or not command:
             raise ConfigurationError(f"the exec plugin in {where} has no command")
         self.name = os.path.basename(command)[:80]
-        self._what = f"the exec credential plugin {self.name!r} of {where}"
+        self._what = f"the exec credential plugin {self.name!r}"
+        self._where = where
         self.api_version = spec.get("apiVersion")
         if self.api_version not in API_VERSIONS:
             raise ConfigurationError(
-                f"{self._what} asks for apiVersion {str(self.api_version)[:80]!r}; supported: "
-                f"{', '.join(sorted(API_VERSIONS))}"
+                f"{self._what} of {where} asks for apiVersion "
+                f"{str(self.api_version)[:80]!r}; supported: {', '.join(sorted(API_VERSIONS))}"
             )
         args = spec.get("args") or []
         env = spec.get("env") or []
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise ConfigurationError(f"the args of {self._what} must be a list of strings")
+            raise ConfigurationError(
+                f"the args of {self._what} of {where} must be a list of strings"
+            )
         if not isinstance(env, list) or not all(
             isinstance(e, Mapping) and isinstance(e.get("name"), str) for e in env
         ):
-            raise ConfigurationError(f"the env of {self._what} must be a list of name/value")
+            raise ConfigurationError(
+                f"the env of {self._what} of {where} must be a list of name/value"
+            )
         if spec.get("interactiveMode") == "Always":
             raise ConfigurationError(
-                f"{self._what} needs an interactive terminal (interactiveMode: Always), "
+                f"{self._what} of {where} needs an interactive terminal (interactiveMode: "
+                "Always), "
                 "which nebula-credential never gives a plugin; log in with it first or use "
                 "a mode that does not need one"
             )
@@ -106,7 +112,6 @@ class ExecPlugin:
         self._timeout = timeout
         self._issued: Issued | None = None
         self._lock: asyncio.Lock | None = None
-        self.runs = 0
 
     def __repr__(self) -> str:
         return f"ExecPlugin({self.name!r}, apiVersion={self.api_version!r})"
@@ -133,7 +138,6 @@ class ExecPlugin:
         return issued is not None and (issued.expires is None or time.time() < issued.expires)
 
     async def _run(self) -> Issued:
-        self.runs += 1
         env = {**os.environ, **self._env, "KUBERNETES_EXEC_INFO": self._exec_info}
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -147,12 +151,13 @@ class ExecPlugin:
         except FileNotFoundError:
             hint = f" ({self._hint[:300]})" if self._hint else ""
             raise ConfigurationError(
-                f"{self._what} was not found: {self._argv[0]!r} is not installed or not on "
-                f"PATH{hint}"
+                f"{self._what} of {self._where} was not found: {self._argv[0]!r} is not "
+                f"installed or not on PATH{hint}"
             ) from None
         except OSError as exc:
             raise ConfigurationError(
-                f"{self._what} cannot be started ({exc.strerror or type(exc).__name__})"
+                f"{self._what} of {self._where} cannot be started "
+                f"({exc.strerror or type(exc).__name__})"
             ) from None
         try:
             output = await asyncio.wait_for(self._read(proc), self._timeout)
@@ -222,12 +227,13 @@ class ExecPlugin:
     def _failed(self, problem: str) -> ConfigurationError:
         return ConfigurationError(
             f"{self._what} {problem}; run it by hand to see why (its output is not shown "
-            "here, as it may hold tokens)"
+            f"here, as it may hold tokens); it is set in {self._where}"
         )
 
 
 async def _reap(proc: asyncio.subprocess.Process) -> None:
-    """Kill the plugin and what it started if still running; always wait for it."""
+    """Kill the plugin and what it started if still running; always wait for it and drain
+    its pipe, so that nothing of it stays open."""
     if proc.returncode is None:
         killpg = getattr(os, "killpg", None)
         with contextlib.suppress(ProcessLookupError):
@@ -236,4 +242,4 @@ async def _reap(proc: asyncio.subprocess.Process) -> None:
             else:
                 proc.kill()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(proc.wait(), 5.0)
+        await asyncio.wait_for(proc.communicate(), 5.0)

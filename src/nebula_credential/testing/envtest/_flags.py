@@ -14,6 +14,7 @@ from typing import Final
 
 from ._configs import merge_flags
 from ._errors import ControlPlaneError
+from ._material import SNI_NAME
 from ._process import tail
 
 ETCD_PREFIX: Final = "/registry"
@@ -74,6 +75,7 @@ def apiserver_flags(
         f"--tls-private-key-file={d / 'apiserver.key'}",
         # Client certificates signed by the plane's CA authenticate (CN user, O groups).
         f"--client-ca-file={d / 'ca.crt'}",
+        f"--tls-sni-cert-key={d / 'sni.crt'},{d / 'sni.key'}:{SNI_NAME}",
         "--authorization-mode=RBAC",
         f"--token-auth-file={d / 'tokens.csv'}",
         f"--encryption-provider-config={d / 'encryption.yaml'}",

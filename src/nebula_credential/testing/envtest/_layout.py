@@ -8,7 +8,7 @@ from pathlib import Path
 from . import _flags
 from ._client import PlaneClient
 from ._errors import ControlPlaneError
-from ._material import ADMIN_USER, ENCRYPTION_FILE, Material
+from ._material import ADMIN_USER, ENCRYPTION_FILE, SNI_NAME, Material
 from ._pki import issue_client_cert
 from ._process import Process
 
@@ -66,6 +66,16 @@ class PlaneLayout(PlaneClient):
     def ca_data(self) -> str:
         """Base64 of the CA PEM, as in a kubeconfig's certificate-authority-data."""
         return base64.b64encode(self.ca_pem).decode()
+
+    @property
+    def sni_name(self) -> str:
+        """A DNS name the API server has a separate certificate for (SNI)."""
+        return SNI_NAME
+
+    @property
+    def sni_ca_pem(self) -> bytes:
+        """The CA of the :attr:`sni_name` certificate, and of no other."""
+        return (self.directory / "sni-ca.crt").read_bytes()
 
     @property
     def admin_token(self) -> str:
