@@ -59,6 +59,7 @@ class HttpSession:
         self._ssl: ssl.SSLContext | bool | None = None
         self._retired: list[aiohttp.ClientSession] = []
         self._closing: set[asyncio.Future[None]] = set()
+        self._auth: dict[str, str] = {}
 
     def session(self) -> aiohttp.ClientSession:
         context = self.endpoint.ssl_context()
@@ -81,11 +82,27 @@ class HttpSession:
         )
         self._session = session = aiohttp.ClientSession(
             connector=connector,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **self._auth},
             timeout=self._timeout,
         )
         self._ssl = context
         return session
+
+    def _authorize(self, auth: dict[str, str]) -> aiohttp.ClientSession:
+        """The session, sending ``auth`` from now on.
+
+        The auth headers live in the session's default headers, updated when the
+        endpoint's change (a rotated token): aiohttp merges per-request headers into a
+        new multidict on every request, which costs as much as the rest of a GET.
+        """
+        if auth != self._auth:
+            if self._session is not None:
+                defaults = self._session.headers
+                for key in self._auth.keys() - auth.keys():
+                    defaults.pop(key, None)
+                defaults.update(auth)
+            self._auth = auth
+        return self.session()
 
     async def request(
         self,
@@ -103,19 +120,20 @@ class HttpSession:
         """
         endpoint = self.endpoint
         for attempt in (1, 2):
-            headers = await endpoint.headers()
-            if body is not None:
-                headers["Content-Type"] = content_type
+            session = self._authorize(await endpoint.headers())
             failure: Exception | None = None
             status, data, phrase, retry_after = 0, b"", "", None
-            sent = io.BytesIO(body) if body is not None and len(body) > _LARGE_BODY else body
+            sent: aiohttp.Payload | None = None
+            if body is not None and len(body) > _LARGE_BODY:
+                sent = aiohttp.BytesIOPayload(io.BytesIO(body), content_type=content_type)
+            elif body is not None:
+                sent = aiohttp.BytesPayload(body, content_type=content_type)
             try:
-                async with self.session().request(
+                async with session.request(
                     method,
                     url,
                     params=params,
                     data=sent,
-                    headers=headers,
                     proxy=endpoint.proxy,
                     server_hostname=endpoint.server_hostname,
                 ) as response:
@@ -137,14 +155,13 @@ class HttpSession:
         """The lines of a streamed 2xx reply (a watch); ErrorReply / ConnectionFailed."""
         endpoint = self.endpoint
         for attempt in (1, 2):
-            headers = await endpoint.headers()
+            session = self._authorize(await endpoint.headers())
             failure: Exception | None = None
             reply: tuple[int, str, str | None, bytes] | None = None
             try:
-                async with self.session().get(
+                async with session.get(
                     url,
                     params=params,
-                    headers=headers,
                     proxy=endpoint.proxy,
                     server_hostname=endpoint.server_hostname,
                     timeout=self._watch_timeout,
