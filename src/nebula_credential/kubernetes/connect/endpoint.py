@@ -162,8 +162,10 @@ def endpoint_for(
         token_file = TokenFile(user.token_file, f"tokenFile of {where}")
     elif user is not None and user.token:
         token = str(user.token).strip()
-        if any(c in token for c in "\r\n"):
-            raise ConfigurationError(f"the token in {where} spans lines; it must be one line")
+        if not (token.isascii() and token.isprintable()):
+            raise ConfigurationError(
+                f"the token in {where} is not one line of printable ASCII; check it"
+            )
         headers["Authorization"] = f"Bearer {token}"
     elif user is not None and user.username and user.password:
         pair = f"{user.username}:{user.password}".encode()
