@@ -48,7 +48,7 @@ from .wire_secret import (
     to_object,
 )
 
-_WRITE: Final = {"fieldManager": MANAGER}
+_WRITE: Final = f"?fieldManager={MANAGER}"  # a name of [a-z-]: no quoting needed
 _MERGE_PATCH: Final = "application/merge-patch+json"
 
 
@@ -115,30 +115,24 @@ class AiohttpTransport(SecretTransport):
     async def create(self, secret: SecretObject) -> str:
         body = secret_body(secret, self.namespace)
         op = Operation("create", self.namespace, secret.name)
-        reply = await self._retry.run(
-            op, lambda: self._http.request("POST", self._base, params=_WRITE, body=body)
-        )
+        url = self._base + _WRITE
+        reply = await self._retry.run(op, lambda: self._http.request("POST", url, body=body))
         return self._version(op, reply.body)
 
     async def replace(self, secret: SecretObject) -> str:
         body = secret_body(secret, self.namespace)
         op = Operation("update", self.namespace, secret.name)
-        url = f"{self._base}/{secret.name}"
-        reply = await self._retry.run(
-            op, lambda: self._http.request("PUT", url, params=_WRITE, body=body)
-        )
+        url = f"{self._base}/{secret.name}{_WRITE}"
+        reply = await self._retry.run(op, lambda: self._http.request("PUT", url, body=body))
         return self._version(op, reply.body)
 
     async def rewrite(self, name: str, resource_version: str) -> str:
         # A merge patch of only the resourceVersion: a CAS write that keeps every field.
         body = rewrite_body(resource_version)
         op = Operation("update", self.namespace, name)
-        url = f"{self._base}/{name}"
+        url = f"{self._base}/{name}{_WRITE}"
         reply = await self._retry.run(
-            op,
-            lambda: self._http.request(
-                "PATCH", url, params=_WRITE, body=body, content_type=_MERGE_PATCH
-            ),
+            op, lambda: self._http.request("PATCH", url, body=body, content_type=_MERGE_PATCH)
         )
         return self._version(op, reply.body)
 

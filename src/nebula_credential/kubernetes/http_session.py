@@ -11,7 +11,9 @@ outside aiohttp's handlers: its exceptions hold the request, headers included.
 from __future__ import annotations
 
 import asyncio
+import io
 import ssl
+import sys
 from collections.abc import AsyncGenerator, Mapping
 from typing import Final
 
@@ -26,6 +28,10 @@ from .wire_secret import read_status
 USER_AGENT: Final = f"{MANAGER}/0.1 (aiohttp)"
 CONNECTIONS: Final = 64  # keep-alive connections to the API server at most
 MAX_LINE: Final = 8 * 1024 * 1024  # a watch event: a Secret of at most 1 MiB, base64
+# Pythons before the fix of cpython#118960 leave a closed TLS connection's socket open
+# until garbage collection; aiohttp then aborts them itself, at the latest on close().
+_CLEANUP_CLOSED: Final = sys.version_info < (3, 12, 8) or (3, 13) <= sys.version_info < (3, 13, 1)
+_LARGE_BODY: Final = 512 * 1024  # sent from a buffer in chunks, as aiohttp asks
 _RETIRED: Final = 4  # sessions of replaced credentials kept open for calls in flight
 
 Params = Mapping[str, str | int]
@@ -67,7 +73,11 @@ class HttpSession:
                 self._closing.add(closing)
                 closing.add_done_callback(self._closing.discard)
         connector = aiohttp.TCPConnector(
-            ssl=context, limit=CONNECTIONS, limit_per_host=CONNECTIONS, keepalive_timeout=60
+            ssl=context,
+            limit=CONNECTIONS,
+            limit_per_host=CONNECTIONS,
+            keepalive_timeout=60,
+            enable_cleanup_closed=_CLEANUP_CLOSED,
         )
         self._session = session = aiohttp.ClientSession(
             connector=connector,
@@ -98,12 +108,13 @@ class HttpSession:
                 headers["Content-Type"] = content_type
             failure: Exception | None = None
             status, data, phrase, retry_after = 0, b"", "", None
+            sent = io.BytesIO(body) if body is not None and len(body) > _LARGE_BODY else body
             try:
                 async with self.session().request(
                     method,
                     url,
                     params=params,
-                    data=body,
+                    data=sent,
                     headers=headers,
                     proxy=endpoint.proxy,
                     server_hostname=endpoint.server_hostname,
