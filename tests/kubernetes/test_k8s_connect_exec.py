@@ -211,11 +211,26 @@ async def test_missing_plugin_names_it_and_its_install_hint(
             "without a status",
         ),
         (credential_body("v1beta1", "{'clientCertificateData': 'x'}"), "without its key"),
+        (
+            credential_body(
+                "v1beta1", f"{{'clientCertificateData': '{CANARY}', 'clientKeyData': 'k'}}"
+            ),
+            "cannot be loaded",
+        ),
         (f"sys.stderr.write('refresh_token={CANARY}\\n'); sys.exit(1)", "exited with status 1"),
         (f"print('{CANARY}', flush=True); time.sleep(60)", "did not finish within 1 s"),
         ("sys.stdout.write('x' * (50 * 1024 * 1024))", "printed more than 1024 KiB"),
     ],
-    ids=["not-json", "wrong-version", "no-status", "half-cert", "exit-1", "hangs", "50-mb"],
+    ids=[
+        "not-json",
+        "wrong-version",
+        "no-status",
+        "half-cert",
+        "bad-cert",
+        "exit-1",
+        "hangs",
+        "50-mb",
+    ],
 )
 async def test_broken_plugin_is_named_and_its_output_never_shown(
     control_plane: ControlPlane, tmp_path: Path, body: str, problem: str

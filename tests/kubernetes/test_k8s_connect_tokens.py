@@ -143,3 +143,20 @@ async def test_wrong_token_gets_401_and_no_pointless_retry(
     endpoint = endpoint_from(path)
     assert (await list_secrets(endpoint, "default"))[0] == 401
     assert await endpoint.unauthorized() is False
+
+
+async def test_tokens_that_would_forge_headers_are_refused_without_being_shown(
+    tmp_path: Path,
+) -> None:
+    cluster = {"server": "https://127.0.0.1:1"}
+    forged = "canary-tok\r\nX-Injected: 1"
+    path = write_kubeconfig(tmp_path / "k.yaml", cluster, {"token": forged}, "default")
+    with pytest.raises(ConfigurationError, match="not one line of printable ASCII") as caught:
+        endpoint_from(path)
+    assert "canary" not in str(caught.value)
+    (tmp_path / "token").write_text("canary-tok\x00X")
+    path = write_kubeconfig(tmp_path / "f.yaml", cluster, {"tokenFile": "token"}, "default")
+    endpoint = endpoint_from(path)
+    with pytest.raises(ConfigurationError, match="does not hold one token") as caught:
+        await endpoint.headers()
+    assert "canary" not in str(caught.value)

@@ -88,7 +88,8 @@ class Endpoint:
         if self._plugin is not None:
             issued = await self._plugin.credential()
             if issued.cert is not None and issued.cert != self._plugin_cert:
-                self._ssl = self._context(issued.cert, source=self._plugin.name)
+                source = f"the exec credential plugin {self._plugin.name!r}"
+                self._ssl = self._context(issued.cert, source=source)
                 self._plugin_cert = issued.cert
             if issued.token is not None:
                 return {"Authorization": f"Bearer {issued.token}"}
@@ -98,9 +99,9 @@ class Endpoint:
     async def unauthorized(self) -> bool:
         """After a 401: forget cached credentials; True when one retry may succeed."""
         if self._token_file is not None:
-            before = self._token_file.token()
-            self._token_file.forget()
             try:
+                before = self._token_file.token()
+                self._token_file.forget()
                 return self._token_file.token() != before
             except ConfigurationError:
                 return True  # the retry raises the error that names the file
@@ -162,8 +163,10 @@ def endpoint_for(
         token_file = TokenFile(user.token_file, f"tokenFile of {where}")
     elif user is not None and user.token:
         token = str(user.token).strip()
-        if any(c in token for c in "\r\n"):
-            raise ConfigurationError(f"the token in {where} spans lines; it must be one line")
+        if not (token.isascii() and token.isprintable()):
+            raise ConfigurationError(
+                f"the token in {where} is not one line of printable ASCII; check it"
+            )
         headers["Authorization"] = f"Bearer {token}"
     elif user is not None and user.username and user.password:
         pair = f"{user.username}:{user.password}".encode()

@@ -208,8 +208,8 @@ class ExecPlugin:
             raise self._failed("printed a client certificate without its key, or the reverse")
         if token is None and not cert:
             raise self._failed("printed neither a token nor a client certificate")
-        if token is not None and any(c in token for c in "\r\n"):
-            raise self._failed("printed a token that spans lines")
+        if token is not None and not (token.isascii() and token.isprintable()):
+            raise self._failed("printed a token that is not one line of printable ASCII")
         pair = (cert.encode(), key.encode()) if cert and key else None
         return Issued(token, pair, self._expiry(status.get("expirationTimestamp")))
 

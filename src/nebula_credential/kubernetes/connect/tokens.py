@@ -59,7 +59,7 @@ class TokenFile:
             text = raw.decode("ascii").strip()
         except UnicodeDecodeError:
             return self._keep("does not hold an ASCII token")
-        if not text or any(c in text for c in "\r\n\t "):
+        if not text or not text.isprintable() or " " in text:
             return self._keep("is empty" if not text else "does not hold one token")
         self._token, self._seen = text, seen
         return text
