@@ -12,10 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
 from nebula_credential.testing.envtest import ControlPlane
 
 CANARY = "canary-9b1f4e7a-do-not-print"
+# The contract, resilience and watch suites run on every transport.
+TRANSPORTS = ("aiohttp", "lightkube")
+on_every_transport = pytest.mark.parametrize("transport", TRANSPORTS)
 
 
 def new_namespace(plane: ControlPlane, prefix: str) -> str:

@@ -7,7 +7,13 @@ import time
 from collections.abc import Callable
 
 import pytest
-from k8s_support import ControlPlane, new_namespace, patch_credential_json, provider_for
+from k8s_support import (
+    ControlPlane,
+    new_namespace,
+    on_every_transport,
+    patch_credential_json,
+    provider_for,
+)
 
 from nebula_credential import CachingProvider, Credential
 from nebula_credential.kubernetes import KubernetesSecretsProvider
@@ -47,11 +53,13 @@ async def seen_within_a_second(cache: CachingProvider, cid: str, value: str) -> 
         await asyncio.sleep(0.02)
 
 
+@on_every_transport
 async def test_a_kubectl_patch_reaches_the_cache_within_a_second(
+    transport: str,
     control_plane: ControlPlane,
 ) -> None:
     namespace = new_namespace(control_plane, "cache")
-    inner = provider_for(control_plane, namespace)
+    inner = provider_for(control_plane, namespace, transport=transport)
     async with asyncio.timeout(60), CachingProvider(inner) as cache:
         stored = await cache.store(Credential("svc", "api_key", {"api_key": "before"}))
         await cache.get("svc")
@@ -65,12 +73,17 @@ async def test_a_kubectl_patch_reaches_the_cache_within_a_second(
         assert cache.stats.invalidations >= 3
 
 
+@on_every_transport
 async def test_the_cache_follows_changes_across_an_api_server_restart(
+    transport: str,
     control_plane_factory: PlaneFactory,
 ) -> None:
     with control_plane_factory("cache-restart") as plane:
         namespace = new_namespace(plane, "cache")
-        async with asyncio.timeout(180), CachingProvider(provider_for(plane, namespace)) as cache:
+        async with (
+            asyncio.timeout(180),
+            CachingProvider(provider_for(plane, namespace, transport=transport)) as cache,
+        ):
             stored = await cache.store(Credential("svc", "api_key", {"api_key": "before"}))
             await cache.get("svc")
             await until(lambda: cache.stats.watching, 10, "the watch started")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from k8s_support import ControlPlane, new_namespace, patch_credential_json, provider_for
+from k8s_support import (
+    TRANSPORTS,
+    ControlPlane,
+    new_namespace,
+    patch_credential_json,
+    provider_for,
+)
 
 from nebula_credential import SyncCredentialProvider
 from nebula_credential.kubernetes import KubernetesSecretsProvider
@@ -22,11 +28,12 @@ def contract_namespace(control_plane: ControlPlane) -> str:
 
 
 class TestKubernetesProviderContract(ProviderContract):
-    @pytest.fixture
+    @pytest.fixture(params=TRANSPORTS)
     async def provider(
-        self, control_plane: ControlPlane, contract_namespace: str
+        self, control_plane: ControlPlane, contract_namespace: str, request: pytest.FixtureRequest
     ) -> AsyncIterator[KubernetesSecretsProvider]:
-        async with provider_for(control_plane, contract_namespace) as provider:
+        transport = request.param
+        async with provider_for(control_plane, contract_namespace, transport=transport) as provider:
             yield provider
 
     @pytest.fixture

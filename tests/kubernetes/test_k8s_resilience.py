@@ -11,7 +11,7 @@ import logging
 import time
 
 import pytest
-from k8s_support import new_namespace, provider_for
+from k8s_support import new_namespace, on_every_transport, provider_for
 
 from nebula_credential import Credential, ProviderUnavailable
 from nebula_credential.cli.exit_codes import exit_code_for
@@ -31,8 +31,9 @@ async def listed_ids(provider: KubernetesSecretsProvider) -> set[str]:
     return {c.id async for c in provider.list_all()}
 
 
+@on_every_transport
 async def test_real_429s_are_retried_until_every_write_lands(
-    control_plane_factory: PlaneFactory, caplog: pytest.LogCaptureFixture
+    transport: str, control_plane_factory: PlaneFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     with control_plane_factory("throttled", extra_apiserver_args=THROTTLED_ARGS) as plane:
         namespace = new_namespace(plane, "throttled")
@@ -42,7 +43,9 @@ async def test_real_429s_are_retried_until_every_write_lands(
         caplog.set_level(logging.INFO, logger="nebula_credential.kubernetes")
         count = 200
         async with asyncio.timeout(300):
-            async with provider_for(plane, kubeconfig=ident.kubeconfig, retry=policy) as provider:
+            async with provider_for(
+                plane, kubeconfig=ident.kubeconfig, retry=policy, transport=transport
+            ) as provider:
                 stored = await asyncio.wait_for(
                     asyncio.gather(
                         *(
@@ -63,14 +66,18 @@ async def test_real_429s_are_retried_until_every_write_lands(
     assert "after HTTP 429" in caplog.text
 
 
+@on_every_transport
 async def test_stopped_api_server_gives_provider_unavailable_then_recovers(
+    transport: str,
     control_plane_factory: PlaneFactory,
 ) -> None:
     with control_plane_factory("outage") as plane:
         namespace = new_namespace(plane, "outage")
         policy = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2, deadline=3.0)
         async with asyncio.timeout(240):
-            async with provider_for(plane, namespace, retry=policy) as provider:
+            async with provider_for(
+                plane, namespace, retry=policy, transport=transport
+            ) as provider:
                 written: list[str] = []
                 underway = asyncio.Event()
 

@@ -31,6 +31,7 @@ from nebula_credential.kubernetes.errors import (
     read_reply,
     untrusted_certificate,
 )
+from nebula_credential.kubernetes.lightkube_transport import translated
 from nebula_credential.kubernetes.retry import Retrier
 from nebula_credential.kubernetes.writes import CONFLICT_BACKOFF
 
@@ -142,7 +143,7 @@ async def test_a_refused_write_keeps_no_request_body_in_its_chain() -> None:
 
     retrier = Retrier(RetryPolicy(), TransportStats(), server="s", context=None)
     with pytest.raises(PermissionDenied) as caught:
-        await retrier.run(Operation("create", "x", "s"), refused)
+        await retrier.run(Operation("create", "x", "s"), lambda: translated(refused))
     assert caught.value.__context__ is None
     assert caught.value.__cause__ is None
     assert canary not in "".join(traceback.format_exception(caught.value))

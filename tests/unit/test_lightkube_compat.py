@@ -18,7 +18,12 @@ from lightkube import AsyncClient, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
 
-from nebula_credential.kubernetes._lightkube_compat import list_page, set_user_agent, status_error
+from nebula_credential.kubernetes._lightkube_compat import (
+    list_page,
+    set_auth,
+    set_user_agent,
+    status_error,
+)
 from nebula_credential.kubernetes.client import USER_AGENT
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
@@ -58,6 +63,20 @@ async def test_user_agent_header_of_the_private_httpx_client_reaches_the_wire() 
     await client.get(Secret, "a", namespace="ns")
     await client.close()
     assert seen[0].headers["User-Agent"] == USER_AGENT
+
+
+async def test_auth_of_the_private_httpx_client_replaces_the_kubeconfig_user() -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json=secret_json("a"))
+
+    client = client_answering(handler)
+    set_auth(client, httpx2.BasicAuth("ops", "pw"))
+    await client.get(Secret, "a", namespace="ns")
+    await client.close()
+    assert seen[0].headers["Authorization"] == "Basic b3BzOnB3"  # not "Bearer t"
 
 
 async def test_field_manager_argument_names_us_on_writes() -> None:

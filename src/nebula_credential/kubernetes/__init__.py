@@ -13,17 +13,18 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import ClusterConfig, load_cluster_config
+    from .lightkube_transport import LightkubeTransport
     from .objects import SecretObject
     from .provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
     from .retry import RetryPolicy, TransportStats
     from .sync import SyncKubernetesSecretsProvider
-    from .transport import LightkubeTransport, SecretTransport
+    from .transport import SecretTransport
 
 _HOMES: Final = {
     "DEFAULT_PREFIX": ".provider",
     "ClusterConfig": ".config",
     "KubernetesSecretsProvider": ".provider",
-    "LightkubeTransport": ".transport",
+    "LightkubeTransport": ".lightkube_transport",
     "RetryPolicy": ".retry",
     "SecretEvent": ".provider",
     "SecretObject": ".objects",

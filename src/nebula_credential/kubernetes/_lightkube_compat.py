@@ -47,6 +47,14 @@ def set_user_agent(client: AsyncClient, user_agent: str) -> None:
     _http_client(client).headers["User-Agent"] = user_agent
 
 
+def set_auth(client: AsyncClient, auth: httpx2.Auth) -> None:
+    """Authenticate every request with ``auth`` instead of lightkube's kubeconfig auth.
+
+    lightkube builds its auth from the kubeconfig user and has no argument to replace it.
+    """
+    _http_client(client).auth = auth
+
+
 async def list_page(
     client: AsyncClient, namespace: str, params: Mapping[str, Any]
 ) -> tuple[str | None, str | None, list[Any]]:

@@ -43,6 +43,10 @@ class ClusterConfig:
     namespace: str
     context: str | None
     source: str
+    # The kubeconfig's own cluster and user entries: lightkube's models drop keys they do
+    # not know (proxy-url, tls-server-name, an exec plugin's provideClusterInfo, ...).
+    cluster_entry: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    user_entry: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         return (
@@ -104,18 +108,22 @@ def load_cluster_config(
     if not chosen and _in_cluster(env, service_account_dir):
         host, port = env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]
         host = f"[{host}]" if ":" in host else host
+        cluster = {
+            "server": f"https://{host}:{port}",
+            "certificate-authority": str(service_account_dir / "ca.crt"),
+        }
+        user = {"tokenFile": str(service_account_dir / "token")}
         single = KubeConfig.from_one(
             cluster=Cluster(
-                server=f"https://{host}:{port}",
-                certificate_auth=str(service_account_dir / "ca.crt"),
+                server=cluster["server"], certificate_auth=cluster["certificate-authority"]
             ),
-            user=User(token_file=str(service_account_dir / "token")),
+            user=User(token_file=user["tokenFile"]),
         ).get()
         assert single is not None
         ns = resolve_namespace(
             namespace, None, environ=env, service_account_dir=service_account_dir
         )
-        return ClusterConfig(single, ns, None, "in-cluster ServiceAccount")
+        return ClusterConfig(single, ns, None, "in-cluster ServiceAccount", cluster, user)
     paths = _kubeconfig_paths(kubeconfig, env)
     merged = _merge([(path, _read(path)) for path in paths])
     shown = os.pathsep.join(str(p) for p in paths)
@@ -123,7 +131,23 @@ def load_cluster_config(
     ns = resolve_namespace(
         namespace, single.context.namespace, environ=env, service_account_dir=None
     )
-    return ClusterConfig(single, ns, single.context_name, f"kubeconfig {shown}")
+    return ClusterConfig(
+        single,
+        ns,
+        single.context_name,
+        f"kubeconfig {shown}",
+        _entry(merged, "clusters", single.context.cluster),
+        _entry(merged, "users", single.context.user),
+    )
+
+
+def _entry(merged: dict[str, Any], section: str, name: str | None) -> dict[str, Any]:
+    """The body of the first entry called ``name`` in ``section`` (kubectl's merge)."""
+    for entry in merged[section]:
+        if entry.get("name") == name and isinstance(entry.get(section[:-1]), dict):
+            body: dict[str, Any] = entry[section[:-1]]
+            return body
+    return {}
 
 
 def _in_cluster(env: Mapping[str, str], service_account_dir: Path) -> bool:
@@ -178,8 +202,14 @@ def _read(path: Path) -> dict[str, Any]:
                 continue
             for key in keys:
                 value = body.get(key)
-                if isinstance(value, str) and not Path(value).is_absolute():
+                if isinstance(value, str) and value and not Path(value).is_absolute():
                     body[key] = str(path.parent / value)  # relative to its own file
+            plugin = body.get("exec") if section == "users" else None
+            command = plugin.get("command") if isinstance(plugin, dict) else None
+            # kubectl resolves a plugin command with a path separator against the file;
+            # a bare name is looked up on PATH.
+            if isinstance(command, str) and os.sep in command and not Path(command).is_absolute():
+                plugin["command"] = str(path.parent / command)  # type: ignore[index]
     return loaded
 
 

@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
-
-import httpx2
+from typing import TYPE_CHECKING, Final
 
 from ..domain import (
     AuthenticationError,
@@ -21,6 +20,10 @@ from ..domain import (
     PermissionDenied,
     ProviderUnavailable,
 )
+from .wire_secret import Status, StatusDetails, read_status
+
+if TYPE_CHECKING:
+    import httpx2
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_SERVER_MESSAGE: Final = 300
@@ -82,27 +85,79 @@ class ServerReply:
     kind: str | None = None  # Status.details.kind: the resource the reply is about
 
 
-def read_reply(exc: httpx2.HTTPStatusError) -> ServerReply:
-    """Status, reason, message and Retry-After of an error reply, JSON or not."""
-    response: httpx2.Response | None = exc.response
-    code, reason, message, kind = 0, "", "", None
-    status_obj = getattr(exc, "status", None)  # lightkube's ApiError carries a decoded Status
-    if status_obj is not None:
-        code = status_obj.code or 0
-        reason = status_obj.reason or ""
-        message = status_obj.message or ""
-        kind = status_obj.details.kind if status_obj.details is not None else None
-    if response is not None:
-        code = response.status_code
-        message = message or response.reason_phrase
-    retry_after = None if response is None else response.headers.get("Retry-After")
+def server_reply(
+    status: int,
+    phrase: str,
+    retry_after: str | None,
+    doc: Status | None,
+) -> ServerReply:
+    """One reply as both transports see it: the HTTP status, its reason phrase, the
+    Retry-After header and the Status document of the body (None when not one)."""
+    reason, message, kind = "", "", None
+    if doc is not None:
+        status = doc.code or status
+        reason = doc.reason or ""
+        message = doc.message or ""
+        kind = doc.details.kind if doc.details is not None else None
     return ServerReply(
-        status=code,
+        status=status,
         reason=reason,
-        message=message[:_MAX_SERVER_MESSAGE],
+        message=(message or phrase)[:_MAX_SERVER_MESSAGE],
         retry_after=_retry_after(retry_after),
         kind=kind,
     )
+
+
+def reply_of(status: int, phrase: str, headers: Mapping[str, str], body: bytes) -> ServerReply:
+    """An error reply given as (status, headers, body): what the aiohttp transport reads."""
+    return server_reply(status, phrase, headers.get("Retry-After"), read_status(body))
+
+
+def read_reply(exc: httpx2.HTTPStatusError) -> ServerReply:
+    """Status, reason, message and Retry-After of lightkube's error, JSON or not."""
+    response: httpx2.Response | None = exc.response
+    decoded = getattr(exc, "status", None)  # lightkube's ApiError carries a decoded Status
+    doc = None
+    if decoded is not None:
+        details = decoded.details
+        doc = Status(
+            code=decoded.code,
+            reason=decoded.reason,
+            message=decoded.message,
+            details=None if details is None else StatusDetails(kind=details.kind),
+        )
+    if response is None:
+        return server_reply(0, "", None, doc)
+    if doc is not None:
+        doc.code = None  # the HTTP status wins over the body's code, as it always did
+    return server_reply(
+        response.status_code, response.reason_phrase, response.headers.get("Retry-After"), doc
+    )
+
+
+class ErrorReply(Exception):
+    """A transport's call got an error reply (raised outside any handler: no context)."""
+
+    def __init__(self, reply: ServerReply) -> None:
+        super().__init__(f"HTTP {reply.status}")
+        self.reply = reply
+
+
+class ConnectionFailed(Exception):
+    """A transport's call got no reply: ``detail`` says why, without request data."""
+
+    def __init__(self, detail: str, *, untrusted: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.untrusted = untrusted
+
+
+class AuthFailed(Exception):
+    """Credentials could not be obtained at request time; ``detail`` is safe to show."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def untrusted_certificate(exc: BaseException) -> bool:

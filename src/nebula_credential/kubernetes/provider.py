@@ -28,7 +28,6 @@ from ..providers import (
     validate_expected_version,
 )
 from .changes import change_feed
-from .client import make_client
 from .config import load_cluster_config, resolve_namespace
 from .deletes import delete_credential, describe
 from .foreign import foreign_credential
@@ -45,7 +44,8 @@ from .objects import SecretObject
 from .ownership import Listed, belongs, classify, suspect_error
 from .reencrypt import ReencryptSummary, reencrypt
 from .retry import RetryPolicy, TransportStats
-from .transport import LightkubeTransport, SecretTransport
+from .transport import SecretTransport
+from .transports import open_transport, transport_name
 from .writes import CONFLICT_DEADLINE, write_credential
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
@@ -66,7 +66,9 @@ class KubernetesSecretsProvider(CredentialProvider):
     """Credentials as Secrets in one namespace (see PRODUCT.md section 3 for the mapping).
 
     Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
-    which stays the caller's to close) or ``transport`` is given. Nothing touches the
+    which stays the caller's to close) or a ``transport`` instance is given. ``transport``
+    may also name the HTTP stack: ``"aiohttp"`` (the default) or ``"lightkube"``; else
+    ``NEBULA_CREDENTIAL_TRANSPORT`` does. Nothing touches the
     network until the first call. Writes without ``expected_version`` retry lost races
     (jittered backoff) up to ``conflict_retries`` times within ``conflict_deadline``
     seconds, then raise :class:`ProviderUnavailable`; with it, a lost race is a
@@ -83,7 +85,7 @@ class KubernetesSecretsProvider(CredentialProvider):
         context: str | None = None,
         kubeconfig: str | os.PathLike[str] | None = None,
         client: AsyncClient | None = None,
-        transport: SecretTransport | None = None,
+        transport: SecretTransport | str | None = None,
         retry: RetryPolicy | None = None,
         conflict_retries: int = 200,
         conflict_deadline: float = CONFLICT_DEADLINE,
@@ -95,9 +97,11 @@ class KubernetesSecretsProvider(CredentialProvider):
         self._conflict_deadline = max(0.0, conflict_deadline)
         self._page_size = max(1, min(page_size, 5000))
         policy = retry or RetryPolicy()
-        if transport is not None:
+        if isinstance(transport, SecretTransport):
             self._transport = transport
         elif client is not None:
+            from .lightkube_transport import LightkubeTransport
+
             # lightkube already took the namespace of the context or ServiceAccount.
             ns = resolve_namespace(
                 namespace, client.namespace, environ=os.environ, service_account_dir=None
@@ -106,15 +110,11 @@ class KubernetesSecretsProvider(CredentialProvider):
                 client, ns, policy=policy, context=client.config.context_name, owns_client=False
             )
         else:
+            name = transport_name(transport)  # a bad name fails before any file is read
             target = load_cluster_config(
                 namespace=namespace, context=context, kubeconfig=kubeconfig
             )
-            self._transport = LightkubeTransport(
-                make_client(target, timeout),
-                target.namespace,
-                policy=policy,
-                context=target.context,
-            )
+            self._transport = open_transport(name, target, policy=policy, timeout=timeout)
         self.namespace = self._transport.namespace
 
     @classmethod

@@ -2,7 +2,9 @@
 
 429, 5xx and connection errors are retried within a bounded number of attempts and a
 bounded total time; then the call fails with ProviderUnavailable. Anything else is
-mapped to our error hierarchy at once (see ``errors.error_for``).
+mapped to our error hierarchy at once (see ``errors.error_for``). Transports report a
+call's failure as ``ErrorReply``, ``ConnectionFailed`` or ``AuthFailed``, each raised
+outside their HTTP stack's handlers, so both transports are retried and mapped alike.
 """
 
 from __future__ import annotations
@@ -15,23 +17,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TypeVar
 
-import httpx2
-from lightkube import ConfigError as LightkubeConfigError
-
 from .. import observe
 from .._log import get_logger
 from ..domain import ConfigurationError
-from ._lightkube_compat import status_error
-from .auth_errors import describe_auth_failure
 from .errors import (
     RETRY_STATUSES,
+    AuthFailed,
+    ConnectionFailed,
+    ErrorReply,
     Operation,
     ServerReply,
     error_for,
-    read_reply,
     too_large,
     unavailable,
-    untrusted_certificate,
 )
 
 T = TypeVar("T")
@@ -102,13 +100,10 @@ class Retrier:
             auth_failure: str | None = None
             try:
                 result = await call()
-            except (httpx2.HTTPStatusError, KeyError) as exc:
-                http_error = status_error(exc)
-                if http_error is None:
-                    raise
-                reply = read_reply(http_error)
-            except httpx2.TransportError as exc:
-                if untrusted_certificate(exc):
+            except ErrorReply as exc:
+                reply = exc.reply
+            except ConnectionFailed as exc:
+                if exc.untrusted:
                     observe.api_call(op.verb, "untrusted_certificate", time.monotonic() - sent)
                     raise ConfigurationError(
                         f"the TLS certificate of {self.server} is not trusted, so could not "
@@ -116,12 +111,11 @@ class Retrier:
                     ) from None
                 stats.connection_errors += 1
                 observe.api_call(op.verb, "connection_error", time.monotonic() - sent)
-                last = f"{type(exc).__name__}: {str(exc)[:120] or 'no detail'}"
-            except LightkubeConfigError as exc:
-                # Raised at request time by exec plugins and rotated token files. An exec
-                # plugin's message carries its stderr, which may hold tokens: raised below,
-                # so that the original is not kept as the new error's __context__.
-                auth_failure = describe_auth_failure(str(exc))
+                last = exc.detail
+            except AuthFailed as exc:
+                # Raised at request time by exec plugins and rotated token files; the
+                # transport already reduced the message to what is safe to show.
+                auth_failure = exc.detail
             else:
                 seconds = time.monotonic() - sent
                 observe.api_call(op.verb, "success", seconds)

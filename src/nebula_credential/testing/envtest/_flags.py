@@ -14,6 +14,7 @@ from typing import Final
 
 from ._configs import merge_flags
 from ._errors import ControlPlaneError
+from ._material import SNI_NAME
 from ._process import tail
 
 ETCD_PREFIX: Final = "/registry"
@@ -62,7 +63,8 @@ def etcd_argv(etcd: Path, name: str, data_dir: Path, client_port: int, peer_port
 def apiserver_flags(
     directory: Path, port: int, etcd_endpoint: str, extra: Sequence[str] = ()
 ) -> list[str]:
-    """RBAC, static tokens, encryption at rest and a Metadata audit log; ``extra`` wins."""
+    """RBAC, static tokens, client certificates, encryption at rest and a Metadata audit
+    log; ``extra`` wins."""
     d = directory
     defaults = [
         "--bind-address=127.0.0.1",
@@ -71,6 +73,9 @@ def apiserver_flags(
         f"--cert-dir={d / 'certs'}",
         f"--tls-cert-file={d / 'apiserver.crt'}",
         f"--tls-private-key-file={d / 'apiserver.key'}",
+        # Client certificates signed by the plane's CA authenticate (CN user, O groups).
+        f"--client-ca-file={d / 'ca.crt'}",
+        f"--tls-sni-cert-key={d / 'sni.crt'},{d / 'sni.key'}:{SNI_NAME}",
         "--authorization-mode=RBAC",
         f"--token-auth-file={d / 'tokens.csv'}",
         f"--encryption-provider-config={d / 'encryption.yaml'}",

@@ -8,7 +8,8 @@ from pathlib import Path
 from . import _flags
 from ._client import PlaneClient
 from ._errors import ControlPlaneError
-from ._material import ADMIN_USER, ENCRYPTION_FILE, Material
+from ._material import ADMIN_USER, ENCRYPTION_FILE, SNI_NAME, Material
+from ._pki import issue_client_cert
 from ._process import Process
 
 
@@ -67,6 +68,16 @@ class PlaneLayout(PlaneClient):
         return base64.b64encode(self.ca_pem).decode()
 
     @property
+    def sni_name(self) -> str:
+        """A DNS name the API server has a separate certificate for (SNI)."""
+        return SNI_NAME
+
+    @property
+    def sni_ca_pem(self) -> bytes:
+        """The CA of the :attr:`sni_name` certificate, and of no other."""
+        return (self.directory / "sni-ca.crt").read_bytes()
+
+    @property
     def admin_token(self) -> str:
         return self._require_material().admin_token
 
@@ -102,6 +113,14 @@ class PlaneLayout(PlaneClient):
     @property
     def apiserver_running(self) -> bool:
         return self._apiserver is not None and self._apiserver.running()
+
+    def client_certificate(self, user: str, groups: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+        """A new client certificate and key (PEM) that authenticate as ``user`` in ``groups``.
+
+        Grant it rights with RBAC (a ``User`` subject named ``user``) as for anyone else.
+        """
+        key = (self.directory / "ca.key").read_bytes()
+        return issue_client_cert(self.ca_pem, key, user, groups)
 
     def secret_etcd_key(self, namespace: str, name: str) -> str:
         return f"{_flags.ETCD_PREFIX}/secrets/{namespace}/{name}"

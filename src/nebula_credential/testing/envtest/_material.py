@@ -12,11 +12,14 @@ from typing import Any
 
 from ._configs import audit_policy, encryption_config, token_file, write_kubeconfig, write_private
 from ._identities import PoolUser
-from ._pki import generate_pki
+from ._pki import generate_pki, generate_sni
 
 ADMIN_USER = "nebula-admin"
 STATE_FILE = "plane.json"
 ENCRYPTION_FILE = "encryption.yaml"
+# kube-apiserver serves a certificate for this name only, signed by a second CA
+# (sni-ca.crt), to clients asking for it by SNI (kubeconfig tls-server-name).
+SNI_NAME = "apiserver.nebula.test"
 
 
 @dataclass
@@ -47,6 +50,10 @@ def write_material(
     write_private(d / "apiserver.key", pki.server_key)
     write_private(d / "sa.key", pki.sa_key)
     (d / "sa.pub").write_bytes(pki.sa_pub)
+    sni_ca, sni_cert, sni_key = generate_sni(SNI_NAME)
+    (d / "sni-ca.crt").write_bytes(sni_ca)
+    (d / "sni.crt").write_bytes(sni_cert)
+    write_private(d / "sni.key", sni_key)
 
     material = Material(ca_pem=pki.ca_cert, admin_token=secrets.token_urlsafe(32))
     material.pool = [

@@ -46,15 +46,15 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def generate_pki(name: str) -> Pki:
-    """A fresh CA for ``name`` and a certificate for 127.0.0.1, localhost and kubernetes."""
+def _validity() -> tuple[datetime.datetime, datetime.datetime]:
     now = datetime.datetime.now(datetime.UTC)
-    not_before = now - datetime.timedelta(hours=1)
-    not_after = now + datetime.timedelta(days=365)
+    return now - datetime.timedelta(hours=1), now + datetime.timedelta(days=365)
 
+
+def _ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    not_before, not_after = _validity()
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -65,23 +65,24 @@ def generate_pki(name: str) -> Pki:
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(ca_ski, critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_cert, ca_key
 
+
+def _serving_cert(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, sans: list[x509.GeneralName]
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    not_before, not_after = _validity()
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [
-        x509.DNSName("localhost"),
-        x509.DNSName("kubernetes"),
-        x509.DNSName("kubernetes.default"),
-        x509.DNSName("kubernetes.default.svc"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
-    ]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
@@ -97,6 +98,31 @@ def generate_pki(name: str) -> Pki:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    return cert, key
+
+
+def generate_sni(name: str) -> tuple[bytes, bytes, bytes]:
+    """(CA, certificate, key) PEM: a second CA and a serving certificate valid only for
+    the DNS name ``name`` (served by kube-apiserver when a client asks for it by SNI)."""
+    ca_cert, ca_key = _ca(f"{name} SNI test CA")
+    cert, key = _serving_cert(ca_key, ca_cert, [x509.DNSName(name)])
+    pem = serialization.Encoding.PEM
+    return ca_cert.public_bytes(pem), cert.public_bytes(pem), _pem_key(key)
+
+
+def generate_pki(name: str) -> Pki:
+    """A fresh CA for ``name`` and a certificate for 127.0.0.1, localhost and kubernetes."""
+    ca_cert, ca_key = _ca(f"{name} test CA")
+
+    sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.DNSName("kubernetes"),
+        x509.DNSName("kubernetes.default"),
+        x509.DNSName("kubernetes.default.svc"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+    ]
+    cert, key = _serving_cert(ca_key, ca_cert, sans)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = serialization.Encoding.PEM
@@ -109,3 +135,33 @@ def generate_pki(name: str) -> Pki:
         sa_key=_pem_key(sa_key),
         sa_pub=sa_key.public_key().public_bytes(pem, spki),
     )
+
+
+def issue_client_cert(
+    ca_cert_pem: bytes, ca_key_pem: bytes, user: str, groups: tuple[str, ...] = ()
+) -> tuple[bytes, bytes]:
+    """A client certificate (PEM) and its key for ``user`` in ``groups``, signed by the CA.
+
+    kube-apiserver reads the user name from the CN and the groups from the O entries.
+    """
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(subject))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)

@@ -1,0 +1,56 @@
+"""Which :class:`SecretTransport` a provider talks through, chosen by name.
+
+``aiohttp`` (the default) or ``lightkube``; ``NEBULA_CREDENTIAL_TRANSPORT`` picks one
+when the caller does not. Each transport's HTTP stack is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from ..domain import ConfigurationError
+from .config import ClusterConfig
+from .retry import RetryPolicy
+from .transport import SecretTransport
+
+TRANSPORT_ENV: Final = "NEBULA_CREDENTIAL_TRANSPORT"
+TRANSPORTS: Final = ("aiohttp", "lightkube")
+DEFAULT_TRANSPORT: Final = "aiohttp"
+
+
+def transport_name(chosen: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """``chosen``, else ``NEBULA_CREDENTIAL_TRANSPORT``, else the default; checked."""
+    env = os.environ if environ is None else environ
+    name = chosen or env.get(TRANSPORT_ENV, "").strip().lower() or DEFAULT_TRANSPORT
+    if name not in TRANSPORTS:
+        where = "transport=" if chosen else f"{TRANSPORT_ENV}="
+        raise ConfigurationError(
+            f"unknown Kubernetes transport {where}{name[:40]!r}; use one of: "
+            f"{', '.join(TRANSPORTS)}"
+        )
+    return name
+
+
+def open_transport(
+    name: str, target: ClusterConfig, *, policy: RetryPolicy, timeout: float
+) -> SecretTransport:
+    """The transport ``name`` to ``target`` (no network until the first call)."""
+    if name == "lightkube":
+        from .client import make_client
+        from .lightkube_transport import LightkubeTransport
+
+        return LightkubeTransport(
+            make_client(target, timeout), target.namespace, policy=policy, context=target.context
+        )
+    from .aiohttp_transport import AiohttpTransport
+    from .connect import endpoint_for
+
+    return AiohttpTransport(
+        endpoint_for(target),
+        target.namespace,
+        policy=policy,
+        context=target.context,
+        timeout=timeout,
+    )
