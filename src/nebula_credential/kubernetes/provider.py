@@ -7,12 +7,9 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import ClassVar, Final
-
-from lightkube import AsyncClient
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from ..domain import (
-    CorruptData,
     Credential,
     CredentialError,
     CredentialId,
@@ -33,20 +30,20 @@ from .deletes import delete_credential, describe
 from .foreign import foreign_credential
 from .mapping import (
     ANN_ID,
-    decode,
     decode_previous,
     is_managed,
-    list_labels,
-    where,
 )
-from .naming import MANAGED_BY, MANAGER, candidate_names, check_prefix, secret_name
+from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
 from .objects import SecretObject
-from .ownership import Listed, belongs, classify, suspect_error
+from .reads import listed_credentials, locate, read_found
 from .reencrypt import ReencryptSummary, reencrypt
 from .retry import RetryPolicy, TransportStats
 from .transport import SecretTransport
 from .transports import open_transport, transport_name
 from .writes import CONFLICT_DEADLINE, write_credential
+
+if TYPE_CHECKING:
+    from lightkube import AsyncClient
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
 _SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -171,17 +168,7 @@ class KubernetesSecretsProvider(CredentialProvider):
             raise
 
     async def _locate(self, cid: CredentialId) -> SecretObject | None:
-        """``cid``'s Secret under its name or legacy name; one of another id is absent.
-
-        A Secret we did not write (no id annotation) is read as a foreign credential.
-        """
-        for name in candidate_names(self.prefix, cid):
-            found = await self._transport.get(name)
-            if found is None:
-                continue
-            if ANN_ID not in found.annotations or belongs(found, self.prefix, cid):
-                return found
-        return None
+        return await locate(self._transport, self.prefix, cid)
 
     async def read_secret(
         self,
@@ -219,41 +206,12 @@ class KubernetesSecretsProvider(CredentialProvider):
         )
 
     def _read(self, found: SecretObject, cid: CredentialId | None) -> Credential:
-        if is_managed(found) and ANN_ID in found.annotations:
-            credential = decode(found, self.namespace)
-            if cid is not None and credential.id != cid:
-                raise CorruptData(
-                    f"{where(found, self.namespace)} holds credential {credential.id!r}, not "
-                    f"{cid!r}; it was edited by hand"
-                )
-            return credential
-        return foreign_credential(found, self.namespace, prefix=self.prefix, credential_id=cid)
+        return read_found(found, self.namespace, self.prefix, cid)
 
-    async def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
-        labels = list_labels(selection)
-        # aclosing: a caller that stops early closes the page stream now, not at GC time.
-        async with aclosing(self._transport.list_pages(labels, self._page_size)) as pages:
-            async for page in pages:
-                for found in page:
-                    status = classify(found, self.prefix)
-                    if status is Listed.OTHER:
-                        continue  # another prefix's world
-                    failure: CorruptData | None = None
-                    if status is Listed.SUSPECT:
-                        failure = suspect_error(found, self.prefix, self.namespace)
-                    else:
-                        try:
-                            credential = decode(found, self.namespace)
-                        except CorruptData as exc:
-                            failure = exc
-                    if failure is not None:
-                        claimed = found.annotations.get(ANN_ID)
-                        failure.credential_id = failure.credential_id or claimed
-                        selection.skip(failure)  # raises unless the caller asked to skip
-                        continue
-                    # Label values may be hashes; the credential itself has the last word.
-                    if selection.matches(credential):
-                        yield credential
+    def iter_credentials(self, selection: ListFilter) -> AsyncIterator[Credential]:
+        return listed_credentials(
+            self._transport, self.prefix, self.namespace, selection, self._page_size
+        )
 
     async def watch(self, *, resource_version: str | None = None) -> AsyncIterator[SecretEvent]:
         """Changes to our Secrets (ids and names only), e.g. to invalidate a cache."""

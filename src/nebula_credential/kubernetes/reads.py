@@ -1,0 +1,79 @@
+"""Reading credentials from Secrets: by id (new or legacy name), by Secret name, by list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from ..domain import CorruptData, Credential, CredentialId
+from ..providers import ListFilter
+from .foreign import foreign_credential
+from .mapping import ANN_ID, decode, is_managed, list_labels, where
+from .naming import candidate_names
+from .objects import SecretObject
+from .ownership import Listed, belongs, classify, suspect_error
+from .transport import SecretTransport
+
+
+async def locate(transport: SecretTransport, prefix: str, cid: CredentialId) -> SecretObject | None:
+    """``cid``'s Secret under its name or legacy name; one of another id is absent.
+
+    A Secret we did not write (no id annotation) is read as a foreign credential.
+    """
+    for name in candidate_names(prefix, cid):
+        found = await transport.get(name)
+        if found is None:
+            continue
+        if ANN_ID not in found.annotations or belongs(found, prefix, cid):
+            return found
+    return None
+
+
+def read_found(
+    found: SecretObject, namespace: str, prefix: str, cid: CredentialId | None
+) -> Credential:
+    """The credential in ``found``: ours from ``credential.json``, else its flat keys."""
+    if is_managed(found) and ANN_ID in found.annotations:
+        credential = decode(found, namespace)
+        if cid is not None and credential.id != cid:
+            raise CorruptData(
+                f"{where(found, namespace)} holds credential {credential.id!r}, not "
+                f"{cid!r}; it was edited by hand"
+            )
+        return credential
+    return foreign_credential(found, namespace, prefix=prefix, credential_id=cid)
+
+
+async def listed_credentials(
+    transport: SecretTransport,
+    prefix: str,
+    namespace: str,
+    selection: ListFilter,
+    page_size: int,
+) -> AsyncIterator[Credential]:
+    """The credentials of ``prefix`` matching ``selection``, page by page; a Secret that
+    does not decode goes to ``selection.skip`` (which raises unless asked to skip)."""
+    labels = list_labels(selection)
+    # aclosing: a caller that stops early closes the page stream now, not at GC time.
+    async with aclosing(transport.list_pages(labels, page_size)) as pages:
+        async for page in pages:
+            for found in page:
+                status = classify(found, prefix)
+                if status is Listed.OTHER:
+                    continue  # another prefix's world
+                failure: CorruptData | None = None
+                if status is Listed.SUSPECT:
+                    failure = suspect_error(found, prefix, namespace)
+                else:
+                    try:
+                        credential = decode(found, namespace)
+                    except CorruptData as exc:
+                        failure = exc
+                if failure is not None:
+                    claimed = found.annotations.get(ANN_ID)
+                    failure.credential_id = failure.credential_id or claimed
+                    selection.skip(failure)
+                    continue
+                # Label values may be hashes; the credential itself has the last word.
+                if selection.matches(credential):
+                    yield credential
