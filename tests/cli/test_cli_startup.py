@@ -51,6 +51,7 @@ CANARY = "canary-startup-5e0c"
 # YAML (kubeconfig files).
 _KUBERNETES_GET = (
     "asyncio",
+    "logging",
     "yaml",
     "lightkube",
     "aiohttp",
