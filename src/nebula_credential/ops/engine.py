@@ -16,7 +16,7 @@ not attempted: each is reported failed with that reason instead of waiting out r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,21 +77,25 @@ def fresh_copy(credential: Credential) -> Credential:
     return credential.evolve(version=0)
 
 
-async def _snapshot(run: _Run, wanted: set[str]) -> tuple[dict[str, Credential], dict[str, str]]:
-    """The destination's copies of ``wanted`` ids, and the ids whose copy is unreadable."""
+#: The destination's credentials by id, and the ids of those that do not decode.
+Snapshot = tuple[dict[str, Credential], dict[str, str]]
+
+
+async def destination_snapshot(destination: CredentialProvider, limit: float) -> Snapshot:
+    """Every credential of ``destination`` by id, and the ids whose copy is unreadable;
+    ``limit`` is the per-request timeout (the whole listing gets five times that)."""
     found: dict[str, Credential] = {}
     unreadable: dict[str, str] = {}
 
     def skip(error: CorruptData) -> None:
-        if error.credential_id in wanted:
+        if error.credential_id is not None:
             unreadable[str(error.credential_id)] = error.message
 
     async def collect() -> None:
-        async for credential in run.destination.list_all(on_skip=skip):
-            if credential.id in wanted:
-                found[credential.id] = credential
+        async for credential in destination.list_all(on_skip=skip):
+            found[credential.id] = credential
 
-    async with asyncio.timeout(run.options.timeout * 5):
+    async with asyncio.timeout(limit * 5):
         await collect()
     return found, unreadable
 
@@ -138,7 +142,7 @@ async def _read_back(run: _Run, written: list[Credential]) -> dict[str, str | No
     """The digest each written credential reads back with (None: absent or unreadable)."""
     ids = {str(c.id) for c in written}
     if len(written) >= _LIST_READ_BACK:
-        found, _ = await _snapshot(run, ids)
+        found, _ = await destination_snapshot(run.destination, run.options.timeout)
         return {cid: content_digest(c) if (c := found.get(cid)) else None for cid in ids}
     digests: dict[str, str | None] = {}
     for cid in sorted(ids):
@@ -155,13 +159,20 @@ async def copy_all(
     target: str = "destination",
     options: CopyOptions | None = None,
     on_progress: ProgressCallback | None = None,
+    snapshot: Awaitable[Snapshot] | None = None,
 ) -> CopySummary:
-    """Copy ``credentials`` into ``destination``; never raises for a credential's error."""
+    """Copy ``credentials`` into ``destination``; never raises for a credential's error.
+
+    ``snapshot`` is the destination's :func:`destination_snapshot` when the caller has
+    already started it (while it read the source); otherwise it is taken here.
+    """
     options = options or CopyOptions()
     run = _Run(destination, target, options, on_progress, len(credentials))
     summary = CopySummary(target, options.dry_run)
+    if snapshot is None:
+        snapshot = destination_snapshot(destination, options.timeout)
     try:
-        found, unreadable = await _snapshot(run, {str(c.id) for c in credentials})
+        found, unreadable = await snapshot
     except (CredentialError, TimeoutError) as exc:
         reason = f"cannot list {target}: {exc or 'timed out'}"
         summary.results = [run.report(run.item(c.id, Outcome.FAILED, reason)) for c in credentials]

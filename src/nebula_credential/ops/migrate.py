@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from ..domain import CorruptData, Credential
 from ..providers import CredentialProvider, ListFilter
-from .engine import CopyOptions, copy_all
+from .engine import CopyOptions, copy_all, destination_snapshot
 from .results import CopySummary, ItemResult, Outcome, ProgressCallback
 
 
@@ -42,10 +45,23 @@ async def migrate(
     and compared by digest. Nothing is written with ``dry_run``. Errors of single
     credentials end up in the summary; errors listing the source are raised.
     """
-    credentials, unreadable = await read_source(source, selection)
     options = CopyOptions(dry_run=dry_run, concurrency=concurrency, overwrite=overwrite)
+    # The destination is listed while the source is read: two listings, one wait.
+    snapshot = asyncio.ensure_future(destination_snapshot(destination, options.timeout))
+    try:
+        credentials, unreadable = await read_source(source, selection)
+    except BaseException:
+        snapshot.cancel()
+        with contextlib.suppress(BaseException):
+            await snapshot
+        raise
     summary = await copy_all(
-        credentials, destination, target=target, options=options, on_progress=on_progress
+        credentials,
+        destination,
+        target=target,
+        options=options,
+        on_progress=on_progress,
+        snapshot=snapshot,
     )
     summary.results.extend(unreadable)
     return summary
