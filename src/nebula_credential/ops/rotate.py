@@ -195,12 +195,10 @@ async def rotate(
         ) from None
     try:
         grant = await refresh(request, limit=options.timeout, allow_http=options.allow_http)
-    except RotationFailed as exc:
-        exc.credential_id = cid
-        exc.message = f"credential {cid!r}: {exc.message}"
-        await _release(provider, leased, original)
-        raise
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, RotationFailed):
+            exc.credential_id = cid
+            exc.message = f"credential {cid!r}: {exc.message}"
         await _release(provider, leased, original)
         raise
     stored = await _write_rotated(provider, leased, original, grant, request.refresh_token)
@@ -209,9 +207,13 @@ async def rotate(
         "rotated",
         version_before=original.version,
         version_after=stored.version,
-        expires_at=None if stored.expires_at is None else format_timestamp(stored.expires_at),
+        expires_at=_expiry(stored),
         new_refresh_token=grant.refresh_token is not None,
     )
+
+
+def _expiry(stored: Credential) -> str | None:
+    return None if stored.expires_at is None else format_timestamp(stored.expires_at)
 
 
 async def _release(provider: CredentialProvider, leased: Credential, original: Credential) -> None:
@@ -241,5 +243,5 @@ async def rollback(provider: CredentialProvider, credential_id: str) -> Rotation
         "rolled_back",
         version_before=current.version,
         version_after=stored.version,
-        expires_at=None if stored.expires_at is None else format_timestamp(stored.expires_at),
+        expires_at=_expiry(stored),
     )
