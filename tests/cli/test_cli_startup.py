@@ -47,18 +47,9 @@ NOT_FOR_THE_LOCAL_STORE = (
     *sorted({f"nebula_credential.cli.{lazy.module}" for lazy in LAZY_COMMANDS} - {_APP}),
 )
 CANARY = "canary-startup-5e0c"
-# What a Kubernetes get needs of that: the provider, its transport, the event loop and
-# YAML (kubeconfig files).
-_KUBERNETES_GET = (
-    "asyncio",
-    "logging",
-    "yaml",
-    "lightkube",
-    "aiohttp",
-    "httpx",
-    "httpcore",
-    "nebula_credential.kubernetes",
-)
+# What a Kubernetes command through the sync facade needs of that: the provider on its
+# blocking transport and YAML (kubeconfig files); no event loop and no aiohttp.
+_KUBERNETES_GET = ("logging", "yaml", "nebula_credential.kubernetes")
 
 
 # Runs the console script as its own process would, then lists sys.modules at exit.
@@ -195,16 +186,24 @@ def test_each_listed_command_is_the_command_its_module_registers() -> None:
 
 
 @pytest.mark.kubernetes
-def test_kubernetes_get_imports_neither_the_local_store_nor_other_commands(
+def test_kubernetes_commands_import_neither_the_local_store_nor_an_event_loop(
     control_plane: ControlPlane, tmp_path: Path
 ) -> None:
     namespace = new_namespace(control_plane, "startup")
     kubeconfig = str(control_plane.admin_kubeconfig)
     scope = ("--provider", "kubernetes", "--kubeconfig", kubeconfig, "--namespace", namespace)
-    done, modules = imported(*scope, "get", "absent", home=tmp_path)
-    assert done.returncode == 3, done.stderr
-    assert "absent" in done.stderr
     not_needed = ("sqlite3", "cryptography", "nebula_credential.local", "rich")
     others = tuple(p for p in NOT_FOR_THE_LOCAL_STORE if not p.startswith(_KUBERNETES_GET))
-    assert loaded(modules, (*not_needed, *others)) == []
-    assert "nebula_credential.kubernetes.provider" in modules
+    store = ("store", "svc", "--kind", "api_key", "--field", "api_key=-")
+    for args, code, expected in [
+        (("get", "absent"), 3, "absent"),
+        (store, 0, "stored svc"),
+        (("get", "svc", "--field", "api_key", "--reveal"), 0, CANARY),
+        (("list", "-o", "json"), 0, '{"id": "svc"'),
+        (("delete", "svc"), 0, "deleted svc"),
+    ]:
+        done, modules = imported(*scope, *args, home=tmp_path, stdin=CANARY)
+        assert done.returncode == code, (args, done.stderr)
+        assert expected in done.stdout + done.stderr, args
+        assert loaded(modules, (*not_needed, *others)) == [], args
+        assert "nebula_credential.kubernetes.blocking_transport" in modules, args

@@ -18,9 +18,11 @@ from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
 from nebula_credential.testing.envtest import ControlPlane
 
 CANARY = "canary-9b1f4e7a-do-not-print"
-# The contract, resilience and watch suites run on every transport.
-TRANSPORTS = ("aiohttp", "lightkube")
-on_every_transport = pytest.mark.parametrize("transport", TRANSPORTS)
+# The contract suite runs on every transport; the resilience and watch suites on the
+# two that serve an event loop (the blocking one has its own, in test_k8s_blocking.py).
+TRANSPORTS = ("aiohttp", "blocking", "lightkube")
+LOOP_TRANSPORTS = ("aiohttp", "lightkube")
+on_every_transport = pytest.mark.parametrize("transport", LOOP_TRANSPORTS)
 
 
 def new_namespace(plane: ControlPlane, prefix: str) -> str:

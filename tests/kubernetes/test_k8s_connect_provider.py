@@ -20,13 +20,18 @@ from connect_support import (
     write_kubeconfig,
 )
 
-from nebula_credential import Credential, KubernetesSecretsProvider, PermissionDenied
+from nebula_credential import (
+    Credential,
+    KubernetesSecretsProvider,
+    PermissionDenied,
+    SyncCredentialProvider,
+)
 from nebula_credential.testing.envtest import ControlPlane
 
 pytestmark = pytest.mark.kubernetes
 
 CANARY = "canary-71c2-connect-form"
-TRANSPORTS = ["aiohttp", "lightkube"]
+TRANSPORTS = ["aiohttp", "blocking", "lightkube"]
 V1 = "client.authentication.k8s.io/v1"
 V1BETA1 = "client.authentication.k8s.io/v1beta1"
 
@@ -100,12 +105,23 @@ FORMS: dict[str, Form] = {
 
 
 async def _round_trip(provider: KubernetesSecretsProvider, cid: str) -> None:
+    if provider.blocking() is not None:
+        # As the CLI runs it: the sync facade, no event loop, on a thread of its own so
+        # that servers of this test's loop (the proxy) go on answering.
+        await asyncio.wait_for(asyncio.to_thread(_round_trip_blocking, provider, cid), 60)
+        return
     try:
         stored = await provider.store(Credential(cid, "api_key", {"api_key": CANARY}))
         assert stored.version == 1
         assert (await provider.get(cid)).reveal("api_key") == CANARY
     finally:
         await provider.close()
+
+
+def _round_trip_blocking(provider: KubernetesSecretsProvider, cid: str) -> None:
+    with SyncCredentialProvider(provider) as store:
+        assert store.store(Credential(cid, "api_key", {"api_key": CANARY})).version == 1
+        assert store.get(cid).reveal("api_key") == CANARY
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

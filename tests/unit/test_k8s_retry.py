@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -141,7 +142,9 @@ async def test_a_refused_write_keeps_no_request_body_in_its_chain() -> None:
     async def refused() -> None:
         raise ApiError(request=request, response=response)
 
-    retrier = Retrier(RetryPolicy(), TransportStats(), server="s", context=None)
+    retrier = Retrier(
+        RetryPolicy(), TransportStats(), server="s", context=None, pause=asyncio.sleep
+    )
     with pytest.raises(PermissionDenied) as caught:
         await retrier.run(Operation("create", "x", "s"), lambda: translated(refused))
     assert caught.value.__context__ is None

@@ -9,6 +9,7 @@ import pytest
 from nebula_credential import ConfigurationError
 from nebula_credential.kubernetes import KubernetesSecretsProvider
 from nebula_credential.kubernetes.aiohttp_transport import AiohttpTransport
+from nebula_credential.kubernetes.blocking_transport import BlockingTransport
 from nebula_credential.kubernetes.lightkube_transport import LightkubeTransport
 from nebula_credential.kubernetes.transports import transport_name
 
@@ -33,12 +34,19 @@ def test_the_argument_wins_then_the_variable_then_aiohttp() -> None:
 def test_an_unknown_name_names_where_it_came_from() -> None:
     with pytest.raises(ConfigurationError, match=r"NEBULA_CREDENTIAL_TRANSPORT='httpx'"):
         transport_name(None, {"NEBULA_CREDENTIAL_TRANSPORT": "httpx"})
-    with pytest.raises(ConfigurationError, match=r"transport='requests'.*aiohttp, lightkube"):
+    with pytest.raises(
+        ConfigurationError, match=r"transport='requests'.*aiohttp, blocking, lightkube"
+    ):
         transport_name("requests", {})
 
 
 @pytest.mark.parametrize(
-    ("chosen", "kind"), [("aiohttp", AiohttpTransport), ("lightkube", LightkubeTransport)]
+    ("chosen", "kind"),
+    [
+        ("aiohttp", AiohttpTransport),
+        ("blocking", BlockingTransport),
+        ("lightkube", LightkubeTransport),
+    ],
 )
 async def test_the_provider_talks_through_the_chosen_transport(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str, kind: type
@@ -49,6 +57,30 @@ async def test_the_provider_talks_through_the_chosen_transport(
     async with KubernetesSecretsProvider(kubeconfig=config) as provider:
         assert isinstance(provider._transport, kind)
         assert provider.namespace == "team"
+
+
+@pytest.mark.parametrize(
+    ("user", "cluster"),
+    [
+        ("{exec: {apiVersion: client.authentication.k8s.io/v1, command: plugin}}", ""),
+        ("{token: t}", ", proxy-url: 'https://127.0.0.1:3'"),
+    ],
+    ids=["exec-plugin", "https-proxy"],
+)
+async def test_blocking_gives_way_to_aiohttp_where_an_event_loop_is_needed(
+    tmp_path: Path, user: str, cluster: str
+) -> None:
+    """Exec plugins run as asyncio subprocesses; TLS to an https:// proxy and then through
+    it to the server needs aiohttp: the blocking choice then takes the aiohttp transport,
+    and the sync facade its event loop."""
+    config = tmp_path / "config"
+    text = KUBECONFIG.replace("{token: t}", user)
+    config.write_text(
+        text.replace("insecure-skip-tls-verify: true", f"insecure-skip-tls-verify: true{cluster}")
+    )
+    async with KubernetesSecretsProvider(kubeconfig=config, transport="blocking") as provider:
+        assert isinstance(provider._transport, AiohttpTransport)
+        assert provider.blocking() is None
 
 
 def test_the_cli_follows_the_variable(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

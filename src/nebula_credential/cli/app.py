@@ -124,9 +124,10 @@ def _say(message: str) -> None:
 
 
 def _run(state: State, work: Callable[[SyncCredentialProvider], T]) -> T:
-    """``work`` on the chosen provider through the sync facade: the local store runs on
-    this thread without an event loop (nor the ~15 ms import of asyncio)."""
-    with SyncCredentialProvider(state.options.build()) as provider:
+    """``work`` on the chosen provider through the sync facade: the local store, and
+    Kubernetes on its blocking transport, run on this thread without an event loop (nor
+    the imports of asyncio and aiohttp)."""
+    with SyncCredentialProvider(state.options.build(one_shot=True)) as provider:
         return work(provider)
 
 

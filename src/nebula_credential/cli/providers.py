@@ -11,6 +11,7 @@ from ..domain import ConfigurationError
 from ..providers import CredentialProvider
 
 PROVIDER_ENV = "NEBULA_CREDENTIAL_PROVIDER"
+TRANSPORT_ENV = "NEBULA_CREDENTIAL_TRANSPORT"  # read by the Kubernetes provider
 
 
 class ProviderName(StrEnum):
@@ -56,7 +57,10 @@ class ProviderOptions:
         if problem is not None:
             raise UsageError(problem)
 
-    def build(self) -> CredentialProvider:
+    def build(self, *, one_shot: bool = False) -> CredentialProvider:
+        """The provider; ``one_shot`` for a few calls through the sync facade: on
+        Kubernetes the blocking transport then serves them without an event loop,
+        unless ``NEBULA_CREDENTIAL_TRANSPORT`` chose another."""
         name = self.resolved_name()
         if name is ProviderName.LOCAL:
             from ..local import LocalStorageProvider
@@ -72,4 +76,6 @@ class ProviderOptions:
         }
         if self.prefix is not None:
             kwargs["prefix"] = self.prefix
+        if one_shot and not os.environ.get(TRANSPORT_ENV, "").strip():
+            kwargs["transport"] = "blocking"
         return KubernetesSecretsProvider(**kwargs)  # type: ignore[arg-type]

@@ -14,13 +14,14 @@ import asyncio
 import io
 import ssl
 import sys
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from typing import Final
 
 import aiohttp
 
 from .connect import Endpoint
 from .errors import ConnectionFailed, ErrorReply, server_reply
+from .http_transport import Params, Reply
 from .naming import MANAGER
 from .wire_secret import read_status
 
@@ -33,18 +34,6 @@ MAX_LINE: Final = 8 * 1024 * 1024  # a watch event: a Secret of at most 1 MiB, b
 _CLEANUP_CLOSED: Final = sys.version_info < (3, 12, 8) or (3, 13) <= sys.version_info < (3, 13, 1)
 _LARGE_BODY: Final = 512 * 1024  # sent from a buffer in chunks, as aiohttp asks
 _RETIRED: Final = 4  # sessions of replaced credentials kept open for calls in flight
-
-Params = Mapping[str, str | int]
-
-
-class Reply:
-    """A 2xx reply's status and body."""
-
-    __slots__ = ("body", "status")
-
-    def __init__(self, status: int, body: bytes) -> None:
-        self.status = status
-        self.body = body
 
 
 class HttpSession:

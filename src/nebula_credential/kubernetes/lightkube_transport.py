@@ -96,7 +96,9 @@ class LightkubeTransport(SecretTransport):
         self.stats = TransportStats()
         self._client = client
         self._owns_client = owns_client
-        self._retry = Retrier(policy, self.stats, server=self.server, context=context)
+        self._retry = Retrier(
+            policy, self.stats, server=self.server, context=context, pause=self.pause
+        )
 
     def _to_lightkube(self, secret: SecretObject) -> Secret:
         meta = ObjectMeta(

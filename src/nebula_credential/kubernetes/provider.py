@@ -18,13 +18,13 @@ from ..domain import (
     ValidationError,
 )
 from ..providers import (
+    BlockingAccess,
     Change,
     CredentialProvider,
     ListFilter,
     check_previous,
     validate_expected_version,
 )
-from .changes import change_feed
 from .config import load_cluster_config, resolve_namespace
 from .deletes import delete_credential, describe
 from .foreign import foreign_credential
@@ -36,7 +36,6 @@ from .mapping import (
 from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
 from .objects import SecretObject
 from .reads import listed_credentials, locate, read_found
-from .reencrypt import ReencryptSummary, reencrypt
 from .retry import RetryPolicy, TransportStats
 from .transport import SecretTransport
 from .transports import open_transport, transport_name
@@ -44,6 +43,8 @@ from .writes import CONFLICT_DEADLINE, write_credential
 
 if TYPE_CHECKING:
     from lightkube import AsyncClient
+
+    from .reencrypt import ReencryptSummary
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
 _SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -64,8 +65,9 @@ class KubernetesSecretsProvider(CredentialProvider):
 
     Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
     which stays the caller's to close) or a ``transport`` instance is given. ``transport``
-    may also name the HTTP stack: ``"aiohttp"`` (the default) or ``"lightkube"``; else
-    ``NEBULA_CREDENTIAL_TRANSPORT`` does. Nothing touches the
+    may also name the HTTP stack: ``"aiohttp"`` (the default), ``"blocking"`` (no event
+    loop: the sync facade then runs every call on the caller's thread; no change feed)
+    or ``"lightkube"``; else ``NEBULA_CREDENTIAL_TRANSPORT`` does. Nothing touches the
     network until the first call. Writes without ``expected_version`` retry lost races
     (jittered backoff) up to ``conflict_retries`` times within ``conflict_deadline``
     seconds, then raise :class:`ProviderUnavailable`; with it, a lost race is a
@@ -222,9 +224,24 @@ class KubernetesSecretsProvider(CredentialProvider):
                     event, found.name, found.annotations.get(ANN_ID), found.resource_version
                 )
 
-    def changes(self) -> AsyncIterator[Change]:
-        """Changes to our Secrets made by anyone; resumes and resyncs on its own."""
+    def changes(self) -> AsyncIterator[Change] | None:
+        """Changes to our Secrets made by anyone; resumes and resyncs on its own.
+
+        None on the blocking transport, which cannot watch while it serves calls."""
+        if self._transport.blocking:
+            return None
+        from .changes import change_feed
+
         return change_feed(self._transport, {MANAGED_BY: MANAGER})
+
+    def blocking(self) -> BlockingAccess | None:
+        """On the blocking transport every call completes without suspending, so the
+        sync facade runs it on the caller's thread, without an event loop."""
+        if not self._transport.blocking:
+            return None
+        from ..providers.inline import InlineAccess
+
+        return InlineAccess(self)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -286,6 +303,8 @@ class KubernetesSecretsProvider(CredentialProvider):
     ) -> ReencryptSummary:
         """Rewrite every Secret of ours unchanged so the API server re-encrypts it with
         its current primary key (after a key rotation). Failures are in the summary."""
+        from .reencrypt import reencrypt
+
         return await reencrypt(
             self._transport,
             {MANAGED_BY: MANAGER},

@@ -9,7 +9,6 @@ outside their HTTP stack's handlers, so both transports are retried and mapped a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -79,12 +78,19 @@ class Retrier:
     """Runs one API call with the policy, counting into ``stats``."""
 
     def __init__(
-        self, policy: RetryPolicy, stats: TransportStats, *, server: str, context: str | None
+        self,
+        policy: RetryPolicy,
+        stats: TransportStats,
+        *,
+        server: str,
+        context: str | None,
+        pause: Callable[[float], Awaitable[None]],
     ) -> None:
         self.policy = policy
         self.stats = stats
         self.server = server
         self.context = context
+        self._pause = pause  # the transport's own wait: blocking transports block
 
     async def run(self, op: Operation, call: Callable[[], Awaitable[T]]) -> T:
         policy, stats = self.policy, self.stats
@@ -146,7 +152,7 @@ class Retrier:
                 policy.attempts,
                 extra=op.fields(),
             )
-            await asyncio.sleep(pause)
+            await self._pause(pause)
         stats.gave_up += 1
         elapsed = time.monotonic() - started
         logger.warning(

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..domain import Credential, CredentialKind
 from ..providers import SyncCredentialProvider
+from ..providers.inline import run_inline
 from .provider import KubernetesSecretsProvider, SecretEvent
 from .retry import TransportStats
 
@@ -44,11 +45,10 @@ class SyncKubernetesSecretsProvider(SyncCredentialProvider):
         ignore_unknown: bool = False,
     ) -> Credential | None:
         """Any Secret by name as a typed credential (see the async method)."""
-        return self._run(
-            self.provider.read_secret(
-                name, kind=kind, field_names=field_names, ignore_unknown=ignore_unknown
-            )
+        read = self.provider.read_secret(
+            name, kind=kind, field_names=field_names, ignore_unknown=ignore_unknown
         )
+        return run_inline(read) if self._direct() is not None else self._run(read)
 
     def watch(self, *, resource_version: str | None = None) -> Iterator[SecretEvent]:
         """Changes to our Secrets as they happen; stop by closing the iterator."""

@@ -10,13 +10,15 @@ retry policy; errors come out as nebula-credential errors or as the internal sig
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from .objects import SecretObject
 from .retry import TransportStats
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -27,6 +29,9 @@ class SecretTransport(abc.ABC):
     namespace: str
     server: str
     stats: TransportStats
+    # True when no call ever suspends (the I/O blocks instead): the provider's
+    # coroutines may then be driven without an event loop (``providers.inline``).
+    blocking: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def get(self, name: str) -> SecretObject | None:
@@ -78,6 +83,12 @@ class SecretTransport(abc.ABC):
         Raises StaleWrite or Missing. Transports that cannot do this say so."""
         raise NotImplementedError(f"{type(self).__name__} cannot rewrite Secrets in place")
 
+    async def pause(self, seconds: float) -> None:
+        """Wait between attempts, the way this transport waits (blocking or not)."""
+        import asyncio  # loaded already when anything runs on a loop
+
+        await asyncio.sleep(seconds)
+
     async def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release connections."""
 
@@ -94,6 +105,8 @@ async def read_ahead(
     The server prepares page N+1 while the caller decodes page N. At most two pages are
     held, so memory stays flat however long the list.
     """
+    import asyncio  # not at import: a blocking transport reads its pages one by one
+
     ahead: asyncio.Task[tuple[bool, list[T]]] | None = asyncio.ensure_future(fetch())
     try:
         while ahead is not None:
@@ -107,3 +120,13 @@ async def read_ahead(
             ahead.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await ahead
+
+
+async def one_by_one(
+    fetch: Callable[[], Awaitable[tuple[bool, list[T]]]],
+) -> AsyncGenerator[list[T], None]:
+    """The pages ``fetch`` returns (``(more, items)`` each), each fetched when wanted."""
+    more = True
+    while more:
+        more, items = await fetch()
+        yield items

@@ -1,7 +1,10 @@
 """Which :class:`SecretTransport` a provider talks through, chosen by name.
 
-``aiohttp`` (the default) or ``lightkube``; ``NEBULA_CREDENTIAL_TRANSPORT`` picks one
-when the caller does not. Each transport's HTTP stack is imported only when chosen.
+``aiohttp`` (the default), ``blocking`` or ``lightkube``; ``NEBULA_CREDENTIAL_TRANSPORT``
+picks one when the caller does not. Each transport's HTTP stack is imported only when
+chosen. ``blocking`` is for one request or a few in a row (the CLI takes it for its
+one-shot commands): it needs no event loop. Where credentials or the proxy need one (an
+exec credential plugin, an ``https://`` proxy) it is the aiohttp transport instead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from .retry import RetryPolicy
 from .transport import SecretTransport
 
 TRANSPORT_ENV: Final = "NEBULA_CREDENTIAL_TRANSPORT"
-TRANSPORTS: Final = ("aiohttp", "lightkube")
+TRANSPORTS: Final = ("aiohttp", "blocking", "lightkube")
 DEFAULT_TRANSPORT: Final = "aiohttp"
 
 
@@ -44,13 +47,18 @@ def open_transport(
         return LightkubeTransport(
             make_client(target, timeout), target.namespace, policy=policy, context=target.context
         )
-    from .aiohttp_transport import AiohttpTransport
     from .connect import endpoint_for
 
+    endpoint = endpoint_for(target)
+    needs_loop = endpoint.runs_plugin or (endpoint.proxy or "").startswith("https:")
+    if name == "blocking" and not needs_loop:
+        from .blocking_transport import BlockingTransport
+
+        return BlockingTransport(
+            endpoint, target.namespace, policy=policy, context=target.context, timeout=timeout
+        )
+    from .aiohttp_transport import AiohttpTransport
+
     return AiohttpTransport(
-        endpoint_for(target),
-        target.namespace,
-        policy=policy,
-        context=target.context,
-        timeout=timeout,
+        endpoint, target.namespace, policy=policy, context=target.context, timeout=timeout
     )

@@ -12,7 +12,6 @@ finds its own write and succeeds.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Final
 
@@ -99,7 +98,7 @@ async def write_credential(
             pause = CONFLICT_BACKOFF.delay(attempt, None)
             if time.monotonic() + pause > give_up_at:
                 break
-            await asyncio.sleep(pause)
+            await transport.pause(pause)
         if current is None and name != new_name:
             # The legacy Secret went away meanwhile: from now on the credential's
             # Secret is the one under its new name, as for every other writer.

@@ -76,6 +76,11 @@ class Endpoint:
         proxy = None if self.proxy is None else shown_server(self.proxy)
         return f"Endpoint(server={self.shown!r}, proxy={proxy!r}, auth={auth!r})"
 
+    @property
+    def runs_plugin(self) -> bool:
+        """True when credentials come from an exec plugin (run as an asyncio subprocess)."""
+        return self._plugin is not None
+
     def ssl_context(self) -> ssl.SSLContext | bool:
         """The context to connect with: the same object until the credentials change
         (a new client certificate from an exec plugin); ``False`` for ``http://``."""
