@@ -17,7 +17,14 @@ from nebula_credential import (
 )
 from nebula_credential.kubernetes import SecretObject
 from nebula_credential.kubernetes.foreign import foreign_credential
-from nebula_credential.kubernetes.mapping import decode, encode, list_labels, noted_version
+from nebula_credential.kubernetes.mapping import (
+    decode,
+    encode,
+    encode_previous,
+    list_labels,
+    noted_version,
+    surely_fits,
+)
 
 CANARY = "canary-5f0c9e-secret"
 LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
@@ -265,3 +272,26 @@ def test_size_check_counts_labels_and_annotations_but_allows_a_full_data_limit()
     many = Credential("many", "api_key", {"api_key": "x" * 390_000}, tags=tags)
     with pytest.raises(PayloadTooLarge, match="labels"):
         encode(many.evolve(version=1), "nebula-credentials-many")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"api_key": "k"},
+        {"blob": "x" * 40_000},
+        {"blob": "\x01" * 30_000},  # escaped as \u0001: six bytes each
+        {"blob": "\U0001f511" * 30_000},  # four bytes each in UTF-8
+        {"blob": "x" * 1024 * 1024},
+        {f"k{i}": "v" * 900 for i in range(1200)},
+    ],
+    ids=["small", "40k", "control", "emoji", "1mib", "many-keys"],
+)
+def test_surely_fits_only_when_encode_accepts(fields: dict[str, str]) -> None:
+    """The cheap bound that lets an update skip its early size check never says "fits"
+    for a credential that encode refuses; small credentials take the shortcut."""
+    credential = Credential("svc", "generic", fields, tags={"team": "a" * 60})
+    for kept in (None, encode_previous(credential)):
+        if surely_fits(credential, kept):
+            encode(credential, "nebula-credentials-svc", previous=kept)  # no PayloadTooLarge
+    assert surely_fits(Credential("svc", "api_key", {"api_key": "k" * 4096}), None)
+    assert not surely_fits(Credential("svc", "generic", {"blob": "x" * 1024 * 1024}), None)

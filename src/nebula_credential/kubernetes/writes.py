@@ -26,6 +26,7 @@ from .mapping import (
     encode_previous,
     is_managed,
     noted_version,
+    surely_fits,
     where,
 )
 from .naming import MANAGED_BY, MANAGER, candidate_names, secret_name
@@ -89,7 +90,7 @@ async def write_credential(
     # A credential that came from the store most likely exists: read first and save
     # the create call that would fail. A new one is created straight away.
     read_first = credential.version > 0 or bool(expected_version)
-    if read_first:
+    if read_first and not surely_fits(credential, kept):
         encode(credential, new_name, prefix=prefix, previous=kept)  # size checks, before sending
     name, current = await _target(transport, prefix, credential, read_first)
     attempt = 0
