@@ -1,17 +1,31 @@
-"""The package's loggers, made where a module logs: ``import nebula_credential`` alone
-does not load :mod:`logging` (a few milliseconds of every CLI start-up)."""
+"""The package's loggers, made when a module has something to log: importing a module
+that logs does not load :mod:`logging` (a few milliseconds of every CLI start-up)."""
 
 from __future__ import annotations
 
-import logging
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
 
 _PACKAGE = __name__.rpartition(".")[0]
-
-# A library logs only where its user configured logging to go.
-if not any(isinstance(h, logging.NullHandler) for h in logging.getLogger(_PACKAGE).handlers):
-    logging.getLogger(_PACKAGE).addHandler(logging.NullHandler())
+DEBUG = 10  # logging.DEBUG
 
 
 def get_logger(name: str) -> logging.Logger:
     """The logger ``name`` (a module of this package), under the package's NullHandler."""
+    import logging
+
+    package = logging.getLogger(_PACKAGE)
+    # A library logs only where its user configured logging to go.
+    if not any(isinstance(h, logging.NullHandler) for h in package.handlers):
+        package.addHandler(logging.NullHandler())
     return logging.getLogger(name)
+
+
+def enabled(name: str, level: int) -> bool:
+    """Whether ``name`` logs at ``level``; False without importing :mod:`logging` when
+    nothing has imported it yet (so nothing can have configured it)."""
+    logging = sys.modules.get("logging")
+    return logging is not None and logging.getLogger(name).isEnabledFor(level)

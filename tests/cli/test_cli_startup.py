@@ -49,7 +49,7 @@ NOT_FOR_THE_LOCAL_STORE = (
 CANARY = "canary-startup-5e0c"
 # What a Kubernetes command through the sync facade needs of that: the provider on its
 # blocking transport and YAML (kubeconfig files); no event loop and no aiohttp.
-_KUBERNETES_GET = ("logging", "yaml", "nebula_credential.kubernetes")
+_KUBERNETES_GET = ("yaml", "nebula_credential.kubernetes")
 
 
 # Runs the console script as its own process would, then lists sys.modules at exit.

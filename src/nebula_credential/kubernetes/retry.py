@@ -9,15 +9,14 @@ outside their HTTP stack's handlers, so both transports are retried and mapped a
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from .. import observe
-from .._log import get_logger
+from .._log import DEBUG, enabled, get_logger
 from ..domain import ConfigurationError
 from .errors import (
     RETRY_STATUSES,
@@ -32,7 +31,7 @@ from .errors import (
 )
 
 T = TypeVar("T")
-logger = get_logger("nebula_credential.kubernetes")
+_LOGGER: Final = "nebula_credential.kubernetes"  # loaded when there is something to log
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +124,8 @@ class Retrier:
             else:
                 seconds = time.monotonic() - sent
                 observe.api_call(op.verb, "success", seconds)
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(
+                if enabled(_LOGGER, DEBUG):
+                    get_logger(_LOGGER).debug(
                         "%s: done in %.1f ms", op.describe(), seconds * 1000, extra=op.fields()
                     )
                 return result
@@ -143,7 +142,7 @@ class Retrier:
             if attempt >= policy.attempts or elapsed + pause > policy.deadline:
                 break
             stats.retries += 1
-            logger.info(
+            get_logger(_LOGGER).info(
                 "retrying %s in %.2fs after %s (attempt %d of %d)",
                 op.describe(),
                 pause,
@@ -155,7 +154,7 @@ class Retrier:
             await self._pause(pause)
         stats.gave_up += 1
         elapsed = time.monotonic() - started
-        logger.warning(
+        get_logger(_LOGGER).warning(
             "giving up: %s after %d attempt(s): %s",
             op.describe(),
             attempt,
