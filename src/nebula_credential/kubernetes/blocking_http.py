@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import http.client
 import ssl
+import threading
 from collections.abc import AsyncGenerator
 from typing import Final
 from urllib.parse import unquote, urlencode, urlsplit
@@ -28,6 +29,7 @@ from .wire_secret import read_status
 USER_AGENT: Final = f"{MANAGER}/0.1 (http.client)"
 # Failures of a reused keep-alive connection that mean "closed while idle", not "down".
 _STALE: Final = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+_IDLE: Final = 8  # idle connections kept at most
 
 
 class _Connection(http.client.HTTPSConnection):
@@ -66,8 +68,12 @@ class BlockingHttpSession:
         # Request targets: the path, or through a proxy to an http:// server the whole URL.
         self._base = endpoint.server if endpoint.proxy and not self._tls else parts.path
         self._base = self._base.rstrip("/")
-        self._conn: http.client.HTTPConnection | None = None
+        # Idle keep-alive connections: a call takes one (or opens one) and gives it back,
+        # so threads sharing a provider never share a connection.
+        self._idle: list[http.client.HTTPConnection] = []
         self._ssl: ssl.SSLContext | bool | None = None
+        self._lock = threading.Lock()
+        self._closed = False
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._proxy_auth: dict[str, str] = {}
         if endpoint.proxy is not None:
@@ -79,26 +85,39 @@ class BlockingHttpSession:
             if not self._tls:
                 self._headers.update(self._proxy_auth)  # plain HTTP: each request says it
 
-    def _connect(self) -> http.client.HTTPConnection:
-        context = self.endpoint.ssl_context()
-        if self._conn is not None and context is self._ssl:
-            return self._conn
-        self.close_now()
+    def _open(self, context: ssl.SSLContext | bool) -> http.client.HTTPConnection:
         host, port = self._host, self._port
         if self.endpoint.proxy is not None:
             proxy = urlsplit(self.endpoint.proxy)
             host, port = proxy.hostname or "", proxy.port or 80
-        conn: http.client.HTTPConnection
-        if self._tls:
-            assert isinstance(context, ssl.SSLContext)
-            sni = self.endpoint.server_hostname
-            conn = _Connection(host, port, sni=sni, timeout=self._timeout, context=context)
-            if self.endpoint.proxy is not None:
-                conn.set_tunnel(self._host, self._port, self._proxy_auth)  # CONNECT
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
-        self._conn, self._ssl = conn, context
+        if not self._tls:
+            return http.client.HTTPConnection(host, port, timeout=self._timeout)
+        assert isinstance(context, ssl.SSLContext)
+        sni = self.endpoint.server_hostname
+        conn = _Connection(host, port, sni=sni, timeout=self._timeout, context=context)
+        if self.endpoint.proxy is not None:
+            conn.set_tunnel(self._host, self._port, self._proxy_auth)  # CONNECT
         return conn
+
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection of the current TLS context (reused: True), or a new one."""
+        context = self.endpoint.ssl_context()
+        with self._lock:
+            if context is not self._ssl:  # new credentials: the old connections go
+                stale, self._idle, self._ssl = self._idle, [], context
+            else:
+                stale = []
+            conn = self._idle.pop() if self._idle else None
+        for old in stale:
+            old.close()
+        return (conn, True) if conn is not None else (self._open(context), False)
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < _IDLE and not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     async def request(
         self,
@@ -126,7 +145,6 @@ class BlockingHttpSession:
             try:
                 status, phrase, retry_after, data = self._exchange(method, target, body, headers)
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                self.close_now()
                 failure = self.connection_failed(exc)
             if failure is not None:
                 raise failure
@@ -140,21 +158,27 @@ class BlockingHttpSession:
     def _exchange(
         self, method: str, target: str, body: bytes | None, headers: dict[str, str]
     ) -> tuple[int, str, str | None, bytes]:
-        reused = self._conn is not None
-        for _ in (1, 2):
-            conn = self._connect()
+        for attempt in (1, 2):
+            conn, reused = self._take()
             try:
                 conn.request(method, target, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
             except _STALE:
-                if not reused:
-                    raise
-                reused = False  # closed while idle: once more, on a new connection
-                self.close_now()
-                continue
+                conn.close()
+                if reused and attempt == 1:
+                    # Closed by the server while idle (a timeout, a restart): the other
+                    # idle ones likely were too. Once more, on a new connection.
+                    self._drop_idle()
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
             if response.will_close:
-                self.close_now()
+                conn.close()
+            else:
+                self._give_back(conn)
             return response.status, response.reason or "", response.getheader("Retry-After"), data
         raise AssertionError("unreachable")
 
@@ -169,10 +193,12 @@ class BlockingHttpSession:
         detail = str(exc).replace(self.endpoint.server, self.endpoint.shown)[:120]
         return ConnectionFailed(f"{type(exc).__name__}: {detail or 'no detail'}")
 
-    def close_now(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
+    def _drop_idle(self, *, closing: bool = False) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._closed = self._closed or closing
+        for conn in idle:
             conn.close()
 
     async def close(self) -> None:
-        self.close_now()
+        self._drop_idle(closing=True)
