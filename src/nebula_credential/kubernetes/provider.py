@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from ..domain import (
     CredentialId,
     CredentialKind,
     InvalidCredential,
-    ValidationError,
 )
 from ..providers import (
     BlockingAccess,
@@ -25,9 +23,7 @@ from ..providers import (
     check_previous,
     validate_expected_version,
 )
-from .config import load_cluster_config, resolve_namespace
 from .deletes import delete_credential, describe
-from .foreign import foreign_credential
 from .mapping import (
     ANN_ID,
     decode_previous,
@@ -35,10 +31,10 @@ from .mapping import (
 )
 from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
 from .objects import SecretObject
-from .reads import listed_credentials, locate, read_found
+from .reads import listed_credentials, locate, read_found, read_secret
 from .retry import RetryPolicy, TransportStats
 from .transport import SecretTransport
-from .transports import open_transport, transport_name
+from .transports import transport_for
 from .writes import CONFLICT_DEADLINE, write_credential
 
 if TYPE_CHECKING:
@@ -47,7 +43,6 @@ if TYPE_CHECKING:
     from .reencrypt import ReencryptSummary
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
-_SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,25 +90,15 @@ class KubernetesSecretsProvider(CredentialProvider):
         self._conflict_retries = max(0, conflict_retries)
         self._conflict_deadline = max(0.0, conflict_deadline)
         self._page_size = max(1, min(page_size, 5000))
-        policy = retry or RetryPolicy()
-        if isinstance(transport, SecretTransport):
-            self._transport = transport
-        elif client is not None:
-            from .lightkube_transport import LightkubeTransport
-
-            # lightkube already took the namespace of the context or ServiceAccount.
-            ns = resolve_namespace(
-                namespace, client.namespace, environ=os.environ, service_account_dir=None
-            )
-            self._transport = LightkubeTransport(
-                client, ns, policy=policy, context=client.config.context_name, owns_client=False
-            )
-        else:
-            name = transport_name(transport)  # a bad name fails before any file is read
-            target = load_cluster_config(
-                namespace=namespace, context=context, kubeconfig=kubeconfig
-            )
-            self._transport = open_transport(name, target, policy=policy, timeout=timeout)
+        self._transport = transport_for(
+            transport,
+            client,
+            namespace=namespace,
+            context=context,
+            kubeconfig=kubeconfig,
+            policy=retry or RetryPolicy(),
+            timeout=timeout,
+        )
         self.namespace = self._transport.namespace
 
     @classmethod
@@ -190,18 +175,10 @@ class KubernetesSecretsProvider(CredentialProvider):
         else the name without the prefix; ``version`` is 0 for flat keys. Storing the
         result writes a Secret of our own; an unlabelled Secret is never overwritten.
         """
-        if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
-            raise ValidationError(f"{str(name)[:80]!r} is not a valid Secret name")
-        found = await self._transport.get(name)
-        if found is None:
-            return None
-        ns = self.namespace
-        if kind is None and field_names is None and not ignore_unknown:
-            return self._read(found, None)
-        return foreign_credential(
-            found,
-            ns,
-            prefix=self.prefix,
+        return await read_secret(
+            self._transport,
+            name,
+            self.prefix,
             kind=kind,
             field_names=field_names,
             ignore_unknown=ignore_unknown,

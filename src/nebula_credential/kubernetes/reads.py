@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
+from typing import Final
 
-from ..domain import CorruptData, Credential, CredentialId
+from ..domain import CorruptData, Credential, CredentialId, CredentialKind, ValidationError
 from ..providers import ListFilter
 from .foreign import foreign_credential
 from .mapping import ANN_ID, decode, is_managed, list_labels, where
@@ -13,6 +15,8 @@ from .naming import candidate_names
 from .objects import SecretObject
 from .ownership import Listed, belongs, classify, suspect_error
 from .transport import SecretTransport
+
+_SECRET_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 async def locate(transport: SecretTransport, prefix: str, cid: CredentialId) -> SecretObject | None:
@@ -42,6 +46,35 @@ def read_found(
             )
         return credential
     return foreign_credential(found, namespace, prefix=prefix, credential_id=cid)
+
+
+async def read_secret(
+    transport: SecretTransport,
+    name: str,
+    prefix: str,
+    *,
+    kind: CredentialKind | str | None,
+    field_names: Mapping[str, str] | None,
+    ignore_unknown: bool,
+) -> Credential | None:
+    """Any Secret by name as a typed credential, or None when absent (see
+    ``KubernetesSecretsProvider.read_secret``)."""
+    if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
+        raise ValidationError(f"{str(name)[:80]!r} is not a valid Secret name")
+    found = await transport.get(name)
+    if found is None:
+        return None
+    namespace = transport.namespace
+    if kind is None and field_names is None and not ignore_unknown:
+        return read_found(found, namespace, prefix, None)
+    return foreign_credential(
+        found,
+        namespace,
+        prefix=prefix,
+        kind=kind,
+        field_names=field_names,
+        ignore_unknown=ignore_unknown,
+    )
 
 
 async def listed_credentials(

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..domain import ConfigurationError
-from .config import ClusterConfig
+from .config import ClusterConfig, load_cluster_config, resolve_namespace
 from .retry import RetryPolicy
 from .transport import SecretTransport
+
+if TYPE_CHECKING:
+    from lightkube import AsyncClient
 
 TRANSPORT_ENV: Final = "NEBULA_CREDENTIAL_TRANSPORT"
 TRANSPORTS: Final = ("aiohttp", "blocking", "lightkube")
@@ -34,6 +37,35 @@ def transport_name(chosen: str | None, environ: Mapping[str, str] | None = None)
             f"{', '.join(TRANSPORTS)}"
         )
     return name
+
+
+def transport_for(
+    transport: SecretTransport | str | None,
+    client: AsyncClient | None,
+    *,
+    namespace: str | None,
+    context: str | None,
+    kubeconfig: str | os.PathLike[str] | None,
+    policy: RetryPolicy,
+    timeout: float,
+) -> SecretTransport:
+    """The provider's transport: ``transport`` itself, one on the caller's lightkube
+    ``client``, or the one ``transport`` names to the cluster the kubeconfig infers."""
+    if isinstance(transport, SecretTransport):
+        return transport
+    if client is not None:
+        from .lightkube_transport import LightkubeTransport
+
+        # lightkube already took the namespace of the context or ServiceAccount.
+        ns = resolve_namespace(
+            namespace, client.namespace, environ=os.environ, service_account_dir=None
+        )
+        return LightkubeTransport(
+            client, ns, policy=policy, context=client.config.context_name, owns_client=False
+        )
+    name = transport_name(transport)  # a bad name fails before any file is read
+    target = load_cluster_config(namespace=namespace, context=context, kubeconfig=kubeconfig)
+    return open_transport(name, target, policy=policy, timeout=timeout)
 
 
 def open_transport(
