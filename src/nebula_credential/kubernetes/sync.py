@@ -45,10 +45,11 @@ class SyncKubernetesSecretsProvider(SyncCredentialProvider):
         ignore_unknown: bool = False,
     ) -> Credential | None:
         """Any Secret by name as a typed credential (see the async method)."""
+        direct = self._direct() is not None  # raises once closed, before a coroutine exists
         read = self.provider.read_secret(
             name, kind=kind, field_names=field_names, ignore_unknown=ignore_unknown
         )
-        return run_inline(read) if self._direct() is not None else self._run(read)
+        return run_inline(read) if direct else self._run(read)
 
     def watch(self, *, resource_version: str | None = None) -> Iterator[SecretEvent]:
         """Changes to our Secrets as they happen; stop by closing the iterator."""
