@@ -42,6 +42,7 @@ with SyncKubernetesSecretsProvider(
     seen = {
         "version": stored.version,
         "value": store.get("svc").reveal("api_key"),
+        "by_name": store.read_secret(store.secret_name("svc")).reveal("api_key"),
         "listed": [c.id for c in store.list()],
         "exists": store.exists("svc"),
         "deleted": store.delete("svc"),
@@ -68,6 +69,7 @@ def test_sync_facade_runs_every_call_on_the_callers_thread(control_plane: Contro
     assert json.loads(done.stdout) == {
         "version": 2,
         "value": f"{CANARY}-2",
+        "by_name": f"{CANARY}-2",
         "listed": ["svc"],
         "exists": True,
         "deleted": True,
