@@ -32,7 +32,7 @@ from typing import Any
 
 import aiohttp
 import httpx2
-from lightkube import AsyncClient
+from lightkube import AsyncClient, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
 
@@ -96,8 +96,9 @@ class Direct:
     """The same calls with lightkube, no nebula-credential in between."""
 
     def __init__(self, kubeconfig: Path, namespace: str, prepared: list[dict[str, Any]]) -> None:
-        target = load_cluster_config(kubeconfig=kubeconfig, namespace=namespace)
-        self.client = AsyncClient(target.config, namespace=namespace, timeout=httpx2.Timeout(30))
+        # lightkube's own kubeconfig handling: TLS and auth exactly as lightkube does them.
+        config = KubeConfig.from_file(kubeconfig)
+        self.client = AsyncClient(config, namespace=namespace, timeout=httpx2.Timeout(30))
         self.ns, self.prepared = namespace, prepared
         self.labels = list_labels(ListFilter.build(scope=SCOPE))
 

@@ -42,7 +42,7 @@ def test_context_and_its_namespace(tmp_path: Path) -> None:
     path = kubeconfig(tmp_path / "config")
     target = load(tmp_path, kubeconfig=path)
     assert (target.context, target.namespace) == ("dev", "team-a")
-    assert target.config.cluster.server == "https://127.0.0.1:1"
+    assert target.cluster.server == "https://127.0.0.1:1"
     other = load(tmp_path, kubeconfig=path, context="ops")
     assert (other.context, other.namespace) == ("ops", "default")
     assert TOKEN not in repr(target)
@@ -77,7 +77,7 @@ def test_service_account_namespace_only_for_in_cluster_config(tmp_path: Path) ->
     with_env = load_cluster_config(environ={**env, "KUBECONFIG": str(path)}, service_account_dir=sa)
     assert with_env.source.startswith("kubeconfig ")
     assert (with_env.context, with_env.namespace) == ("dev", "team-a")
-    assert with_env.config.cluster.server == "https://127.0.0.1:1"
+    assert with_env.cluster.server == "https://127.0.0.1:1"
     # Without any kubeconfig the ServiceAccount and its namespace file are used.
     pod = load_cluster_config(environ=env, service_account_dir=sa)
     assert (pod.source, pod.namespace) == ("in-cluster ServiceAccount", "pod-ns")
@@ -157,7 +157,7 @@ def test_kubeconfig_path_list_is_merged_first_wins(tmp_path: Path) -> None:
     second = kubeconfig(tmp_path / "second")
     target = load(tmp_path, {"KUBECONFIG": f"{first}:{tmp_path / 'missing'}:{second}"})
     assert (target.context, target.namespace) == ("extra", "x")
-    assert target.config.cluster.server == "https://127.0.0.1:1"
+    assert target.cluster.server == "https://127.0.0.1:1"
 
 
 def test_relative_certificate_paths_resolve_against_their_file(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_relative_certificate_paths_resolve_against_their_file(tmp_path: Path) -
         ],
     )
     target = load(tmp_path, {"KUBECONFIG": str(path)})
-    assert target.config.cluster.certificate_auth == str(sub / "ca.pem")
+    assert target.cluster.certificate_authority == str(sub / "ca.pem")
 
 
 def test_in_cluster_service_account_comes_first(tmp_path: Path) -> None:
@@ -187,8 +187,8 @@ def test_in_cluster_service_account_comes_first(tmp_path: Path) -> None:
     target = load_cluster_config(environ=env, service_account_dir=sa)
     assert target.source == "in-cluster ServiceAccount"
     assert target.namespace == "pod-ns"
-    assert target.config.cluster.server == "https://127.0.0.1:6443"
-    assert target.config.user.token_file == str(sa / "token")  # re-read when rotated
+    assert target.cluster.server == "https://127.0.0.1:6443"
+    assert target.user.token_file == str(sa / "token")  # re-read when rotated
     assert TOKEN not in repr(target)
     # An explicit kubeconfig still wins inside a pod.
     path = kubeconfig(tmp_path / "config")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 import nebula_credential.kubernetes as kubernetes
 
@@ -43,3 +45,70 @@ def test_every_lazy_export_resolves() -> None:
     assert kubernetes.SecretObject.__module__ == "nebula_credential.kubernetes.objects"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = kubernetes.nope  # type: ignore[attr-defined]
+
+
+# Whatever the kubeconfig holds, a Kubernetes command first resolves it and builds its
+# endpoint; none of these may load on that path (lightkube and asyncio alone cost tens of
+# milliseconds of every `nebula-credential get`).
+NOT_FOR_RESOLVING = ("lightkube", "httpx", "httpx2", "aiohttp", "asyncio")
+
+
+def test_resolving_a_kubeconfig_and_its_endpoint_loads_no_client(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("token-from-file\n")
+    users = {
+        "token": {"token": "a-token"},
+        "token-file": {"tokenFile": "token"},  # relative to the kubeconfig
+        "password": {"username": "u", "password": "p"},
+        "plugin": {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": "./plugin.sh",
+                "provideClusterInfo": True,
+            }
+        },
+        "anonymous": {},
+    }
+    cluster = {
+        "server": "https://127.0.0.1:6443",
+        "insecure-skip-tls-verify": True,
+        "tls-server-name": "kubernetes.default",
+        "proxy-url": "http://127.0.0.1:3128",
+    }
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": name, "user": user} for name, user in users.items()],
+        "contexts": [{"name": n, "context": {"cluster": "c", "user": n}} for n in users],
+        "current-context": "token",
+    }
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(yaml.safe_dump(doc))
+    code = (
+        "import sys\n"
+        "from nebula_credential.kubernetes.config import load_cluster_config\n"
+        "from nebula_credential.kubernetes.connect import endpoint_for\n"
+        "for context in sys.argv[2:]:\n"
+        "    target = load_cluster_config(kubeconfig=sys.argv[1], context=context, environ={})\n"
+        "    print(repr(endpoint_for(target, environ={})))\n"
+        f"print(sorted(name for name in {NOT_FOR_RESOLVING!r} if name in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(kubeconfig), *users],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    *endpoints, loaded = out.stdout.strip().splitlines()
+    auths = [line.split("auth=", 1)[1] for line in endpoints]
+    assert auths == [
+        "'token')",
+        f"'token file {token}')",
+        "'password')",
+        "'exec plugin plugin.sh')",
+        "'none')",
+    ]
+    assert all("proxy='http://127.0.0.1:3128'" in line for line in endpoints)
+    assert loaded == "[]", f"resolving a kubeconfig loaded {loaded}"

@@ -60,12 +60,10 @@ class Report:
 
 def _service_account(target: ClusterConfig) -> str | None:
     """``ns:name`` when the token is a ServiceAccount JWT (claims read, not verified)."""
-    user = target.config.user
-    token = getattr(user, "token", None)
-    token_file = getattr(user, "token_file", None)
+    token, token_file = target.user.token, target.user.token_file
     if token is None and token_file:
         try:
-            token = Path(str(token_file)).read_text().strip()
+            token = Path(token_file).read_text().strip()
         except OSError:
             return None
     if not isinstance(token, str) or token.count(".") != 2:

@@ -14,7 +14,7 @@ from lightkube import ConfigError
 
 from ..kubernetes._lightkube_compat import http_client
 from ..kubernetes.client import make_client
-from ..kubernetes.config import ClusterConfig
+from ..kubernetes.config import ClusterConfig, shown_server
 
 
 class Unreachable(Exception):
@@ -31,7 +31,7 @@ class ClusterProbe:
 
     @property
     def server(self) -> str:
-        return str(self.target.config.cluster.server)
+        return shown_server(self.target.cluster.server or "")
 
     async def get(self, path: str) -> tuple[int, Any]:
         return await self._send("GET", path, None)

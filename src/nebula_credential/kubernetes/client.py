@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 
 import httpx2
-from lightkube import AsyncClient, ConfigError
+from lightkube import AsyncClient, ConfigError, KubeConfig
 from lightkube.config.models import Cluster, User
 
 from ..domain import ConfigurationError
@@ -86,8 +86,11 @@ def make_client(target: ClusterConfig, timeout: float) -> AsyncClient:
     endpoint = endpoint_for(target)
     # TLS, proxy and auth come from the endpoint through the transport and auth flow;
     # lightkube sees the bare server only (its unused TLS context then costs nothing).
-    bare = target.config._replace(
-        cluster=Cluster(server=endpoint.server, insecure=True), user=User()
+    bare = KubeConfig.from_one(
+        cluster=Cluster(server=endpoint.server, insecure=True),
+        user=User(),  # lightkube insists on one
+        context_name=target.context or "default",
+        namespace=target.namespace,
     )
     try:
         client = AsyncClient(

@@ -12,62 +12,44 @@ there. Every failure names the missing piece.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-import msgspec
 import yaml
-from lightkube import KubeConfig, SingleConfig
-from lightkube.config.models import Cluster, User
 
 from ..domain import ConfigurationError
+from .kubeconfig import (
+    KubeCluster,
+    Kubeconfig,
+    KubeContext,
+    KubeUser,
+    parse_kubeconfig,
+)
+from .kubeconfig import shown_server as shown_server
 from .naming import check_namespace
 
 SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 NAMESPACE_ENV: Final = "KUBERNETES_NAMESPACE"
 DEFAULT_KUBECONFIG: Final = "~/.kube/config"
-_PATH_KEYS: Final = {
-    "clusters": ("certificate-authority",),
-    "users": ("client-certificate", "client-key", "tokenFile"),
-}
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ClusterConfig:
-    """A resolved target. ``config`` holds credentials and is never shown."""
+    """A resolved target: the chosen context's cluster and user (never shown), namespace."""
 
-    config: SingleConfig = field(repr=False)
+    cluster: KubeCluster
+    user: KubeUser
     namespace: str
     context: str | None
     source: str
-    # The kubeconfig's own cluster and user entries: lightkube's models drop keys they do
-    # not know (proxy-url, tls-server-name, an exec plugin's provideClusterInfo, ...).
-    cluster_entry: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    user_entry: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         return (
-            f"ClusterConfig(server={shown_server(self.config.cluster.server)!r}, "
+            f"ClusterConfig(server={shown_server(self.cluster.server or '')!r}, "
             f"context={self.context!r}, namespace={self.namespace!r}, source={self.source!r})"
         )
-
-
-def shown_server(server: object) -> str:
-    """The server URL without the user and password it may embed (``https://u:p@host``)."""
-    text = str(server)
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return "<unparsable server URL>"
-    if "@" not in parts.netloc or host is None:
-        return text
-    host = f"[{host}]" if ":" in host else host
-    return parts._replace(netloc=host if port is None else f"{host}:{port}").geturl()
 
 
 def resolve_namespace(
@@ -108,46 +90,23 @@ def load_cluster_config(
     if not chosen and _in_cluster(env, service_account_dir):
         host, port = env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]
         host = f"[{host}]" if ":" in host else host
-        cluster = {
-            "server": f"https://{host}:{port}",
-            "certificate-authority": str(service_account_dir / "ca.crt"),
-        }
-        user = {"tokenFile": str(service_account_dir / "token")}
-        single = KubeConfig.from_one(
-            cluster=Cluster(
-                server=cluster["server"], certificate_auth=cluster["certificate-authority"]
-            ),
-            user=User(token_file=user["tokenFile"]),
-        ).get()
-        assert single is not None
+        cluster = KubeCluster(
+            server=f"https://{host}:{port}",
+            certificate_authority=str(service_account_dir / "ca.crt"),
+        )
+        user = KubeUser(token_file=str(service_account_dir / "token"))
         ns = resolve_namespace(
             namespace, None, environ=env, service_account_dir=service_account_dir
         )
-        return ClusterConfig(single, ns, None, "in-cluster ServiceAccount", cluster, user)
+        return ClusterConfig(cluster, user, ns, None, "in-cluster ServiceAccount")
     paths = _kubeconfig_paths(kubeconfig, env)
-    merged = _merge([(path, _read(path)) for path in paths])
+    merged = _merge([parse_kubeconfig(_read(path), path) for path in paths])
     shown = os.pathsep.join(str(p) for p in paths)
-    single = _select(merged, context, shown)
+    name, chosen_context, cluster, user = _select(merged, context, shown)
     ns = resolve_namespace(
-        namespace, single.context.namespace, environ=env, service_account_dir=None
+        namespace, chosen_context.namespace, environ=env, service_account_dir=None
     )
-    return ClusterConfig(
-        single,
-        ns,
-        single.context_name,
-        f"kubeconfig {shown}",
-        _entry(merged, "clusters", single.context.cluster),
-        _entry(merged, "users", single.context.user),
-    )
-
-
-def _entry(merged: dict[str, Any], section: str, name: str | None) -> dict[str, Any]:
-    """The body of the first entry called ``name`` in ``section`` (kubectl's merge)."""
-    for entry in merged[section]:
-        if entry.get("name") == name and isinstance(entry.get(section[:-1]), dict):
-            body: dict[str, Any] = entry[section[:-1]]
-            return body
-    return {}
+    return ClusterConfig(cluster, user, ns, name, f"kubeconfig {shown}")
 
 
 def _in_cluster(env: Mapping[str, str], service_account_dir: Path) -> bool:
@@ -195,67 +154,52 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"kubeconfig {path} cannot be read as YAML ({failure})")
     if not isinstance(loaded, dict):
         raise ConfigurationError(f"kubeconfig {path} is not a YAML mapping")
-    for section, keys in _PATH_KEYS.items():
-        for entry in loaded.get(section) or []:
-            body = entry.get(section[:-1]) if isinstance(entry, dict) else None
-            if not isinstance(body, dict):
-                continue
-            for key in keys:
-                value = body.get(key)
-                if isinstance(value, str) and value and not Path(value).is_absolute():
-                    body[key] = str(path.parent / value)  # relative to its own file
-            plugin = body.get("exec") if section == "users" else None
-            command = plugin.get("command") if isinstance(plugin, dict) else None
-            # kubectl resolves a plugin command with a path separator against the file;
-            # a bare name is looked up on PATH.
-            if isinstance(command, str) and os.sep in command and not Path(command).is_absolute():
-                plugin["command"] = str(path.parent / command)  # type: ignore[index]
     return loaded
 
 
-def _merge(files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+def _merge(files: Sequence[Kubeconfig]) -> Kubeconfig:
     """kubectl's merge: the first file defining a name wins, as does the first context."""
-    merged: dict[str, Any] = {"clusters": [], "contexts": [], "users": []}
-    for _, conf in files:
-        for section in ("clusters", "contexts", "users"):
-            known = {e.get("name") for e in merged[section]}
-            for entry in conf.get(section) or []:
-                if isinstance(entry, dict) and entry.get("name") not in known:
-                    merged[section].append(entry)
-        if conf.get("current-context") and "current-context" not in merged:
-            merged["current-context"] = conf["current-context"]
-    return merged
+    clusters: dict[str, KubeCluster] = {}
+    users: dict[str, KubeUser] = {}
+    contexts: dict[str, KubeContext] = {}
+    for conf in files:
+        for name, cluster in conf.clusters.items():
+            clusters.setdefault(name, cluster)
+        for name, user in conf.users.items():
+            users.setdefault(name, user)
+        for name, context in conf.contexts.items():
+            contexts.setdefault(name, context)
+    current = next((c.current_context for c in files if c.current_context), None)
+    return Kubeconfig(clusters, users, contexts, current)
 
 
-def _select(merged: dict[str, Any], context: str | None, shown: str) -> SingleConfig:
-    names = sorted(str(e.get("name")) for e in merged["contexts"])
-    choice = context or merged.get("current-context")
+def _select(
+    merged: Kubeconfig, context: str | None, shown: str
+) -> tuple[str, KubeContext, KubeCluster, KubeUser]:
+    names = sorted(merged.contexts)
+    choice = context or merged.current_context
     if not choice:
         raise ConfigurationError(
             f"kubeconfig {shown} sets no current-context; pass a context (one of: "
             f"{', '.join(names) or 'none defined'})"
         )
-    try:
-        config = KubeConfig.from_dict(merged)
-    except (KeyError, TypeError, msgspec.ValidationError) as exc:
-        raise ConfigurationError(f"kubeconfig {shown} is malformed ({exc})") from None
-    ctx = config.contexts.get(choice)
+    ctx = merged.contexts.get(choice)
     if ctx is None:
         raise ConfigurationError(
             f"context {choice!r} is not in kubeconfig {shown}; available: "
             f"{', '.join(names) or 'none'}"
         )
-    if ctx.cluster not in config.clusters:
+    cluster = merged.clusters.get(ctx.cluster)
+    if cluster is None:
         raise ConfigurationError(
             f"context {choice!r} refers to cluster {ctx.cluster!r}, which kubeconfig {shown} "
             "does not define"
         )
-    if ctx.user and ctx.user not in config.users:
+    # A context without a user talks to the server anonymously, as kubectl does.
+    user = merged.users.get(ctx.user) if ctx.user else KubeUser()
+    if user is None:
         raise ConfigurationError(
             f"context {choice!r} refers to user {ctx.user!r}, which kubeconfig {shown} "
             "does not define"
         )
-    single = config.get(choice)
-    assert single is not None
-    # A context without a user talks to the server anonymously, as kubectl does.
-    return single if single.user is not None else single._replace(user=User())
+    return choice, ctx, cluster, user

@@ -21,7 +21,7 @@ from ..domain import (
 )
 from ._lightkube_compat import raw_get
 from .client import make_client
-from .config import load_cluster_config
+from .config import load_cluster_config, shown_server
 
 MAX_BODY: Final = 1024 * 1024
 
@@ -48,7 +48,7 @@ async def fetch_service_path(
     target = load_cluster_config(namespace=None, context=context, kubeconfig=kubeconfig)
     client = make_client(target, request_timeout)
     url = proxy_path(namespace, service, port, path)
-    server = target.config.cluster.server
+    server = shown_server(target.cluster.server or "")
     where = f"service {namespace}/{service} (port {port}) through the API server at {server}"
     service_url = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
     service_url += quote(service, safe="")

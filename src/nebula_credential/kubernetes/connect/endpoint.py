@@ -19,10 +19,11 @@ import base64
 import os
 import ssl
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from ...domain import ConfigurationError
-from ..config import ClusterConfig, shown_server
+from ..config import ClusterConfig
+from ..kubeconfig import KubeUser, shown_server
 from .exec_plugin import DEFAULT_TIMEOUT, ExecPlugin, cluster_info
 from .proxy import choose_proxy
 from .tls import decode_data, load_client_cert, read_file, server_context
@@ -140,52 +141,46 @@ def endpoint_for(
     """The :class:`Endpoint` for ``target``: reads the files it names, nothing else."""
     env = os.environ if environ is None else environ
     where = f"{target.source} (context {target.context!r})"
-    cluster, user = target.config.cluster, target.config.user
-    raw_cluster: Mapping[str, Any] = target.cluster_entry
-    raw_user: Mapping[str, Any] = target.user_entry
-    server = _server(str(cluster.server or ""), where)
+    cluster, user = target.cluster, target.user
+    server = _server(cluster.server or "", where)
     ca: bytes | None = None
-    if cluster.certificate_auth_data:
-        ca = decode_data(cluster.certificate_auth_data, "certificate-authority-data", where)
-    elif cluster.certificate_auth:
-        ca = read_file(cluster.certificate_auth, "certificate-authority", where)
-    hostname = raw_cluster.get("tls-server-name") or None
-    if hostname is not None and not isinstance(hostname, str):
-        raise ConfigurationError(f"tls-server-name in {where} is not a string")
+    if cluster.certificate_authority_data:
+        ca = decode_data(cluster.certificate_authority_data, "certificate-authority-data", where)
+    elif cluster.certificate_authority:
+        ca = read_file(cluster.certificate_authority, "certificate-authority", where)
 
-    cert = _client_cert(user, where) if user is not None else None
+    cert = _client_cert(user, where)
     headers: dict[str, str] = {}
     token_file: TokenFile | None = None
     plugin: ExecPlugin | None = None
-    if user is not None and user.auth_provider:
+    if user.auth_provider:
         name = str(user.auth_provider.get("name", "unnamed"))[:40]
         raise ConfigurationError(
             f"{where} uses the auth-provider {name!r}, which kubectl no longer supports "
             "either; use its exec credential plugin instead (kubelogin, "
             "gke-gcloud-auth-plugin, aws eks get-token)"
         )
-    if user is not None and user.token_file:
+    if user.token_file:
         token_file = TokenFile(user.token_file, f"tokenFile of {where}")
-    elif user is not None and user.token:
-        token = str(user.token).strip()
+    elif user.token:
+        token = user.token.strip()
         if not (token.isascii() and token.isprintable()):
             raise ConfigurationError(
                 f"the token in {where} is not one line of printable ASCII; check it"
             )
         headers["Authorization"] = f"Bearer {token}"
-    elif user is not None and user.username and user.password:
+    elif user.username and user.password:
         pair = f"{user.username}:{user.password}".encode()
         headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
-    elif user is not None and user.exec is not None and cert is None:
-        spec = raw_user.get("exec")
-        info = cluster_info(server, raw_cluster, ca)
-        plugin = ExecPlugin(spec if isinstance(spec, Mapping) else {}, info, where, exec_timeout)
+    elif user.exec is not None and cert is None:
+        info = cluster_info(server, cluster, ca)
+        plugin = ExecPlugin(user.exec, info, where, exec_timeout)
     return Endpoint(
         server=server,
-        proxy=choose_proxy(server, raw_cluster.get("proxy-url"), env, where),
-        server_hostname=hostname,
+        proxy=choose_proxy(server, cluster.proxy_url, env, where),
+        server_hostname=cluster.tls_server_name or None,
         ca=ca,
-        insecure=bool(cluster.insecure),
+        insecure=cluster.insecure_skip_tls_verify,
         client_cert=cert,
         headers=headers,
         token_file=token_file,
@@ -209,11 +204,11 @@ def _server(server: str, where: str) -> str:
     return server
 
 
-def _client_cert(user: Any, where: str) -> tuple[bytes, bytes] | None:
-    if user.client_cert_data:
-        cert = decode_data(user.client_cert_data, "client-certificate-data", where)
-    elif user.client_cert:
-        cert = read_file(user.client_cert, "client-certificate", where)
+def _client_cert(user: KubeUser, where: str) -> tuple[bytes, bytes] | None:
+    if user.client_certificate_data:
+        cert = decode_data(user.client_certificate_data, "client-certificate-data", where)
+    elif user.client_certificate:
+        cert = read_file(user.client_certificate, "client-certificate", where)
     else:
         if user.client_key or user.client_key_data:
             raise ConfigurationError(f"{where} has a client key but no client certificate")

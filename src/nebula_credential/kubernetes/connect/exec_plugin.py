@@ -14,7 +14,6 @@ wrong, and advise running it by hand.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import datetime
@@ -24,9 +23,13 @@ import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ...domain import ConfigurationError
+from ..kubeconfig import KubeCluster
+
+if TYPE_CHECKING:
+    import asyncio  # imported where a plugin runs: resolving a kubeconfig must not load it
 
 DEFAULT_TIMEOUT: Final = 60.0
 MAX_OUTPUT: Final = 1024 * 1024
@@ -45,20 +48,21 @@ class Issued:
     expires: float | None  # wall-clock seconds
 
 
-def cluster_info(server: str, cluster: Mapping[str, Any], ca: bytes | None) -> dict[str, Any]:
+def cluster_info(server: str, cluster: KubeCluster, ca: bytes | None) -> dict[str, Any]:
     """``spec.cluster`` of ``KUBERNETES_EXEC_INFO`` for a plugin with provideClusterInfo."""
     info: dict[str, Any] = {"server": server}
-    for key in ("tls-server-name", "proxy-url"):
-        if isinstance(cluster.get(key), str) and cluster[key]:
-            info[key] = cluster[key]
-    for key in ("insecure-skip-tls-verify", "disable-compression"):
-        if cluster.get(key) is True:
-            info[key] = True
+    if cluster.tls_server_name:
+        info["tls-server-name"] = cluster.tls_server_name
+    if cluster.proxy_url:
+        info["proxy-url"] = cluster.proxy_url
+    if cluster.insecure_skip_tls_verify:
+        info["insecure-skip-tls-verify"] = True
+    if cluster.disable_compression:
+        info["disable-compression"] = True
     if ca is not None:
         info["certificate-authority-data"] = base64.b64encode(ca).decode()
-    for entry in cluster.get("extensions") or []:
-        if isinstance(entry, Mapping) and entry.get("name") == _EXTENSION:
-            info["config"] = entry.get("extension")
+    if _EXTENSION in cluster.extensions:
+        info["config"] = cluster.extensions[_EXTENSION]
     return info
 
 
@@ -122,6 +126,8 @@ class ExecPlugin:
             assert self._issued is not None
             return self._issued
         if self._lock is None:
+            import asyncio
+
             self._lock = asyncio.Lock()
         async with self._lock:
             if not self._fresh():
@@ -138,6 +144,8 @@ class ExecPlugin:
         return issued is not None and (issued.expires is None or time.time() < issued.expires)
 
     async def _run(self) -> Issued:
+        import asyncio
+
         env = {**os.environ, **self._env, "KUBERNETES_EXEC_INFO": self._exec_info}
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -234,6 +242,8 @@ class ExecPlugin:
 async def _reap(proc: asyncio.subprocess.Process) -> None:
     """Kill the plugin and what it started if still running; always wait for it and drain
     its pipe, so that nothing of it stays open."""
+    import asyncio
+
     if proc.returncode is None:
         killpg = getattr(os, "killpg", None)
         with contextlib.suppress(ProcessLookupError):

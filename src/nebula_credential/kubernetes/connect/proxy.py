@@ -15,7 +15,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ...domain import ConfigurationError
-from ..config import shown_server
+from ..kubeconfig import shown_server
 
 _SCHEMES: Final = ("http", "https")
 
