@@ -50,15 +50,15 @@ def server_context(ca: bytes | None, *, insecure: bool, where: str) -> ssl.SSLCo
             f"{where} sets both a certificate authority and insecure-skip-tls-verify; "
             "remove one of them"
         )
-    ctx = ssl.create_default_context()
+    if ca is None and not insecure:
+        return ssl.create_default_context()  # loads the system's roots: tens of ms
+    # Only this CA, not the system's roots as well (PROTOCOL_TLS_CLIENT checks the host).
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
-    if ca is None:
-        return ctx
-    # Only this CA, not the system's roots as well (PROTOCOL_TLS_CLIENT checks the host).
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    assert ca is not None
     try:
         if b"-----BEGIN" in ca:
             ctx.load_verify_locations(cadata=ca.decode("ascii", "replace"))
