@@ -12,8 +12,7 @@ checks that each short help is the first line of the command's own help.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import typer
 import typer.core
@@ -31,8 +30,7 @@ TYPER_SETTINGS: Final[dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LazyCommand:
+class LazyCommand(NamedTuple):  # a dataclass takes a millisecond to define at start-up
     """A command ``name`` that ``register(app)`` in ``cli.<module>`` adds."""
 
     name: str

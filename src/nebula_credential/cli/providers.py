@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 from ..domain import ConfigurationError
 from ..providers import CredentialProvider
@@ -19,8 +19,7 @@ class ProviderName(StrEnum):
     KUBERNETES = "kubernetes"
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderOptions:
+class ProviderOptions(NamedTuple):  # a dataclass takes a millisecond to define at start-up
     provider: ProviderName | None = None
     data_dir: Path | None = None
     namespace: str | None = None

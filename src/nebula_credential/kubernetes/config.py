@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
 import yaml
 
 from ..domain import ConfigurationError
@@ -35,8 +35,7 @@ NAMESPACE_ENV: Final = "KUBERNETES_NAMESPACE"
 DEFAULT_KUBECONFIG: Final = "~/.kube/config"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class ClusterConfig:
+class ClusterConfig(msgspec.Struct, frozen=True):
     """A resolved target: the chosen context's cluster and user (never shown), namespace."""
 
     cluster: KubeCluster

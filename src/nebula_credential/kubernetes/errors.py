@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
+
+import msgspec
 
 from ..domain import (
     AuthenticationError,
@@ -57,8 +58,7 @@ class Gone(TransportSignal):
     status_word = "gone"
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(msgspec.Struct, frozen=True):
     """What a request does, for messages: ``get secrets "x" in namespace "ns"``."""
 
     verb: str
@@ -74,8 +74,7 @@ class Operation:
         return {"operation": self.verb, "namespace": self.namespace, "secret_name": self.name or ""}
 
 
-@dataclass(frozen=True, slots=True)
-class ServerReply:
+class ServerReply(msgspec.Struct, frozen=True):
     """The parts of an error response we look at."""
 
     status: int

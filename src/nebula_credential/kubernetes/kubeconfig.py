@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
+
+import msgspec
 
 from ..domain import ConfigurationError
 
@@ -42,31 +43,30 @@ def shown_server(server: object) -> str:
     return parts._replace(netloc=host if port is None else f"{host}:{port}").geturl()
 
 
-class _Shown:
+# msgspec structs, not dataclasses: a dataclass costs about a millisecond to define,
+# and every Kubernetes command defines these before its first request.
+class _Shown(msgspec.Struct, frozen=True):
     """A ``repr`` of the settings present, secrets masked and URLs without passwords."""
-
-    __slots__ = ()
 
     def __repr__(self) -> str:
         shown = []
-        for item in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, item.name)
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
             if value is None or value is False or (isinstance(value, Mapping) and not value):
                 continue
-            if item.name in _MASKED:
+            if name in _MASKED:
                 text = "'********'"
-            elif item.name in _URLS:
+            elif name in _URLS:
                 text = repr(shown_server(value))
-            elif item.name.endswith("_data"):
+            elif name.endswith("_data"):
                 text = f"<{len(value)} characters>"
             else:
                 text = repr(value)
-            shown.append(f"{item.name}={text}")
+            shown.append(f"{name}={text}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class KubeCluster(_Shown):
+class KubeCluster(_Shown, frozen=True):
     """A kubeconfig ``cluster``: where the API server is and how to trust it."""
 
     server: str | None = None
@@ -77,11 +77,10 @@ class KubeCluster(_Shown):
     proxy_url: str | None = None
     disable_compression: bool = False
     # name -> extension; an exec plugin may be handed client.authentication.k8s.io/exec
-    extensions: Mapping[str, Any] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class KubeUser(_Shown):
+class KubeUser(_Shown, frozen=True):
     """A kubeconfig ``user``: the credentials. Empty for an anonymous context."""
 
     client_certificate: str | None = None
@@ -96,8 +95,7 @@ class KubeUser(_Shown):
     auth_provider: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class KubeContext:
+class KubeContext(msgspec.Struct, frozen=True):
     """A kubeconfig ``context``: names of its cluster and user, and a namespace."""
 
     cluster: str
@@ -105,8 +103,7 @@ class KubeContext:
     namespace: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Kubeconfig:
+class Kubeconfig(msgspec.Struct, frozen=True):
     """The entries of one kubeconfig file, or of several merged like kubectl."""
 
     clusters: Mapping[str, KubeCluster]

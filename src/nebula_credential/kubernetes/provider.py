@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
+
+import msgspec
 
 from ..domain import (
     Credential,
@@ -45,8 +46,7 @@ if TYPE_CHECKING:
 DEFAULT_PREFIX: Final = "nebula-credentials"
 
 
-@dataclass(frozen=True, slots=True)
-class SecretEvent:
+class SecretEvent(msgspec.Struct, frozen=True):
     """A change seen by :meth:`KubernetesSecretsProvider.watch` (no values)."""
 
     type: str

@@ -19,17 +19,20 @@ import base64
 import os
 import ssl
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ...domain import ConfigurationError
 from ..config import ClusterConfig
 from ..kubeconfig import KubeUser, shown_server
-from .exec_plugin import DEFAULT_TIMEOUT, ExecPlugin, cluster_info
 from .proxy import choose_proxy
 from .tls import decode_data, load_client_cert, read_file, server_context
 from .tokens import TokenFile
 
+if TYPE_CHECKING:
+    from .exec_plugin import ExecPlugin
+
 _SCHEMES: Final = ("http", "https")
+EXEC_TIMEOUT: Final = 60.0  # seconds an exec credential plugin may run
 
 
 class Endpoint:
@@ -136,7 +139,7 @@ def endpoint_for(
     target: ClusterConfig,
     *,
     environ: Mapping[str, str] | None = None,
-    exec_timeout: float = DEFAULT_TIMEOUT,
+    exec_timeout: float = EXEC_TIMEOUT,
 ) -> Endpoint:
     """The :class:`Endpoint` for ``target``: reads the files it names, nothing else."""
     env = os.environ if environ is None else environ
@@ -173,6 +176,8 @@ def endpoint_for(
         pair = f"{user.username}:{user.password}".encode()
         headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
     elif user.exec is not None and cert is None:
+        from .exec_plugin import ExecPlugin, cluster_info  # only where a plugin is used
+
         info = cluster_info(server, cluster, ca)
         plugin = ExecPlugin(user.exec, info, where, exec_timeout)
     return Endpoint(

@@ -31,7 +31,6 @@ from ..kubeconfig import KubeCluster
 if TYPE_CHECKING:
     import asyncio  # imported where a plugin runs: resolving a kubeconfig must not load it
 
-DEFAULT_TIMEOUT: Final = 60.0
 MAX_OUTPUT: Final = 1024 * 1024
 API_VERSIONS: Final = frozenset(
     f"client.authentication.k8s.io/{v}" for v in ("v1", "v1beta1", "v1alpha1")

@@ -14,7 +14,6 @@ import base64
 import binascii
 import os
 import ssl
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,6 +95,8 @@ def _anonymous_file(data: bytes) -> Iterator[str]:
         finally:
             os.close(fd)
         return
+    import tempfile  # without memfd only
+
     with tempfile.TemporaryDirectory(prefix="nebula-tls-") as directory:
         path = Path(directory) / "pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
