@@ -1,8 +1,8 @@
 """Requests to one API server with the standard library, blocking: no event loop.
 
 The twin of ``http_session.HttpSession`` for one-shot work (a CLI command, a script):
-``http.client`` on one keep-alive connection, TLS, SNI name, proxy and credentials from
-the same :class:`~.connect.Endpoint`. Its ``request`` is a coroutine that never
+``http.client`` on a few keep-alive connections (one per thread at a time), with TLS,
+SNI name, proxy and credentials from the same :class:`~.connect.Endpoint`. Its ``request`` is a coroutine that never
 suspends, so the provider's own code runs unchanged and can be driven without a loop
 (:func:`~..providers.inline.run_inline`). A connection the server closed while idle is
 opened again once, at once; other failures come out as the transport-neutral
@@ -55,8 +55,8 @@ class _Connection(http.client.HTTPSConnection):
 
 
 class BlockingHttpSession:
-    """Requests to one endpoint on one connection; bodies are bytes, as for
-    ``HttpSession``. Exec credential plugins need an event loop: not supported here."""
+    """Requests to one endpoint; bodies are bytes, as for ``HttpSession``. Exec
+    credential plugins need an event loop: ``transports`` never pairs one with this."""
 
     def __init__(self, endpoint: Endpoint, timeout: float) -> None:
         self.endpoint = endpoint
