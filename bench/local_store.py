@@ -10,9 +10,11 @@
     with the same decoder); ``store`` beside a plain SQLite write of a 10 KB blob.
     Targets (issue 11): sync retrieve <= 3x the floor, async <= 5x.
 (b) CLI cold start, rounds interleaved with ``kubectl get secret``: ``nebula-credential
-    get ID`` on the local store, ``--help``, and ``--provider kubernetes get ID``.
-    Target: each within 2x kubectl. Children run without PYTHONDONTWRITEBYTECODE, as an
-    installed package runs with its compiled modules.
+    get ID`` on the local store, ``--help``, and ``--provider kubernetes get ID``; beside
+    them ``bench/cli_floor.py``, the least a Python CLI on typer, PyYAML and http.client
+    does for the same GET (nothing of ours). Target: each within 2x kubectl. Children run
+    without PYTHONDONTWRITEBYTECODE, as an installed package runs with its compiled
+    modules.
 """
 
 from __future__ import annotations
@@ -196,6 +198,8 @@ def cli_cold_start(directory: Path, kubeconfig: Path | None, rounds: int) -> Non
         run_ok([*k8s, *store[1:]], env, stdin="k")
         secret = run_ok([*kubectl, "-n", ns, "get", "secret", "-o", "name"], env).split()[0]
         commands["nebula-credential get ID (kubernetes)"] = [*k8s, "get", "cold"]
+        floor = [sys.executable, str(Path(__file__).with_name("cli_floor.py")), str(kubeconfig)]
+        commands["floor: typer+yaml+http.client GET"] = [*floor, ns, secret.split("/")[-1]]
         commands["kubectl get secret NAME"] = [*kubectl, "-n", ns, "get", secret]
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for argv in commands.values():  # warm-up: compiled modules written, caches filled
@@ -209,7 +213,7 @@ def cli_cold_start(directory: Path, kubeconfig: Path | None, rounds: int) -> Non
     against = "kubectl get secret" if base else "nothing (no cluster)"
     print(f"(b) CLI cold start, {rounds} interleaved rounds; ratios to {against} (target <=2x)")
     for name, values in samples.items():
-        report(name, values, base if name.startswith("nebula") else None, digits=1)
+        report(name, values, base if name.startswith(("nebula", "floor")) else None, digits=1)
 
 
 def main() -> None:
