@@ -2,12 +2,12 @@
 
 The twin of ``http_session.HttpSession`` for one-shot work (a CLI command, a script):
 ``http.client`` on a few keep-alive connections (one per thread at a time), with TLS,
-SNI name, proxy and credentials from the same :class:`~.connect.Endpoint`. Its ``request`` is a coroutine that never
-suspends, so the provider's own code runs unchanged and can be driven without a loop
-(:func:`~..providers.inline.run_inline`). A connection the server closed while idle is
-opened again once, at once; other failures come out as the transport-neutral
-exceptions of ``errors``, raised outside the handlers: a TLS or socket error may hold
-the request.
+SNI name, proxy and credentials from the same :class:`~.connect.Endpoint`. Its
+``request`` is a coroutine that never suspends, so the provider's own code runs
+unchanged and can be driven without a loop (:func:`~..providers.inline.run_inline`).
+A connection the server closed while idle is opened again once, at once; other
+failures come out as the transport-neutral exceptions of ``errors``, raised outside
+the handlers: a TLS or socket error may hold the request.
 """
 
 from __future__ import annotations
