@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
-import subprocess
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx2
+from cluster import Target, cluster_target
 from lightkube import AsyncClient, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret
@@ -251,13 +248,6 @@ async def measure(client: Any, op: str, indices: range, concurrency: int) -> tup
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-@dataclass
-class Target:
-    kubeconfig: Path
-    create_namespace: Callable[[str], object]
-    clear_namespace: Callable[[str], object]
-
-
 async def bench(args: argparse.Namespace, target: Target) -> None:
     prepared = bodies(args.count)
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -336,36 +326,6 @@ def report(
     )
 
 
-def kubectl(kubeconfig: str, *args: str) -> None:
-    subprocess.run(
-        ["kubectl", f"--kubeconfig={kubeconfig}", *args], check=False, capture_output=True
-    )
-
-
-@contextlib.contextmanager
-def target_from_args(args: argparse.Namespace) -> Iterator[Target]:
-    if args.kubeconfig:
-        yield Target(
-            Path(args.kubeconfig),
-            lambda ns: kubectl(args.kubeconfig, "create", "namespace", ns),
-            lambda ns: kubectl(args.kubeconfig, "delete", "secrets", "--all", "-n", ns),
-        )
-        return
-    from nebula_credential.testing.envtest import ControlPlane
-
-    with tempfile.TemporaryDirectory(prefix="nebula-bench-") as tmp:
-        plane = ControlPlane("bench", Path(tmp))
-        try:
-            plane.start()
-            yield Target(
-                plane.admin_kubeconfig,
-                plane.ensure_namespace,
-                lambda ns: plane.request("DELETE", f"/api/v1/namespaces/{ns}/secrets"),
-            )
-        finally:
-            plane.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kubeconfig", help="use this cluster instead of starting one")
@@ -373,7 +333,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with target_from_args(args) as target:
+    with cluster_target(args.kubeconfig) as target:
         asyncio.run(bench(args, target))
 
 

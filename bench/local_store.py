@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
+from cluster import cluster_target
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from nebula_credential import Credential, LocalStorageProvider, SyncCredentialProvider
@@ -157,18 +158,8 @@ def cluster(args: argparse.Namespace) -> Iterator[Path | None]:
     if args.no_kubernetes:
         yield None
         return
-    if args.kubeconfig:
-        yield Path(args.kubeconfig)
-        return
-    from nebula_credential.testing.envtest import ControlPlane
-
-    with tempfile.TemporaryDirectory(prefix="nebula-bench-") as tmp:
-        plane = ControlPlane("bench", Path(tmp))
-        try:
-            plane.start()
-            yield plane.admin_kubeconfig
-        finally:
-            plane.close()
+    with cluster_target(args.kubeconfig) as target:
+        yield target.kubeconfig
 
 
 def run_ok(argv: list[str], env: dict[str, str], stdin: str = "") -> str:

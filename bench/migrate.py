@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from cluster import cluster_target
 
 from nebula_credential import Credential, LocalStorageProvider
 from nebula_credential.kubernetes import KubernetesSecretsProvider
@@ -73,7 +74,9 @@ async def migrated(kubeconfig: Path, ns: str, local: Path, count: int, concurren
     return took
 
 
-async def bench(args: argparse.Namespace, kubeconfig: Path, make_ns: Callable[[str], None]) -> None:
+async def bench(
+    args: argparse.Namespace, kubeconfig: Path, make_ns: Callable[[str], object]
+) -> None:
     with tempfile.TemporaryDirectory(prefix="nebula-bench-local-") as tmp:
         local = Path(tmp) / "store"
         items = await fill(local, args.count)
@@ -99,31 +102,6 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, make_ns: Callable[[s
     )
 
 
-@contextlib.contextmanager
-def plane_from_args(args: argparse.Namespace) -> Iterator[tuple[Path, Callable[[str], None]]]:
-    if args.kubeconfig:
-        import subprocess
-
-        def create(ns: str) -> None:
-            subprocess.run(
-                ["kubectl", f"--kubeconfig={args.kubeconfig}", "create", "namespace", ns],
-                check=True,
-                capture_output=True,
-            )
-
-        yield Path(args.kubeconfig), create
-        return
-    from nebula_credential.testing.envtest import ControlPlane
-
-    with tempfile.TemporaryDirectory(prefix="nebula-bench-") as tmp:
-        plane = ControlPlane("bench", Path(tmp))
-        try:
-            plane.start()
-            yield plane.admin_kubeconfig, plane.ensure_namespace
-        finally:
-            plane.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kubeconfig", help="use this cluster instead of starting one")
@@ -131,8 +109,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with plane_from_args(args) as (kubeconfig, make_ns):
-        asyncio.run(bench(args, kubeconfig, make_ns))
+    with cluster_target(args.kubeconfig) as target:
+        asyncio.run(bench(args, target.kubeconfig, target.create_namespace))
 
 
 if __name__ == "__main__":

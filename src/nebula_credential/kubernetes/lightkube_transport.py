@@ -40,6 +40,7 @@ from .errors import (
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
 from .transport import SecretTransport, read_ahead, selector
+from .wire_secret import to_object
 
 T = TypeVar("T")
 
@@ -63,20 +64,6 @@ async def translated(call: Callable[[], Awaitable[T]]) -> T:
         # An exec plugin's message carries its stderr, which may hold tokens.
         failure = AuthFailed(describe_auth_failure(str(exc)))
     raise failure  # outside the handler: the HTTP error holds the request
-
-
-def from_lightkube(secret: Any) -> SecretObject:
-    meta = secret.metadata
-    return SecretObject(
-        name=meta.name,
-        labels=meta.labels or {},
-        annotations=meta.annotations or {},
-        data=secret.data or {},
-        type=secret.type or "Opaque",
-        resource_version=meta.resourceVersion,
-        uid=meta.uid,
-        created_at=meta.creationTimestamp,
-    )
 
 
 class LightkubeTransport(SecretTransport):
@@ -121,19 +108,19 @@ class LightkubeTransport(SecretTransport):
             )
         except Missing:
             return None
-        return from_lightkube(found)
+        return to_object(found)
 
     async def create(self, secret: SecretObject) -> str:
         body = self._to_lightkube(secret)
         op = Operation("create", self.namespace, secret.name)
         created = await self._run(op, lambda: self._client.create(body))
-        return from_lightkube(created).resource_version or ""
+        return to_object(created).resource_version or ""
 
     async def replace(self, secret: SecretObject) -> str:
         body = self._to_lightkube(secret)
         op = Operation("update", self.namespace, secret.name)
         replaced = await self._run(op, lambda: self._client.replace(body))
-        return from_lightkube(replaced).resource_version or ""
+        return to_object(replaced).resource_version or ""
 
     async def rewrite(self, name: str, resource_version: str) -> str:
         # An empty merge patch with a resourceVersion precondition: a CAS write that
@@ -146,7 +133,7 @@ class LightkubeTransport(SecretTransport):
                 Secret, name, body, namespace=self.namespace, patch_type=PatchType.MERGE
             ),
         )
-        return from_lightkube(patched).resource_version or ""
+        return to_object(patched).resource_version or ""
 
     async def delete(self, secret: SecretObject) -> bool:
         op = Operation("delete", self.namespace, secret.name)
@@ -174,7 +161,7 @@ class LightkubeTransport(SecretTransport):
 
         async with aclosing(read_ahead(lambda: self._run(op, page))) as pages:
             async for items in pages:
-                yield [from_lightkube(item) for item in items]
+                yield [to_object(item) for item in items]
 
     async def resource_version(self, labels: Mapping[str, str]) -> str:
         params: dict[str, Any] = {"limit": 1, "labelSelector": selector(labels) or None}
@@ -212,7 +199,7 @@ class LightkubeTransport(SecretTransport):
         failure: Exception | None = None
         try:
             async for event, secret in stream:
-                yield event, from_lightkube(secret)
+                yield event, to_object(secret)
         except httpx2.HTTPStatusError as exc:
             reply = read_reply(exc)
             if reply.status == 410:

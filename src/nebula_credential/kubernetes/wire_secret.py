@@ -8,7 +8,7 @@ provider does not read are skipped by the decoder. No I/O.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
@@ -117,7 +117,9 @@ def rewrite_body(resource_version: str) -> bytes:
     return ENCODER.encode(RewritePatch(Preconditions(resourceVersion=resource_version)))
 
 
-def to_object(secret: Secret) -> SecretObject:
+def to_object(secret: Secret | Any) -> SecretObject:
+    """The provider's view of a Secret: one of our structs, or lightkube's model (the
+    same attribute names)."""
     meta = secret.metadata
     return SecretObject(
         name=meta.name,
