@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 _PACKAGE = __name__.rpartition(".")[0]
 DEBUG = 10  # logging.DEBUG
+_SEEN: dict[str, logging.Logger] = {}
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -28,4 +29,9 @@ def enabled(name: str, level: int) -> bool:
     """Whether ``name`` logs at ``level``; False without importing :mod:`logging` when
     nothing has imported it yet (so nothing can have configured it)."""
     logging = sys.modules.get("logging")
-    return logging is not None and logging.getLogger(name).isEnabledFor(level)
+    if logging is None:
+        return False
+    logger = _SEEN.get(name)
+    if logger is None:  # getLogger takes logging's lock: once per name, not per call
+        logger = _SEEN[name] = logging.getLogger(name)
+    return logger.isEnabledFor(level)
