@@ -9,6 +9,13 @@ by werkzeug in a thread. Only the token endpoint with the refresh-token grant is
   (Authlib leaves both to ``authenticate_refresh_token``).
 - ``/fail/<status>``, ``/slow``, ``/html``, ``/no-access-token``, ``/huge``,
   ``/gzip``, ``/weird-error``: endpoints that misbehave in one way each.
+- ``/error/<code>/<status>``: that error code (and a canary ``error_description``).
+- ``/echo-error``: the refresh token it was sent as the error code; ``/echo-error/<field>``
+  the ``refresh_token``, ``client_secret`` or ``client_id`` it was sent, after ``?prefix=``
+  and clipped to ``?cut=`` characters.
+- ``/unauthorized``: 401 with a plain-text body, no error code.
+- ``/expires/<kind>``: a token whose ``expires_in`` is odd in one way (see ``EXPIRES_IN``).
+- ``/drop``: reads the request and hangs up without an answer.
 
 Every request is counted per path in ``hits``.
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -28,6 +36,29 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
 from flask import Flask, Response, request
 from werkzeug.serving import make_server
+
+# ``/expires/<kind>``: the JSON text of each ``expires_in`` (NaN and Infinity as Python reads).
+EXPIRES_IN: dict[str, str | None] = {
+    "int": "3600",
+    "float": "3599.6",
+    "zero": "0",
+    "negative": "-30",
+    "negative-float": "-0.4",
+    "string": '"3600"',
+    "max": "1000000000",
+    "abc": '"abc"',
+    "signed-string": '"-5"',
+    "arabic-digits": '"\u0663\u0666\u0660\u0660"',
+    "long-string": '"' + "9" * 5000 + '"',
+    "true": "true",
+    "float-huge": "1e12",
+    "int-huge": "1000000000001",
+    "nan": "NaN",
+    "infinity": "Infinity",
+    "list": "[3600]",
+    "null": "null",
+    "absent": None,
+}
 
 
 @dataclass
@@ -204,6 +235,49 @@ class AuthServer:
         @app.post("/weird-error")
         def weird() -> tuple[dict[str, str], int]:
             return {"error": "bad\x1b[31mcode\r\n", "error_description": "x"}, 400
+
+        @app.post("/error/<code>/<int:status>")
+        def error(code: str, status: int) -> tuple[dict[str, str], int]:
+            return {"error": code, "error_description": "description-canary-e1"}, status
+
+        @app.post("/echo-error")
+        def echo_error() -> tuple[dict[str, str], int]:
+            return {"error": request.form.get("refresh_token", "")}, 400
+
+        @app.post("/echo-error/<field>")
+        def echo_field(field: str) -> tuple[dict[str, str], int]:
+            basic = request.authorization
+            sent = {
+                "refresh_token": request.form.get("refresh_token", ""),
+                "client_id": basic.username if basic else request.form.get("client_id", ""),
+                "client_secret": basic.password if basic else request.form.get("client_secret"),
+            }[field]
+            cut = int(request.args.get("cut", "1000"))
+            return {"error": request.args.get("prefix", "") + (sent or "")[:cut]}, 400
+
+        @app.post("/unauthorized")
+        def unauthorized() -> Response:
+            return Response(
+                "Unauthorized", 401, {"WWW-Authenticate": "Basic"}, mimetype="text/plain"
+            )
+
+        @app.post("/expires/<kind>")
+        def expires(kind: str) -> Response:
+            value = EXPIRES_IN[kind]
+            tail = "" if value is None else f', "expires_in": {value}'
+            body = (
+                '{"access_token": "at-canary-expires", "token_type": "Bearer", '
+                f'"refresh_token": "rt-canary-new"{tail}}}'
+            )
+            return Response(body, 200, mimetype="application/json")
+
+        @app.post("/drop")
+        def drop() -> Response:
+            # Hang up after the request arrived: werkzeug's write then fails, which it
+            # treats as a dropped connection.
+            request.get_data()
+            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            return Response("{}", 200, mimetype="application/json")
 
         return app
 

@@ -5,24 +5,50 @@ client authentication) and reads the token; the HTTP call goes through ``httpx2`
 client the Kubernetes stack already brings, so rotation adds no second HTTP library.
 Both load on the first refresh, never at import: the CLI starts without them.
 
-Client authentication: ``client_secret_basic`` first (the RFC's default). When the
-endpoint answers 401, or an error ``invalid_client``, the same request is sent once more
-with ``client_secret_post``: a server rejects the client before it looks at the grant, so
-the refresh token was not spent. A client without ``client_secret`` is public and sends
-only its ``client_id`` in the body.
+Client authentication: ``client_secret_basic`` first (the RFC's default). The same
+request is sent once more with ``client_secret_post`` only when the endpoint refused the
+client itself: the error ``invalid_client``, or HTTP 401 with no error code at all. Such
+a server rejects the client before it looks at the grant, so the refresh token was not
+spent. Any other answer, ``invalid_grant`` with 401 included, is final: it may mean the
+refresh token was spent. A client without ``client_secret`` is public and sends only its
+``client_id`` in the body.
 
-Bounds: one deadline for the whole exchange (``timeout``), answers read up to 64 KiB.
-Errors carry the endpoint's ``error`` code, cleaned to the RFC's character set, and the
-HTTP status, never the ``error_description`` (servers may echo what they were sent) and
-never a token.
+The endpoint's words: the ``error`` code shown in messages and ``error_code`` is one of
+RFC 6749's codes (sections 5.2 and 4.1.2.1) or matches ``[a-z0-9_.-]{1,40}``; anything
+else is ``unknown_error``. So is a code that holds the refresh token, client secret or
+client id that was sent, or is a run of 8 or more characters of the refresh token or
+client secret (a server that echoes its input, whole or clipped; compared ignoring case).
+The RFC's own codes are exempt from the client id rule, which only guards against echoes:
+a client called ``client`` still sees ``invalid_client``. ``error_description`` is never
+shown: servers put what they were sent there.
+
+``expires_in``: a JSON integer is kept, a float rounded; zero or negative becomes 0
+(already expired). A string of ASCII digits is read as a number, leniency on purpose:
+Azure AD v1 sends strings. Absent or null is ``None``. Anything else (other strings, NaN,
+infinities, booleans, lists, more than 10**9 seconds) is ``None`` with
+``TokenGrant.expires_in_ignored`` set, so the caller keeps the old expiry and warns.
+
+Sent or not sent: every :class:`TokenEndpointUnreachable` says in ``request_sent``
+whether the request may have reached the endpoint. The phase is tracked with httpcore's
+``trace`` extension: the request counts as sent once its headers start going out.
+Before that (connection refused, DNS or TLS handshake failure, connect timeout, the
+deadline during connect) the refresh token is certainly unspent and the message says the
+retry is safe. After it (no answer in time, connection dropped) the endpoint may have
+spent the refresh token, and the message says so. A 5xx is an answer: ``request_sent``
+is True and the message says the endpoint refused and the credential is unchanged.
+
+Bounds: one deadline for the whole exchange, both attempts included (``limit``); answers
+read up to 64 KiB and only with identity encoding (no decompression); redirects are not
+followed; ``token_url`` passes :func:`check_token_url`. Tokens never appear in a message
+or a ``repr``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -32,13 +58,35 @@ from ..domain import NotRotatable, RotationFailed, TokenEndpointUnreachable
 
 MAX_ANSWER_BYTES: Final = 64 * 1024
 DEFAULT_TIMEOUT: Final = 30.0
+MAX_EXPIRES_IN: Final = 10**9
 _UNSAFE_URL: Final = re.compile(r"[\x00-\x20\x7f]")
-_ERROR_CODE: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")  # RFC 6749 5.2
+_ERROR_CODE: Final = re.compile(r"[a-z0-9_.-]{1,40}")
+_RFC_CODES: Final = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+    }
+)
+_ECHO_RUN: Final = 8  # this many characters of a secret in a code count as an echo
+_SENT_PROMISE: Final = (
+    "the endpoint may have spent the refresh token; the credential is unchanged; "
+    "if the next refresh is refused with invalid_grant, authorize again"
+)
+_NOT_SENT_PROMISE: Final = "the request was not sent; the credential is unchanged; safe to retry"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class TokenGrant:
-    """What the endpoint granted; ``repr`` shows no token."""
+    """What the endpoint granted; ``repr`` shows no token.
+
+    ``expires_in_ignored`` is True when the endpoint sent an ``expires_in`` that could not
+    be read as seconds (``expires_in`` is then ``None``): keep the old expiry and warn."""
 
     access_token: str
     refresh_token: str | None
@@ -46,10 +94,12 @@ class TokenGrant:
     token_type: str | None
     scope: str | None
     auth_method: str
+    expires_in_ignored: bool = False
 
     def __repr__(self) -> str:
         return (
-            f"TokenGrant(expires_in={self.expires_in!r}, token_type={self.token_type!r}, "
+            f"TokenGrant(expires_in={self.expires_in!r}, "
+            f"expires_in_ignored={self.expires_in_ignored}, token_type={self.token_type!r}, "
             f"new_refresh_token={self.refresh_token is not None}, auth={self.auth_method})"
         )
 
@@ -90,22 +140,86 @@ def check_token_url(url: str, *, allow_http: bool = False) -> str:
     return url
 
 
-def _code(value: object) -> str:
-    """The endpoint's error code as printable RFC 6749 text, or ``unknown_error``."""
-    if isinstance(value, str) and _ERROR_CODE.fullmatch(value):
-        return value
-    return "unknown_error"
+def _code(value: object, request: RefreshRequest) -> str:
+    """The endpoint's error code as it may be shown, or ``unknown_error``."""
+    if not isinstance(value, str) or not _ERROR_CODE.fullmatch(value):
+        return "unknown_error"
+    for secret in (request.refresh_token, request.client_secret):
+        folded = (secret or "").lower()
+        if folded and (folded in value or (len(value) >= _ECHO_RUN and value in folded)):
+            return "unknown_error"
+    client_id = (request.client_id or "").lower()
+    if client_id and client_id in value and value not in _RFC_CODES:
+        return "unknown_error"
+    return value
+
+
+def _expires_in(value: object) -> tuple[int | None, bool]:
+    """``expires_in`` in seconds, and whether a value was sent but could not be used."""
+    if value is None:
+        return None, False
+    if isinstance(value, bool):
+        return None, True
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or value > MAX_EXPIRES_IN:
+            return None, True
+        seconds = round(value)
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        seconds = int(value)  # deliberate leniency: Azure AD v1 sends the number as a string
+    else:
+        return None, True
+    if seconds > MAX_EXPIRES_IN:
+        return None, True
+    return max(seconds, 0), False
 
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc
 
 
+class _Phase:
+    """Where the current attempt is, from httpcore's ``trace`` events: whether its
+    request may have left (set as its headers start going out), and the TCP stream of a
+    TLS handshake under way."""
+
+    __slots__ = ("_handshaking", "_tcp", "sent")
+
+    def __init__(self) -> None:
+        self.sent = False
+        self._tcp: Any = None
+        self._handshaking = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        # httpcore calls this inline, before the bytes go out. A proxy's CONNECT is only
+        # the tunnel being set up, not our request.
+        if event.endswith(".send_request_headers.started"):
+            if getattr(info.get("request"), "method", None) != b"CONNECT":
+                self.sent = True
+        elif event == "connection.connect_tcp.complete":
+            self._tcp = info.get("return_value")
+        elif event == "connection.start_tls.started":
+            self._handshaking = True
+        elif event == "connection.start_tls.complete":
+            self._tcp, self._handshaking = None, False  # the connection owns it now
+
+    async def close_handshake(self) -> None:
+        """Close the TCP stream of a TLS handshake the deadline cut short: httpcore closes
+        it when the handshake fails, not when it is cancelled, and it would leak."""
+        tcp, self._tcp = self._tcp, None
+        if self._handshaking and tcp is not None:
+            await tcp.aclose()
+
+
 async def _post(
-    client: Any, url: str, headers: dict[str, str], body: str
+    client: Any, url: str, headers: dict[str, str], body: str, phase: _Phase
 ) -> tuple[int, bytes, bool]:
     """Status, the answer's bytes, and whether it was refused (over the cap, compressed)."""
-    async with client.stream("POST", url, headers=headers, content=body) as answer:
+    extensions = {"trace": phase.trace}
+    async with client.stream(
+        "POST", url, headers=headers, content=body, extensions=extensions
+    ) as answer:
         # Identity was asked for: a compressed answer is not decompressed (no bombs).
         encoding = answer.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
@@ -120,7 +234,7 @@ async def _post(
         return answer.status_code, b"".join(chunks), False
 
 
-def _parse(status: int, raw: bytes) -> dict[str, Any] | None:
+def _parse(raw: bytes) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
@@ -139,11 +253,7 @@ def _grant(data: dict[str, Any], method: str, where: str) -> TokenGrant:
             status=200,
         )
     refresh = data.get("refresh_token")
-    expires = data.get("expires_in")
-    if isinstance(expires, str) and expires.isdigit():
-        expires = int(expires)  # some servers send a string
-    if isinstance(expires, bool) or not isinstance(expires, int) or not 0 <= expires < 10**9:
-        expires = None
+    expires, ignored = _expires_in(data.get("expires_in"))
     token_type = data.get("token_type")
     scope = data.get("scope")
     return TokenGrant(
@@ -153,10 +263,13 @@ def _grant(data: dict[str, Any], method: str, where: str) -> TokenGrant:
         token_type=token_type if isinstance(token_type, str) else None,
         scope=scope if isinstance(scope, str) else None,
         auth_method=method,
+        expires_in_ignored=ignored,
     )
 
 
-def _failure(status: int, data: dict[str, Any] | None, where: str, too_big: bool) -> Exception:
+def _failure(
+    status: int, data: dict[str, Any] | None, too_big: bool, where: str, request: RefreshRequest
+) -> RotationFailed:
     if too_big:
         return RotationFailed(
             f"the token endpoint {where} answered HTTP {status} with more than "
@@ -164,14 +277,15 @@ def _failure(status: int, data: dict[str, Any] | None, where: str, too_big: bool
             error_code="invalid_response",
             status=status,
         )
-    code = _code(data.get("error")) if data is not None else None
+    code = _code(data.get("error"), request) if data is not None else None
     if status >= 500:
         return TokenEndpointUnreachable(
             f"the token endpoint {where} failed with HTTP {status}"
             + (f" ({code})" if code else "")
-            + "; the credential is unchanged, retry later",
+            + ": it refused the refresh; the credential is unchanged; retry later",
             error_code=code or "server_error",
             status=status,
+            request_sent=True,
         )
     if code is None:
         shape = "a non-JSON answer" if data is None else "JSON without an error code"
@@ -191,60 +305,116 @@ def _failure(status: int, data: dict[str, Any] | None, where: str, too_big: bool
     )
 
 
-def _rejects_client(status: int, data: dict[str, Any] | None) -> bool:
-    return status == 401 or (data is not None and data.get("error") == "invalid_client")
+def _rejects_client(status: int, data: dict[str, Any] | None, too_big: bool) -> bool:
+    """The endpoint refused the client before looking at the grant (token not spent)."""
+    if too_big:
+        return False  # unread: it may say invalid_grant
+    error = None if data is None else data.get("error")
+    return error == "invalid_client" or (status == 401 and error is None)
+
+
+def _unreachable(
+    where: str, limit: float, *, sent: bool, timeout: bool, kind: str = ""
+) -> TokenEndpointUnreachable:
+    if not sent:
+        why = f"within {limit:g}s" if timeout else f"({kind})"
+        message = f"cannot connect to the token endpoint {where} {why}: {_NOT_SENT_PROMISE}"
+    elif timeout:
+        message = (
+            f"the token endpoint {where} gave no answer within {limit:g}s after the "
+            f"request was sent: {_SENT_PROMISE}"
+        )
+    else:
+        message = (
+            f"the connection to the token endpoint {where} broke after the request was "
+            f"sent ({kind}): {_SENT_PROMISE}"
+        )
+    return TokenEndpointUnreachable(
+        message, error_code="timeout" if timeout else "unreachable", request_sent=sent
+    )
+
+
+def _attempts(url: str, request: RefreshRequest) -> list[tuple[str, dict[str, str], str]]:
+    """Each client authentication to try, in order, with its headers and body."""
+    from authlib.oauth2.auth import ClientAuth
+    from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
+    body = prepare_token_request(
+        "refresh_token", refresh_token=request.refresh_token, scope=request.scope
+    )
+    methods = ["client_secret_basic", "client_secret_post"] if request.client_secret else ["none"]
+    attempts = []
+    for method in methods:
+        auth = ClientAuth(request.client_id or "", request.client_secret, method)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        }
+        _, headers, form = auth.prepare("POST", url, headers, body)
+        attempts.append((method, headers, form))
+    return attempts
+
+
+async def _exchange(
+    client: Any, url: str, attempts: list[tuple[str, dict[str, str], str]], phase: _Phase
+) -> tuple[str, int, dict[str, Any] | None, bool]:
+    """The client authentication used, and the final answer: status, JSON, refused."""
+    for method, headers, form in attempts:
+        phase.sent = False  # a previous attempt was refused with the token unspent
+        status, raw, too_big = await _post(client, url, headers, form, phase)
+        data = None if too_big else _parse(raw)
+        granted = status == 200 and data is not None
+        if (
+            method == "client_secret_basic"
+            and not granted
+            and _rejects_client(status, data, too_big)
+        ):
+            continue  # the client was refused before the grant: try the other way
+        return method, status, data, too_big
+    raise AssertionError("the last attempt always returns")
 
 
 async def refresh(
     request: RefreshRequest, *, limit: float = DEFAULT_TIMEOUT, allow_http: bool = False
 ) -> TokenGrant:
     """Exchange the refresh token within ``limit`` seconds in all; raises
-    :class:`RotationFailed` (or its subclass :class:`TokenEndpointUnreachable`)."""
+    :class:`RotationFailed`, or its subclass :class:`TokenEndpointUnreachable` whose
+    ``request_sent`` says whether the endpoint may have spent the refresh token."""
     import httpx2
-    from authlib.oauth2.auth import ClientAuth
-    from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
     url = check_token_url(request.token_url, allow_http=allow_http)
     where = _host(url)
-    body = prepare_token_request(
-        "refresh_token", refresh_token=request.refresh_token, scope=request.scope
+    # Built (and Authlib imported) before the deadline starts: it counts the wire only.
+    attempts = _attempts(url, request)
+    phase = _Phase()
+    # These come before the request is on the wire: it never left.
+    not_sent = (
+        httpx2.ConnectError,
+        httpx2.ConnectTimeout,
+        httpx2.PoolTimeout,
+        httpx2.ProxyError,
+        httpx2.UnsupportedProtocol,
     )
-    methods = ["client_secret_basic", "client_secret_post"] if request.client_secret else ["none"]
-    started = time.monotonic()
     try:
-        async with (
-            asyncio.timeout(limit),
-            httpx2.AsyncClient(timeout=limit, follow_redirects=False) as client,
-        ):
-            for method in methods:
-                auth = ClientAuth(request.client_id or "", request.client_secret, method)
-                headers = {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/json",
-                    "Accept-Encoding": "identity",
-                }
-                _, headers, form = auth.prepare("POST", url, headers, body)
-                status, raw, too_big = await _post(client, url, headers, form)
-                data = None if too_big else _parse(status, raw)
-                if status == 200 and data is not None:
-                    return _grant(data, method, where)
-                if method == "client_secret_basic" and _rejects_client(status, data):
-                    continue  # the client was refused before the grant: try the other way
-                raise _failure(status, data, where, too_big)
-            raise AssertionError("the last method always returns or raises")
+        async with httpx2.AsyncClient(timeout=limit, follow_redirects=False) as client:
+            # The deadline covers the exchange only: once an answer is read, closing the
+            # client cannot turn a granted token into a timeout.
+            async with asyncio.timeout(limit):
+                method, status, data, too_big = await _exchange(client, url, attempts, phase)
     except TimeoutError:
-        pass
+        await phase.close_handshake()
+        raise _unreachable(where, limit, sent=phase.sent, timeout=True) from None
     except httpx2.InvalidURL:
         raise NotRotatable("token_url is not a valid URL") from None
     except httpx2.HTTPError as exc:
-        kind = type(exc).__name__
-        failure = TokenEndpointUnreachable(
-            f"cannot reach the token endpoint {where} ({kind}); the credential is unchanged",
-            error_code="unreachable",
-        )
-        raise failure from None
-    raise TokenEndpointUnreachable(
-        f"the token endpoint {where} did not answer within {limit:g}s "
-        f"(waited {time.monotonic() - started:.1f}s); the credential is unchanged",
-        error_code="timeout",
-    )
+        raise _unreachable(
+            where,
+            limit,
+            sent=phase.sent or not isinstance(exc, not_sent),
+            timeout=isinstance(exc, httpx2.TimeoutException),
+            kind=type(exc).__name__,
+        ) from None
+    if status == 200 and data is not None:
+        return _grant(data, method, where)
+    raise _failure(status, data, too_big, where, request)
