@@ -28,6 +28,7 @@ from .providers import (
     NOT_CACHED,
     Change,
     CredentialProvider,
+    Lease,
     ListFilter,
     NotCached,
     not_found,
@@ -196,6 +197,34 @@ class CachingProvider(CredentialProvider):
             )
         finally:
             self.invalidate(credential.id)
+
+    async def store_fenced(
+        self,
+        credential: Credential,
+        *,
+        lease: Lease,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential:
+        self.invalidate(credential.id)
+        try:
+            return await self.inner.store_fenced(
+                credential, lease=lease, expected_version=expected_version, previous=previous
+            )
+        finally:
+            self.invalidate(credential.id)
+
+    @property
+    def location(self) -> str:
+        return self.inner.location
+
+    async def acquire_lease(
+        self, credential_id: str, *, seconds: float, holder: str | None = None
+    ) -> Lease:
+        return await self.inner.acquire_lease(credential_id, seconds=seconds, holder=holder)
+
+    async def release_lease(self, lease: Lease) -> None:
+        await self.inner.release_lease(lease)
 
     async def retrieve_previous(self, credential_id: str) -> Credential | None:
         """Not cached: rollback must see what is stored now."""

@@ -9,7 +9,8 @@ from nebula_credential.cli.exit_codes import exit_code_for
 from nebula_credential.cli.inputs import UsageError
 
 # The README: 2 usage or invalid input (a credential too large included), 3 not found,
-# 4 conflict, 5 permission denied, 6 provider (or token endpoint) unavailable, 1 anything else.
+# 4 conflict (a rotation lease held or lost too), 5 permission denied, 6 provider (or token
+# endpoint) unavailable, 8 new tokens kept in the journal (rotate --resume), 1 anything else.
 EXPECTED = {
     nc.ValidationError: 2,
     nc.InvalidCredentialId: 2,
@@ -29,6 +30,9 @@ EXPECTED = {
     nc.NotRotatable: 2,
     nc.RotationFailed: 1,
     nc.TokenEndpointUnreachable: 6,
+    nc.LeaseHeld: 4,
+    nc.LeaseLost: 4,
+    nc.GrantPending: 8,
 }
 
 

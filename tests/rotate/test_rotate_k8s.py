@@ -42,7 +42,7 @@ async def test_cli_rotation_keeps_the_previous_version_out_of_the_pod_keys(
     kept = Credential.from_json(data["nebula-credential.previous"])
     assert kept == original
     assert kept.reveal("access_token") == ACCESS
-    assert secret["metadata"]["annotations"]["nebula-credential/version"] == "3"
+    assert secret["metadata"]["annotations"]["nebula-credential/version"] == "2"
     # A pod mounting the whole Secret reads the current credential, not the kept one.
     volume = tmp_path / "volume"
     volume.mkdir()
@@ -50,7 +50,7 @@ async def test_cli_rotation_keeps_the_previous_version_out_of_the_pod_keys(
         (volume / key).write_bytes(raw)
     mounted = read_mounted(volume)
     assert mounted.reveal("access_token") == issued["access_token"]
-    assert mounted.version == 3
+    assert mounted.version == 2
 
     back = run("rotate", "svc", "--rollback")
     assert back.returncode == 0, back.stderr

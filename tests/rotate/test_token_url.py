@@ -49,11 +49,12 @@ def test_plain_http_to_another_host_only_when_asked() -> None:
     assert check_token_url(url, allow_http=True) == url
 
 
-def test_a_lease_must_outlive_the_exchange_it_guards() -> None:
+def test_a_lease_outlives_the_exchange_and_the_write_deadline() -> None:
     from nebula_credential.domain import ConfigurationError
     from nebula_credential.ops import RotateOptions
 
-    assert RotateOptions(timeout=240).lease_seconds == 300
-    for timeout, lease in ((300, 300), (0, 300), (10, 30)):
+    assert RotateOptions(timeout=240).lease_seconds == 240 + 330 + 60
+    assert RotateOptions(timeout=10, write_deadline=600).lease_seconds == 670
+    for timeout, deadline in ((0, 300), (10, -1), (10, float("nan")), (10, 10**9)):
         with pytest.raises(ConfigurationError):
-            RotateOptions(timeout=timeout, lease_seconds=lease)
+            RotateOptions(timeout=timeout, write_deadline=deadline)

@@ -9,7 +9,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..domain import CorruptData, Credential, CredentialId, CredentialScope, parse_kind
+from ..domain import (
+    CorruptData,
+    Credential,
+    CredentialId,
+    CredentialScope,
+    check_user_tags,
+    parse_kind,
+)
 from ..providers import CredentialProvider, SyncCredentialProvider
 from .exit_codes import PARTIAL
 from .inputs import (
@@ -78,7 +85,7 @@ LAZY_COMMANDS = (
     LazyCommand(
         "rotate",
         "rotate_cmd",
-        "Refresh oauth2 tokens with the refresh-token grant, or roll a rotation back.",
+        "Refresh oauth2 tokens with the refresh-token grant, or undo the last rotation.",
     ),
     LazyCommand(
         "manifests",
@@ -199,12 +206,15 @@ def store(
     cid = CredentialId(credential_id)
     version = parse_version(expected_version)
     tags = parse_pairs(tag, "--tag") if tag else None  # before any input is read
+    check_user_tags(tags or {}, cid)
     meta: dict[str, Any] = {}
     json_fields: dict[str, Any] = {}
     if from_json is not None:
         if from_json == "-" and any(f.partition("=")[2] == "-" for f in field or []):
             raise UsageError("--from-json - and --field NAME=- cannot both read standard input")
         kind, json_fields, meta = merge_json(load_json_source(from_json, sys.stdin), cid, kind)
+        if isinstance(meta.get("tags"), dict):
+            check_user_tags(meta["tags"], cid)
     if kind is None:
         raise UsageError("--kind is required (or a 'kind' in --from-json)")
     parsed_kind = parse_kind(kind)

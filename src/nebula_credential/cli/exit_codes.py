@@ -13,6 +13,7 @@ from typing import Final
 from ..domain import (
     AuthenticationError,
     Conflict,
+    GrantPending,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -24,6 +25,7 @@ from ..domain import (
 FAILURE: Final = 1
 USAGE: Final = 2
 PARTIAL: Final = 7  # list: some stored items could not be read and were skipped
+PENDING: Final = 8  # rotate: new tokens issued, kept in the journal, not yet stored
 
 EXIT_CODES: Final[Mapping[type[BaseException], int]] = MappingProxyType(
     {
@@ -35,6 +37,7 @@ EXIT_CODES: Final[Mapping[type[BaseException], int]] = MappingProxyType(
         AuthenticationError: 5,
         ProviderUnavailable: 6,
         TokenEndpointUnreachable: 6,  # a refusal (RotationFailed) is 1
+        GrantPending: PENDING,
     }
 )
 

@@ -8,9 +8,12 @@ from .errors import (
     CorruptData,
     CredentialError,
     DecryptionFailed,
+    GrantPending,
     InvalidCredential,
     InvalidCredentialId,
     InvalidScope,
+    LeaseHeld,
+    LeaseLost,
     NotFound,
     NotOwned,
     NotRotatable,
@@ -26,7 +29,9 @@ from .kinds import CredentialKind, FieldSpec, field_spec, fields_of, value_from_
 from .scope import CredentialScope
 from .secret import REDACTED, SecretValue
 from .validation import (
+    RESERVED_TAG_KEYS,
     FieldValue,
+    check_user_tags,
     format_timestamp,
     normalise_tags,
     parse_kind,
@@ -36,6 +41,7 @@ from .validation import (
 
 __all__ = [
     "REDACTED",
+    "RESERVED_TAG_KEYS",
     "AuthenticationError",
     "ConfigurationError",
     "Conflict",
@@ -48,9 +54,12 @@ __all__ = [
     "DecryptionFailed",
     "FieldSpec",
     "FieldValue",
+    "GrantPending",
     "InvalidCredential",
     "InvalidCredentialId",
     "InvalidScope",
+    "LeaseHeld",
+    "LeaseLost",
     "NotFound",
     "NotOwned",
     "NotRotatable",
@@ -61,6 +70,7 @@ __all__ = [
     "SecretValue",
     "TokenEndpointUnreachable",
     "ValidationError",
+    "check_user_tags",
     "field_spec",
     "fields_of",
     "format_timestamp",

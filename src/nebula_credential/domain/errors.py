@@ -11,6 +11,8 @@ Every error a user of the library can see derives from :class:`CredentialError`:
     │   └── NotRotatable           not an oauth2 credential with token_url and refresh_token
     ├── NotFound
     ├── Conflict                   stale expected_version
+    │   ├── LeaseHeld              another process holds the credential's rotation lease
+    │   └── LeaseLost              the rotation lease is no longer ours: nothing written
     ├── PermissionDenied
     ├── AuthenticationError
     ├── ProviderUnavailable        after retries
@@ -18,8 +20,9 @@ Every error a user of the library can see derives from :class:`CredentialError`:
     ├── CorruptData                stored bytes do not decode into a credential
     ├── DecryptionFailed           wrong key
     ├── ConfigurationError         provider cannot be set up
-    └── RotationFailed             an OAuth2 token endpoint gave no new token
-        └── TokenEndpointUnreachable   timeout, connection failure, 5xx
+    ├── RotationFailed             an OAuth2 token endpoint gave no new token
+    │   └── TokenEndpointUnreachable   timeout, connection failure, 5xx
+    └── GrantPending               new tokens were issued but could not be written yet
 
 Messages say what failed, on which object and what to do next. They never contain a
 secret value: callers build them from ids, names and field names only. The CLI maps
@@ -79,6 +82,14 @@ class Conflict(CredentialError):
         super().__init__(message, credential_id=credential_id)
         self.expected_version = expected_version
         self.actual_version = actual_version
+
+
+class LeaseHeld(Conflict):
+    """Another process holds a live rotation lease on the credential."""
+
+
+class LeaseLost(Conflict):
+    """A write fenced by a rotation lease found the lease gone or taken over."""
 
 
 class PermissionDenied(CredentialError):
@@ -150,4 +161,33 @@ class RotationFailed(CredentialError):
 
 
 class TokenEndpointUnreachable(RotationFailed):
-    """The token endpoint did not answer in time, refused the connection, or failed (5xx)."""
+    """The token endpoint did not answer in time, refused the connection, or failed (5xx).
+
+    ``request_sent`` tells whether the request may have reached the endpoint: False
+    means it certainly did not (the connection was never made), so the refresh token
+    was not spent and a retry is safe; True means the endpoint may have spent it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        credential_id: str | None = None,
+        error_code: str | None = None,
+        status: int | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, credential_id=credential_id, error_code=error_code, status=status)
+        self.request_sent = request_sent
+
+
+class GrantPending(CredentialError):
+    """The token endpoint issued new tokens (the old refresh token is spent) but they
+    could not be written to the store before the deadline. They are kept, encrypted,
+    in a journal; ``journal`` names where, and ``rotate ID --resume`` lands them."""
+
+    def __init__(
+        self, message: str, *, credential_id: str | None = None, journal: str | None = None
+    ) -> None:
+        super().__init__(message, credential_id=credential_id)
+        self.journal = journal

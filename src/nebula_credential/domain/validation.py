@@ -22,6 +22,8 @@ FIELD_NAME: Final = re.compile(r"(?!\.\.)(?!\.\Z)[A-Za-z0-9._-]{1,253}")
 RESERVED_FIELD_NAMES: Final = frozenset({"credential.json", "nebula-credential.previous"})
 TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 MAX_TAG_VALUE: Final = 256
+# Tags of ours: earlier versions kept the rotation lease in the credential's tags.
+RESERVED_TAG_KEYS: Final = frozenset({"nebula-credential/rotating"})
 MAX_OWNER: Final = 253
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
@@ -192,6 +194,17 @@ def normalise_tags(raw: Mapping[str, Any], credential_id: str | None = None) -> 
         check_text(value, f"tag {key!r}", credential_id)
         tags[key] = value
     return tags
+
+
+def check_user_tags(tags: Mapping[str, str], credential_id: str | None = None) -> None:
+    """Refuse tags that only nebula-credential itself may write (InvalidCredential)."""
+    for key in tags:
+        if key in RESERVED_TAG_KEYS:
+            raise InvalidCredential(
+                f"tag {key!r} is reserved: it marked a rotation in progress in earlier "
+                "versions, and rotation leases are not set or removed by storing; drop it",
+                credential_id=credential_id,
+            )
 
 
 def check_owner(owner: object, credential_id: str) -> None:

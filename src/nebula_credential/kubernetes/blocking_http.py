@@ -141,15 +141,17 @@ class BlockingHttpSession:
             if body is not None:
                 headers["Content-Type"] = content_type
             failure: ConnectionFailed | None = None
-            status, phrase, retry_after, data = 0, "", None, b""
+            status, phrase, retry_after, date, data = 0, "", None, None, b""
             try:
-                status, phrase, retry_after, data = self._exchange(method, target, body, headers)
+                status, phrase, retry_after, date, data = self._exchange(
+                    method, target, body, headers
+                )
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 failure = self.connection_failed(exc)
             if failure is not None:
                 raise failure
             if status < 300:
-                return Reply(status, data)
+                return Reply(status, data, date)
             if status == 401 and attempt == 1 and await self.endpoint.unauthorized():
                 continue
             raise ErrorReply(server_reply(status, phrase, retry_after, read_status(data)))
@@ -157,7 +159,7 @@ class BlockingHttpSession:
 
     def _exchange(
         self, method: str, target: str, body: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, str, str | None, bytes]:
+    ) -> tuple[int, str, str | None, str | None, bytes]:
         for attempt in (1, 2):
             conn, reused = self._take()
             try:
@@ -179,7 +181,13 @@ class BlockingHttpSession:
                 conn.close()
             else:
                 self._give_back(conn)
-            return response.status, response.reason or "", response.getheader("Retry-After"), data
+            return (
+                response.status,
+                response.reason or "",
+                response.getheader("Retry-After"),
+                response.getheader("Date"),
+                data,
+            )
         raise AssertionError("unreachable")
 
     def stream_lines(self, url: str, params: Params) -> AsyncGenerator[bytes, None]:

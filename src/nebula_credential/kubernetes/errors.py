@@ -64,9 +64,10 @@ class Operation(msgspec.Struct, frozen=True):
     verb: str
     namespace: str
     name: str | None = None
+    resource: str = "secrets"  # or "leases.coordination.k8s.io"
 
     def describe(self) -> str:
-        target = f'secrets "{self.name}"' if self.name else "secrets"
+        target = f'{self.resource} "{self.name}"' if self.name else self.resource
         return f"{self.verb} {target} in namespace {self.namespace!r}"
 
     def fields(self) -> dict[str, str]:
@@ -225,14 +226,14 @@ def error_for(reply: ServerReply, op: Operation, *, server: str, context: str | 
 def permission_denied(
     reply: ServerReply, op: Operation, *, context: str | None
 ) -> PermissionDenied:
-    check = f"kubectl auth can-i {op.verb} secrets -n {op.namespace}"
+    check = f"kubectl auth can-i {op.verb} {op.resource} -n {op.namespace}"
     if context:
         check += f" --context {context}"
     return PermissionDenied(
         f"permission denied: cannot {op.describe()} ({reply.message}); ask for a Role that "
-        f"grants '{op.verb}' on secrets in {op.namespace!r}, and check with: {check}",
+        f"grants '{op.verb}' on {op.resource} in {op.namespace!r}, and check with: {check}",
         verb=op.verb,
-        resource="secrets",
+        resource=op.resource,
         namespace=op.namespace,
     )
 

@@ -111,7 +111,7 @@ class HttpSession:
         for attempt in (1, 2):
             session = self._authorize(await endpoint.headers())
             failure: Exception | None = None
-            status, data, phrase, retry_after = 0, b"", "", None
+            status, data, phrase, retry_after, date = 0, b"", "", None, None
             sent: aiohttp.Payload | None = None
             if body is not None and len(body) > _LARGE_BODY:
                 sent = aiohttp.BytesIOPayload(io.BytesIO(body), content_type=content_type)
@@ -129,12 +129,13 @@ class HttpSession:
                     data = await response.read()
                     status, phrase = response.status, response.reason or ""
                     retry_after = response.headers.get("Retry-After")
+                    date = response.headers.get("Date")
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 failure = self.connection_failed(exc)
             if failure is not None:
                 raise failure
             if status < 300:
-                return Reply(status, data)
+                return Reply(status, data, date)
             if status == 401 and attempt == 1 and await endpoint.unauthorized():
                 continue
             raise ErrorReply(server_reply(status, phrase, retry_after, read_status(data)))

@@ -19,6 +19,7 @@ import msgspec
 
 from .. import observe
 from ..domain import CredentialError, ProviderUnavailable
+from . import wire_lease
 from .connect import Endpoint
 from .errors import (
     RETRY_STATUSES,
@@ -35,6 +36,7 @@ from .naming import MANAGER
 from .objects import SecretObject
 from .retry import Retrier, RetryPolicy, TransportStats
 from .transport import SecretTransport, read_ahead, selector
+from .wire_lease import LeaseObject
 from .wire_secret import (
     SECRET,
     SECRET_LIST,
@@ -66,13 +68,14 @@ Params = Mapping[str, str | int]
 
 
 class Reply:
-    """A 2xx reply's status and body."""
+    """A 2xx reply's status, body and ``Date`` header (the server's clock)."""
 
-    __slots__ = ("body", "status")
+    __slots__ = ("body", "date", "status")
 
-    def __init__(self, status: int, body: bytes) -> None:
+    def __init__(self, status: int, body: bytes, date: str | None = None) -> None:
         self.status = status
         self.body = body
+        self.date = date
 
 
 class HttpClient(Protocol):
@@ -116,6 +119,9 @@ class HttpTransport(SecretTransport):
             policy, self.stats, server=self.server, context=context, pause=self.pause
         )
         self._base = f"{endpoint.server}/api/v1/namespaces/{namespace}/secrets"
+        self._leases = (
+            f"{endpoint.server}/apis/{wire_lease.API_VERSION}/namespaces/{namespace}/leases"
+        )
 
     def _decode(self, op: Operation, body: bytes) -> Secret:
         try:
@@ -174,6 +180,41 @@ class HttpTransport(SecretTransport):
         body = delete_body(secret.uid, secret.resource_version)
         op = Operation("delete", self.namespace, secret.name)
         url = f"{self._base}/{secret.name}"
+        try:
+            await self._retry.run(op, lambda: self._http.request("DELETE", url, body=body))
+        except Missing:
+            return False
+        return True
+
+    def _lease(self, op: Operation, reply: Reply) -> LeaseObject:
+        found = wire_lease.lease_object(reply.body, reply.date)
+        if found is None:
+            raise ProviderUnavailable(
+                f"the API server at {self.server} answered {op.describe()} with a reply "
+                "that is not a Lease; check that the kubeconfig points at an API server"
+            )
+        return found
+
+    async def lease_get(self, name: str) -> LeaseObject | None:
+        op = Operation("get", self.namespace, name, wire_lease.RESOURCE)
+        url = f"{self._leases}/{name}"
+        try:
+            reply = await self._retry.run(op, lambda: self._http.request("GET", url))
+        except Missing:
+            return None
+        return self._lease(op, reply)
+
+    async def lease_create(self, lease: LeaseObject) -> LeaseObject:
+        body = wire_lease.lease_body(lease, self.namespace)
+        op = Operation("create", self.namespace, lease.name, wire_lease.RESOURCE)
+        url = self._leases + _WRITE
+        reply = await self._retry.run(op, lambda: self._http.request("POST", url, body=body))
+        return self._lease(op, reply)
+
+    async def lease_delete(self, lease: LeaseObject) -> bool:
+        body = delete_body(lease.uid, lease.resource_version)
+        op = Operation("delete", self.namespace, lease.name, wire_lease.RESOURCE)
+        url = f"{self._leases}/{lease.name}"
         try:
             await self._retry.run(op, lambda: self._http.request("DELETE", url, body=body))
         except Missing:

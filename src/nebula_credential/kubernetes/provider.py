@@ -25,6 +25,7 @@ from ..providers import (
     validate_expected_version,
 )
 from .deletes import delete_credential, describe
+from .leases import LeaseHolding
 from .mapping import (
     ANN_ID,
     decode_previous,
@@ -55,7 +56,7 @@ class SecretEvent(msgspec.Struct, frozen=True):
     resource_version: str | None
 
 
-class KubernetesSecretsProvider(CredentialProvider):
+class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
     """Credentials as Secrets in one namespace (see PRODUCT.md section 3 for the mapping).
 
     Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
@@ -246,6 +247,10 @@ class KubernetesSecretsProvider(CredentialProvider):
         except CredentialError as exc:
             _about(exc, credential.id)
             raise
+
+    @property
+    def location(self) -> str:
+        return f"kubernetes:{self._transport.server}/{self.namespace}/{self.prefix}"
 
     async def delete(self, credential_id: str, *, force: bool = False) -> bool:
         """Delete the credential's Secret; NotOwned when what is there is not its own.

@@ -14,11 +14,14 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from ..domain import ConfigurationError
 from .objects import SecretObject
 from .retry import TransportStats
 
 if TYPE_CHECKING:
     import asyncio
+
+    from .wire_lease import LeaseObject
 
 T = TypeVar("T")
 
@@ -82,6 +85,28 @@ class SecretTransport(abc.ABC):
         server encrypts it again with its current key; returns the new resourceVersion.
         Raises StaleWrite or Missing. Transports that cannot do this say so."""
         raise NotImplementedError(f"{type(self).__name__} cannot rewrite Secrets in place")
+
+    # Rotation leases (coordination.k8s.io/v1 Leases, see ``leases``). Each reply's
+    # LeaseObject carries the server's clock (``server_now``).
+
+    async def lease_get(self, name: str) -> LeaseObject | None:
+        """The Lease, or None when absent."""
+        raise self._no_leases()
+
+    async def lease_create(self, lease: LeaseObject) -> LeaseObject:
+        """Create; returns the Lease as the server stored it. Raises AlreadyExists."""
+        raise self._no_leases()
+
+    async def lease_delete(self, lease: LeaseObject) -> bool:
+        """Delete exactly ``lease`` as read (uid and resourceVersion preconditions);
+        False when absent, StaleWrite when it changed since it was read."""
+        raise self._no_leases()
+
+    def _no_leases(self) -> ConfigurationError:
+        return ConfigurationError(
+            f"the {type(self).__name__} cannot hold rotation leases; rotate with the "
+            "aiohttp or blocking transport (NEBULA_CREDENTIAL_TRANSPORT)"
+        )
 
     async def pause(self, seconds: float) -> None:
         """Wait between attempts, the way this transport waits (blocking or not)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from ..domain import Credential, CredentialId, InvalidCredential, ProviderUnavailable
-from ..providers import ListFilter, check_previous
+from ..providers import Lease, ListFilter, check_previous
 from .database import check_data_dir
 from .store import DB_NAME, LocalStore, WouldWait
 from .unlock import check_settings
@@ -116,6 +116,25 @@ class LocalAccess:
             raise InvalidCredential(f"store() takes a Credential, not {type(credential).__name__}")
         check_previous(credential, previous)
         return self._with(lambda s: s.store(credential, expected_version, previous))
+
+    def store_fenced(
+        self,
+        credential: Credential,
+        expected_version: int | None,
+        previous: Credential | None,
+        lease: Lease,
+    ) -> Credential:
+        check_previous(credential, previous)
+        return self._with(lambda s: s.store(credential, expected_version, previous, lease))
+
+    def acquire_lease(self, credential_id: str, holder: str, seconds: float, retake: bool) -> Lease:
+        cid = CredentialId(credential_id)
+        return self._with(
+            lambda s: s.acquire_lease(cid, holder=holder, seconds=seconds, retake=retake)
+        )
+
+    def release_lease(self, lease: Lease) -> None:
+        self._with(lambda s: s.release_lease(lease), None)
 
     def retrieve_previous(self, credential_id: str) -> Credential | None:
         cid = CredentialId(credential_id)

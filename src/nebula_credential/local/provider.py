@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from ..domain import ConfigurationError, Credential
-from ..providers import BlockingAccess, CredentialProvider, ListFilter
+from ..providers import BlockingAccess, CredentialProvider, Lease, ListFilter, new_holder
+from ..providers.lease import check_lease_seconds
 from .access import Busy, LocalAccess
 from .store import DB_NAME, LOCK_TIMEOUT_S
 
@@ -117,6 +118,32 @@ class LocalStorageProvider(CredentialProvider):
         previous: Credential | None = None,
     ) -> Credential:
         return await self._call(self._access.store, credential, expected_version, previous)
+
+    @property
+    def location(self) -> str:
+        return f"local:{self.data_dir.resolve()}"
+
+    async def acquire_lease(
+        self, credential_id: str, *, seconds: float, holder: str | None = None
+    ) -> Lease:
+        term = check_lease_seconds(seconds)
+        who = holder or new_holder()
+        acquire = self._access.acquire_lease
+        return await self._call(acquire, credential_id, who, term, holder is not None)
+
+    async def release_lease(self, lease: Lease) -> None:
+        await self._call(self._access.release_lease, lease)
+
+    async def store_fenced(
+        self,
+        credential: Credential,
+        *,
+        lease: Lease,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential:
+        write = self._access.store_fenced
+        return await self._call(write, credential, expected_version, previous, lease)
 
     async def retrieve_previous(self, credential_id: str) -> Credential | None:
         return await self._call(self._access.retrieve_previous, credential_id)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from ..domain import CorruptData, Credential, CredentialId, PayloadTooLarge
-from ..providers import ListFilter, next_revision
-from . import rows
+from ..domain import CorruptData, Credential, CredentialId, PayloadTooLarge, utcnow
+from ..providers import Lease, ListFilter, next_revision
+from . import leases, rows
 from .database import create_database, guarded, is_busy, make_data_dir, open_database
 from .rows import COLUMNS, Row
 from .unlock import unlock
@@ -59,51 +59,79 @@ class LocalStore:
     def _decode(self, record: tuple[Any, ...], cid: CredentialId | None = None) -> Credential:
         return rows.unseal(self._sealer, Row.of(record), self.path, cid=cid)
 
-    def store(
-        self,
-        credential: Credential,
-        expected_version: int | None,
-        previous: Credential | None = None,
-    ) -> Credential:
-        kept = None if previous is None else self._kept(previous)
+    def _transaction(self, fn: Callable[[], T]) -> T:
+        """``fn`` inside one write transaction, rolled back when it raises."""
 
-        def write() -> Credential:
+        def run() -> T:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                record = self._db.execute(_SELECT_ONE, (credential.id,)).fetchone()
-                current: Credential | None = None
-                if record is not None:
-                    try:
-                        current = self._decode(record)
-                    except CorruptData:
-                        current = None  # an unreadable row is overwritten, keeping its version
-                stored = next_revision(
-                    credential,
-                    current,
-                    current_version=None if record is None else int(record[4]),
-                    expected_version=expected_version,
-                )
-                plain = stored.to_json(reveal=True).encode("utf-8")
-                if len(plain) > MAX_PAYLOAD_BYTES:
-                    raise PayloadTooLarge(
-                        f"credential {credential.id!r} is {len(plain)} bytes serialized; the "
-                        f"limit is {MAX_PAYLOAD_BYTES} bytes",
-                        credential_id=credential.id,
-                    )
-                self._db.execute(
-                    f"INSERT OR REPLACE INTO credentials ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
-                    rows.seal(self._sealer, stored, plain).params(),
-                )
-                if kept is not None:
-                    self._db.execute("INSERT OR REPLACE INTO previous VALUES (?, ?, ?)", kept)
+                result = fn()
                 self._db.execute("COMMIT")
-                return stored
+                return result
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
 
-        return self._guard(write)
+        return self._guard(run)
+
+    def store(
+        self,
+        credential: Credential,
+        expected_version: int | None,
+        previous: Credential | None = None,
+        fence: Lease | None = None,
+    ) -> Credential:
+        """Write ``credential``; with ``fence``, only while that lease is still its
+        holder's, giving the lease up in the same transaction."""
+        kept = None if previous is None else self._kept(previous)
+
+        def write() -> Credential:
+            if fence is not None:
+                leases.check_held(self._db, fence)
+            record = self._db.execute(_SELECT_ONE, (credential.id,)).fetchone()
+            current: Credential | None = None
+            if record is not None:
+                try:
+                    current = self._decode(record)
+                except CorruptData:
+                    current = None  # an unreadable row is overwritten, keeping its version
+            stored = next_revision(
+                credential,
+                current,
+                current_version=None if record is None else int(record[4]),
+                expected_version=expected_version,
+            )
+            plain = stored.to_json(reveal=True).encode("utf-8")
+            if len(plain) > MAX_PAYLOAD_BYTES:
+                raise PayloadTooLarge(
+                    f"credential {credential.id!r} is {len(plain)} bytes serialized; the "
+                    f"limit is {MAX_PAYLOAD_BYTES} bytes",
+                    credential_id=credential.id,
+                )
+            self._db.execute(
+                f"INSERT OR REPLACE INTO credentials ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                rows.seal(self._sealer, stored, plain).params(),
+            )
+            if kept is not None:
+                self._db.execute("INSERT OR REPLACE INTO previous VALUES (?, ?, ?)", kept)
+            if fence is not None:
+                leases.release(self._db, fence)
+            return stored
+
+        return self._transaction(write)
+
+    def acquire_lease(
+        self, cid: CredentialId, *, holder: str, seconds: float, retake: bool
+    ) -> Lease:
+        return self._transaction(
+            lambda: leases.acquire(
+                self._db, cid, holder=holder, seconds=seconds, now=utcnow(), retake=retake
+            )
+        )
+
+    def release_lease(self, lease: Lease) -> None:
+        self._transaction(lambda: leases.release(self._db, lease))
 
     def _kept(self, previous: Credential) -> tuple[str, int, bytes]:
         row = rows.seal_previous(self._sealer, previous)
@@ -154,18 +182,11 @@ class LocalStore:
 
     def delete(self, credential_id: str) -> bool:
         def remove() -> bool:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM previous WHERE id = ?", (credential_id,))
-                cursor = self._db.execute("DELETE FROM credentials WHERE id = ?", (credential_id,))
-                self._db.execute("COMMIT")
-                return cursor.rowcount > 0
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+            self._db.execute("DELETE FROM previous WHERE id = ?", (credential_id,))
+            cursor = self._db.execute("DELETE FROM credentials WHERE id = ?", (credential_id,))
+            return cursor.rowcount > 0
 
-        return self._guard(remove)
+        return self._transaction(remove)
 
     def exists(self, credential_id: str, *, wait: bool = True) -> bool:
         sql = "SELECT 1 FROM credentials WHERE id = ?"

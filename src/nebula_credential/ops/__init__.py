@@ -6,6 +6,7 @@ drawing it is the caller's business (the CLI draws a bar).
 
 from .digest import content_digest
 from .engine import CopyOptions, copy_all, fresh_copy
+from .journal import GrantJournal, PendingGrant
 from .migrate import migrate
 from .replicate import replicate
 from .results import (
@@ -17,15 +18,18 @@ from .results import (
     RotationResult,
     RotationSummary,
 )
-from .rotate import LEASE_TAG, RotateOptions, rollback, rotate
+from .rollback import rollback
+from .rotate import LEASE_TAG, RotateOptions, resume, rotate
 from .rotate_due import expiry_of, is_due, rotate_due
 
 __all__ = [
     "LEASE_TAG",
     "CopyOptions",
     "CopySummary",
+    "GrantJournal",
     "ItemResult",
     "Outcome",
+    "PendingGrant",
     "Progress",
     "ProgressCallback",
     "RotateOptions",
@@ -38,6 +42,7 @@ __all__ = [
     "is_due",
     "migrate",
     "replicate",
+    "resume",
     "rollback",
     "rotate",
     "rotate_due",

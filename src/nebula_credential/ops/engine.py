@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..domain import (
+    RESERVED_TAG_KEYS,
     AuthenticationError,
     Conflict,
     CorruptData,
@@ -69,7 +70,13 @@ class _Run:
 
 
 def fresh_copy(credential: Credential) -> Credential:
-    """``credential`` as never stored: version 0, so the destination creates it directly."""
+    """``credential`` as never stored: version 0, so the destination creates it directly.
+
+    A reserved tag (an earlier version's rotation lease) is not copied: a copy must not
+    claim a rotation that is not running where it lands."""
+    if RESERVED_TAG_KEYS & credential.tags.keys():
+        tags = {k: v for k, v in credential.tags.items() if k not in RESERVED_TAG_KEYS}
+        credential = credential.evolve(tags=tags)
     if credential.version == 0:
         return credential
     if credential.created_at is not None and credential.updated_at is not None:

@@ -86,8 +86,11 @@ class CopySummary:
 class RotationResult:
     """What ``rotate``, ``rollback`` or ``rotate_due`` did to one credential (no tokens).
 
-    ``outcome`` is ``rotated``, ``rolled_back``, ``failed`` or ``skipped``; ``error_code``
-    is the token endpoint's OAuth2 error (or ``conflict``, ``not_rotatable`` ...).
+    ``outcome`` is ``rotated``, ``rolled_back``, ``failed``, ``skipped`` (another run
+    rotated it, or is rotating it) or ``discarded`` (a pending grant, on request);
+    ``error_code`` is the token endpoint's OAuth2 error (or ``conflict``,
+    ``not_rotatable`` ...). ``resumed``: tokens a failed rotation kept were landed,
+    without calling the endpoint. ``warnings`` are for the user to read.
     """
 
     credential_id: str
@@ -98,10 +101,12 @@ class RotationResult:
     new_refresh_token: bool = False
     error_code: str | None = None
     reason: str | None = None
+    resumed: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("rotated", "rolled_back", "skipped")
+        return self.outcome in ("rotated", "rolled_back", "skipped", "discarded")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +118,8 @@ class RotationResult:
             "new_refresh_token": self.new_refresh_token,
             "error_code": self.error_code,
             "reason": self.reason,
+            "resumed": self.resumed,
+            "warnings": list(self.warnings),
         }
 
 

@@ -1,30 +1,31 @@
 """Rotate one oauth2 credential with its refresh token, and roll a rotation back.
 
-A rotation never spends a refresh token that another rotation is spending:
+What rotation guarantees (the README's rotation section says it for users):
 
-1. read the credential (version N) and take a **lease**: store it unchanged but for the
-   tag ``nebula-credential/rotating`` with ``expected_version=N``. Of two rotations that
-   read N, one gets the lease (N+1); the other gets a Conflict and never calls the
-   endpoint. A lease older than ``lease_seconds`` (a crashed rotation) is taken over.
-2. call the token endpoint with the refresh token read in step 1.
-3. write the new tokens and expiry with ``expected_version=N+1``, keeping version N as
-   the previous version (``store(..., previous=...)``) and dropping the lease tag.
-   If the credential changed meanwhile (edited by hand), the new tokens are merged onto
-   what is there now, as long as it still holds the refresh token that was spent;
-   otherwise the rotation reports a Conflict and writes nothing.
-
-When the endpoint refuses or cannot be reached, the lease is released: the credential's
-content (fields, tags, scope, owner, expiry) is exactly as before; only its version
-moved (N+2). ``rollback`` stores the kept previous version back and keeps the version it
-replaced as the new previous one, so a second rollback undoes the first.
+1. **One spender.** A rotation first takes the credential's *lease*, held outside the
+   credential (:mod:`nebula_credential.providers.lease`): of two rotations, one gets it
+   and the other never calls the endpoint. Taking, holding or losing a lease never
+   changes the credential, so a failed, refused or conflicting rotation leaves its
+   content and version exactly as they were. The lease lasts ``timeout +
+   write_deadline + 60`` seconds: longer than the rotation that holds it can act.
+2. **Never lost.** Once the endpoint answered with new tokens, the old refresh token is
+   spent. The grant is filed in the journal (``options.journal``) before it is
+   written, written with the lease as fence and the version read under the lease as
+   compare-and-swap, retried through transient failures until ``write_deadline``
+   (:mod:`.writeback`), and only then removed from the journal. If it cannot be
+   written, :class:`GrantPending` says where it is kept; :func:`resume` (``rotate ID
+   --resume``) lands it without calling the endpoint, and so does any later
+   :func:`rotate` of that id, before it would send a spent token.
+3. **Undo means undo.** The replaced version is kept as the previous one;
+   :func:`.rollback.rollback` restores it only while the current version is the
+   rotation's own.
 """
 
 from __future__ import annotations
 
-import contextlib
-import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Final
 
 from ..domain import (
@@ -38,33 +39,47 @@ from ..domain import (
     NotRotatable,
     RotationFailed,
     format_timestamp,
-    parse_timestamp,
     utcnow,
 )
 from ..providers import CredentialProvider
+from . import journal as journals
+from .journal import GrantJournal, PendingGrant, digest
 from .results import RotationResult
-from .token_endpoint import DEFAULT_TIMEOUT, RefreshRequest, TokenGrant, check_token_url, refresh
+from .token_endpoint import DEFAULT_TIMEOUT, RefreshRequest, check_token_url, refresh
+from .writeback import LEGACY_LEASE_TAG, Landed, holds_grant, holds_spent, land, release_quietly
 
-LEASE_TAG: Final = "nebula-credential/rotating"
-_MERGE_ATTEMPTS: Final = 3
+LEASE_TAG: Final = LEGACY_LEASE_TAG  # reserved: refused in user input (see the CLI)
+DEFAULT_WRITE_DEADLINE: Final = 330.0
+_LEASE_MARGIN: Final = 60.0
+_MAX_SECONDS: Final = 6 * 3600.0
+StillDue = Callable[[Credential], bool]
 
 
 @dataclass(frozen=True, slots=True)
 class RotateOptions:
-    """``timeout`` bounds the whole token exchange; ``lease_seconds`` when a lease is stale."""
+    """``timeout`` bounds the token exchange; ``write_deadline`` how long issued tokens
+    are retried into the store; ``journal`` keeps them meanwhile (None: nowhere)."""
 
     timeout: float = DEFAULT_TIMEOUT
     allow_http: bool = False
-    lease_seconds: float = 300.0
+    write_deadline: float = DEFAULT_WRITE_DEADLINE
+    journal: GrantJournal | None = None
 
     def __post_init__(self) -> None:
-        # A lease must outlive the exchange it guards, or a second rotation takes it over
-        # while the first still waits for the endpoint with the same refresh token.
-        if not (self.timeout > 0 and self.lease_seconds >= self.timeout + 30):
-            raise ConfigurationError(
-                f"rotation needs timeout > 0 and lease_seconds >= timeout + 30 (got "
-                f"{self.timeout:g} and {self.lease_seconds:g})"
-            )
+        for name, value, low in (
+            ("timeout", self.timeout, 1e-3),
+            ("write_deadline", self.write_deadline, 0.0),
+        ):
+            if not (math.isfinite(value) and low <= value <= _MAX_SECONDS):
+                raise ConfigurationError(
+                    f"rotation needs {name} between {low:g} and {_MAX_SECONDS:g} seconds, "
+                    f"not {value!r}"
+                )
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long the lease lasts: longer than this rotation can act."""
+        return self.timeout + self.write_deadline + _LEASE_MARGIN
 
 
 def refresh_request(credential: Credential, *, allow_http: bool = False) -> RefreshRequest:
@@ -101,147 +116,150 @@ def _text(credential: Credential, name: str) -> str | None:
     return str(credential.reveal(name)) if credential.fields.get(name) else None
 
 
-def without_lease(credential: Credential) -> Credential:
-    if LEASE_TAG not in credential.tags:
-        return credential
-    return credential.evolve(tags={k: v for k, v in credential.tags.items() if k != LEASE_TAG})
+def expiry_text(stored: Credential) -> str | None:
+    noted = stored.fields.get("access_token_expires_at")
+    if isinstance(noted, str) and noted:
+        return noted
+    return None if stored.expires_at is None else format_timestamp(stored.expires_at)
 
 
-def _check_no_live_lease(credential: Credential, lease_seconds: float) -> None:
-    held = credential.tags.get(LEASE_TAG)
-    if held is None:
-        return
-    try:
-        since = parse_timestamp(held.split(" ", 1)[0], "lease")
-    except CredentialError:  # an unreadable lease counts as stale
-        return
-    if utcnow() - since < timedelta(seconds=lease_seconds):
-        raise Conflict(
-            f"credential {credential.id!r} is being rotated by another process (since "
-            f"{format_timestamp(since)}); retry later",
-            credential_id=credential.id,
-        )
-
-
-def _rotated(current: Credential, grant: TokenGrant) -> Credential:
-    fields: dict[str, str | None] = {"access_token": grant.access_token}
-    if grant.refresh_token is not None:
-        fields["refresh_token"] = grant.refresh_token
-    if grant.token_type is not None:
-        fields["token_type"] = grant.token_type
-    expires = None
-    if grant.expires_in is not None:
-        expires = utcnow() + timedelta(seconds=grant.expires_in)
-    fields["access_token_expires_at"] = None if expires is None else format_timestamp(expires)
-    return without_lease(current).evolve(fields=fields, expires_at=expires)
-
-
-async def _write_rotated(
-    provider: CredentialProvider,
-    leased: Credential,
-    original: Credential,
-    grant: TokenGrant,
-    spent: str,
-) -> Credential:
-    """Store the new tokens over ``leased`` (CAS), merging onto a hand edit if safe."""
-    current = leased
-    for _ in range(_MERGE_ATTEMPTS):
-        try:
-            return await provider.store(
-                _rotated(current, grant), expected_version=current.version, previous=original
-            )
-        except Conflict:
-            found = await provider.retrieve(original.id)
-            same_token = found is not None and found.fields.get("refresh_token") is not None
-            if found is None or not same_token or found.reveal("refresh_token") != spent:
-                raise Conflict(
-                    f"credential {original.id!r} was changed while it was being rotated and "
-                    "no longer holds the refresh token that was spent; the new tokens were "
-                    "discarded: check the credential and authorize again if needed",
-                    credential_id=original.id,
-                ) from None
-            current = found
-    raise Conflict(
-        f"credential {original.id!r} kept changing while it was being rotated; the new "
-        "tokens were discarded",
-        credential_id=original.id,
+def _result(landed: Landed, entry: PendingGrant, *, resumed: bool = False) -> RotationResult:
+    return RotationResult(
+        entry.credential_id,
+        "rotated",
+        version_before=landed.replaced.version,
+        version_after=landed.stored.version,
+        expires_at=expiry_text(landed.stored),
+        new_refresh_token=entry.grant.refresh_token is not None,
+        resumed=resumed,
+        warnings=landed.warnings,
     )
 
 
+def _keep(options: RotateOptions, entry: PendingGrant) -> tuple[str | None, str | None]:
+    """File ``entry`` in the journal: (where, None), or (None, why it could not be)."""
+    if options.journal is None:
+        return None, "no journal is configured"
+    try:
+        return journals.save(options.journal, entry), None
+    except CredentialError as exc:
+        return None, exc.message
+    except OSError as exc:
+        return None, exc.strerror or type(exc).__name__
+
+
+def _forget(options: RotateOptions, entry: PendingGrant) -> None:
+    if options.journal is not None:
+        options.journal.remove(entry.location, entry.credential_id)
+
+
 async def rotate(
-    provider: CredentialProvider, credential_id: str, *, options: RotateOptions | None = None
+    provider: CredentialProvider,
+    credential_id: str,
+    *,
+    options: RotateOptions | None = None,
+    still_due: StillDue | None = None,
 ) -> RotationResult:
-    """Refresh ``credential_id``'s tokens; raises NotFound, NotRotatable, Conflict,
-    RotationFailed (TokenEndpointUnreachable) and provider errors."""
+    """Refresh ``credential_id``'s tokens (see the module docstring).
+
+    A grant pending in the journal is landed first, without calling the endpoint.
+    ``still_due`` (from ``rotate --due``): when the credential read under the lease is
+    no longer due, another run rotated it: the result is ``skipped``. Raises NotFound,
+    NotRotatable, LeaseHeld (a Conflict), RotationFailed, GrantPending, provider errors.
+    """
     options = options or RotateOptions()
     cid = CredentialId(credential_id)
-    original = await provider.get(cid)
-    _check_no_live_lease(original, options.lease_seconds)
-    original = without_lease(original) if LEASE_TAG in original.tags else original
-    request = refresh_request(original, allow_http=options.allow_http)
-    lease = f"{format_timestamp(utcnow())} {secrets.token_hex(4)}"
+    if options.journal is not None:
+        pending = journals.load(options.journal, provider.location, cid)
+        if pending is not None:
+            return await _finish(provider, pending, options, force=False)
+    refresh_request(await provider.get(cid), allow_http=options.allow_http)
+    lease = await provider.acquire_lease(cid, seconds=options.lease_seconds)
     try:
-        leased = await provider.store(
-            original.evolve(tags={**original.tags, LEASE_TAG: lease}),
-            expected_version=original.version,
-        )
-    except Conflict as exc:
-        raise Conflict(
-            f"credential {cid!r} changed or is being rotated by another process; "
-            "read it again and retry",
-            credential_id=cid,
-            expected_version=exc.expected_version,
-            actual_version=exc.actual_version,
-        ) from None
-    try:
+        current = await provider.get(cid)  # as it is now that nobody else can rotate it
+        if still_due is not None and not still_due(current):
+            await release_quietly(provider, lease)
+            return RotationResult(cid, "skipped", reason="rotated elsewhere", error_code="done")
+        request = refresh_request(current, allow_http=options.allow_http)
         grant = await refresh(request, limit=options.timeout, allow_http=options.allow_http)
     except BaseException as exc:
         if isinstance(exc, RotationFailed):
             exc.credential_id = cid
             exc.message = f"credential {cid!r}: {exc.message}"
-        await _release(provider, leased, original)
+        await release_quietly(provider, lease)
         raise
-    stored = await _write_rotated(provider, leased, original, grant, request.refresh_token)
-    return RotationResult(
-        cid,
-        "rotated",
-        version_before=original.version,
-        version_after=stored.version,
-        expires_at=_expiry(stored),
-        new_refresh_token=grant.refresh_token is not None,
+    entry = PendingGrant(
+        provider.location, cid, lease.holder, digest(request.refresh_token), utcnow(), grant
     )
+    kept_at, unkept = _keep(options, entry)
+    landed = await land(
+        provider, lease, current, entry, deadline=options.write_deadline, kept_at=kept_at
+    )
+    _forget(options, entry)
+    result = _result(landed, entry)
+    if unkept is not None and options.journal is not None:
+        warning = f"the new tokens could not be filed in the journal first ({unkept})"
+        result = replace(result, warnings=(*result.warnings, warning))
+    return result
 
 
-def _expiry(stored: Credential) -> str | None:
-    return None if stored.expires_at is None else format_timestamp(stored.expires_at)
-
-
-async def _release(provider: CredentialProvider, leased: Credential, original: Credential) -> None:
-    """Put the content back as it was read. A lost race means someone else moved on; an
-    unreachable store leaves the lease, which goes stale after ``lease_seconds``."""
-    with contextlib.suppress(CredentialError):
-        await provider.store(without_lease(original), expected_version=leased.version)
-
-
-async def rollback(provider: CredentialProvider, credential_id: str) -> RotationResult:
-    """Restore the kept previous version (as a new version) and keep the replaced one."""
+async def resume(
+    provider: CredentialProvider,
+    credential_id: str,
+    *,
+    options: RotateOptions,
+    force: bool = False,
+    discard: bool = False,
+) -> RotationResult:
+    """Land the grant a failed rotation kept in ``options.journal``, without calling the
+    token endpoint; ``discard`` forgets it instead. NotFound when none is pending."""
     cid = CredentialId(credential_id)
-    current = await provider.get(cid)
-    _check_no_live_lease(current, RotateOptions().lease_seconds)
-    previous = await provider.retrieve_previous(cid)
-    if previous is None:
+    pending = None
+    if options.journal is not None:
+        pending = journals.load(options.journal, provider.location, cid)
+    if pending is None:
         raise NotFound(
-            f"credential {cid!r} has no previous version to roll back to; only a rotation "
-            "keeps one",
+            f"credential {cid!r} has no pending grant to resume in {provider.location}",
             credential_id=cid,
         )
-    stored = await provider.store(
-        without_lease(previous), expected_version=current.version, previous=without_lease(current)
+    if discard:
+        _forget(options, pending)
+        return RotationResult(cid, "discarded", reason="the pending grant was discarded")
+    return await _finish(provider, pending, options, force=force)
+
+
+async def _finish(
+    provider: CredentialProvider, entry: PendingGrant, options: RotateOptions, *, force: bool
+) -> RotationResult:
+    cid = entry.credential_id
+    kept_at = None if options.journal is None else options.journal.where(entry.location, cid)
+    current = await provider.get(cid)
+    if holds_grant(current, entry):  # it landed before its rotation could say so
+        _forget(options, entry)
+        return RotationResult(
+            cid,
+            "rotated",
+            version_before=current.version,
+            version_after=current.version,
+            expires_at=expiry_text(current),
+            resumed=True,
+        )
+    if not holds_spent(current, entry) and not force:
+        raise Conflict(
+            f"credential {cid!r} was changed after the rotation whose new tokens are kept in "
+            f"{kept_at}: it no longer holds the refresh token they replace. Check it, then "
+            f"write them over it with 'rotate {cid} --resume --force', or discard them with "
+            "'rotate --resume --discard'",
+            credential_id=cid,
+        )
+    lease = await provider.acquire_lease(cid, seconds=options.lease_seconds, holder=entry.holder)
+    try:
+        current = await provider.get(cid)
+    except BaseException:
+        await release_quietly(provider, lease)
+        raise
+    landed = await land(
+        provider, lease, current, entry, deadline=options.write_deadline, kept_at=kept_at
     )
-    return RotationResult(
-        cid,
-        "rolled_back",
-        version_before=current.version,
-        version_after=stored.version,
-        expires_at=_expiry(stored),
-    )
+    _forget(options, entry)
+    return _result(landed, entry, resumed=True)

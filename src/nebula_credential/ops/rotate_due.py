@@ -5,6 +5,11 @@ Due: that moment is within ``within`` from now, or already past. Credentials wit
 expiry recorded are not due (there is nothing to tell when): rotate them by id. A due
 credential that cannot be rotated (no ``token_url`` or ``refresh_token``) is a failure,
 so that a CronJob running this reports it instead of letting the token lapse.
+
+Runs that overlap (a CronJob whose previous run is still going) share the work
+safely: a credential whose lease another run holds is ``skipped`` (leased), and one
+that is no longer due once its lease is taken was rotated by another run: ``skipped``
+(rotated elsewhere). Neither is a failure.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from ..domain import (
     Credential,
     CredentialError,
     CredentialKind,
+    GrantPending,
+    LeaseHeld,
     NotRotatable,
     RotationFailed,
     parse_timestamp,
@@ -52,11 +59,18 @@ def _failed(credential_id: str, exc: CredentialError, code: str) -> RotationResu
 
 
 async def _one(
-    provider: CredentialProvider, credential: Credential, options: RotateOptions
+    provider: CredentialProvider, credential: Credential, options: RotateOptions, within: timedelta
 ) -> RotationResult:
     cid = str(credential.id)
     try:
-        return await rotate(provider, cid, options=options)
+        return await rotate(
+            provider, cid, options=options, still_due=lambda now: is_due(now, within)
+        )
+    except LeaseHeld as exc:
+        # Another run (an overlapping CronJob) is rotating it right now: its business.
+        return RotationResult(cid, "skipped", error_code="leased", reason=exc.message)
+    except GrantPending as exc:
+        return _failed(cid, exc, "pending")
     except RotationFailed as exc:
         return _failed(cid, exc, exc.error_code or "rotation_failed")
     except NotRotatable as exc:
@@ -106,7 +120,7 @@ async def rotate_due(
 
     async def worker() -> None:
         for credential in pending:  # shared iterator: each credential goes to one worker
-            result = await _one(provider, credential, options)
+            result = await _one(provider, credential, options, within)
             summary.results.append(result)
             if on_result is not None:
                 on_result(result)

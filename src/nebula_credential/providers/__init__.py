@@ -11,6 +11,7 @@ from .base import (
     check_previous,
     not_found,
 )
+from .lease import Lease, new_holder
 from .sync import SyncCredentialProvider
 from .versioning import check_expected_version, next_revision, validate_expected_version
 
@@ -19,12 +20,14 @@ __all__ = [
     "BlockingAccess",
     "Change",
     "CredentialProvider",
+    "Lease",
     "ListFilter",
     "NotCached",
     "SkipHandler",
     "SyncCredentialProvider",
     "check_expected_version",
     "check_previous",
+    "new_holder",
     "next_revision",
     "not_found",
     "validate_expected_version",

@@ -19,6 +19,8 @@ Semantics shared by all providers:
   was kept before; ``retrieve_previous`` returns it (None when nothing is kept). A store
   without ``previous`` leaves the kept version as it is; ``delete`` removes it too.
   Rotation keeps the version it replaced this way, and rollback restores it.
+- Rotation leases (``acquire_lease``, ``store_fenced``, ``release_lease``): see
+  :mod:`.lease`. Providers that cannot hold one raise ConfigurationError.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from ..domain import (
     CredentialKind,
     CredentialScope,
     InvalidCredential,
+    LeaseLost,
     NotFound,
     normalise_tags,
     parse_kind,
 )
+from .lease import Lease
 
 SkipHandler = Callable[[CorruptData], None]
 """Called with the error of each stored item a list passes over."""
@@ -205,6 +209,38 @@ class CredentialProvider(abc.ABC):
     async def retrieve_previous(self, credential_id: str) -> Credential | None:
         """The previous version kept by the last ``store(..., previous=...)``, or None."""
         raise ConfigurationError(f"the {self.name} provider keeps no previous versions")
+
+    @property
+    def location(self) -> str:
+        """Where this provider's credentials live, stable across processes (a data
+        directory, a server and namespace): pending rotation grants are filed under it."""
+        return self.name
+
+    async def acquire_lease(
+        self, credential_id: str, *, seconds: float, holder: str | None = None
+    ) -> Lease:
+        """Take the rotation lease on ``credential_id`` for ``seconds``; raises LeaseHeld
+        while another holder has a live one. ``holder`` re-takes one of our own."""
+        raise ConfigurationError(f"the {self.name} provider cannot hold rotation leases")
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Give ``lease`` up if it is still ours; nothing happens when it is gone."""
+        raise ConfigurationError(f"the {self.name} provider cannot hold rotation leases")
+
+    async def store_fenced(
+        self,
+        credential: Credential,
+        *,
+        lease: Lease,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential:
+        """``store`` only while ``lease`` is still ours, releasing it with the write;
+        LeaseLost (nothing written) when it is not."""
+        raise LeaseLost(
+            f"the {self.name} provider cannot hold rotation leases",
+            credential_id=credential.id,
+        )
 
     async def get(self, credential_id: str) -> Credential:
         """The stored credential; raises NotFound when absent."""

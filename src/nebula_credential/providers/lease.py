@@ -1,0 +1,80 @@
+"""Rotation leases: who may spend a credential's refresh token right now.
+
+A lease is held *outside* the credential (a table of the local store, a
+``coordination.k8s.io/v1`` Lease on Kubernetes), so taking, losing or releasing one
+never changes the credential's content or version, and no ``store`` of the credential
+can remove or forge it.
+
+Rules every provider keeps:
+
+- ``acquire_lease`` succeeds when nobody holds a live lease on the id; a lease is live
+  from its ``acquired_at`` for ``seconds``, measured on the store's clock (the API
+  server's on Kubernetes). A lease that claims to start in the future (beyond a small
+  skew), or whose term is longer than :data:`MAX_LEASE_SECONDS`, is stale too: a
+  hand-edited or corrupt lease never blocks rotation for good. Otherwise
+  :class:`LeaseHeld`. ``holder=`` re-takes a lease that the same holder still has.
+- ``store_fenced`` writes the credential only while the lease is still this holder's
+  (compared by holder, not by time or version), and releases it in the same step;
+  otherwise :class:`LeaseLost` and nothing is written.
+- ``release_lease`` removes the lease if it is still this holder's; never raises for
+  one that is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from ..domain import ConfigurationError, CredentialId, format_timestamp
+
+MAX_LEASE_SECONDS: Final = 24 * 3600
+CLOCK_SKEW: Final = timedelta(seconds=5)
+
+
+def new_holder() -> str:
+    """A holder identity: host and process for people, random so it is never reused."""
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40]
+    return f"{host or 'host'}/{os.getpid()}/{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A rotation lease as taken: ``handle`` is the provider's own (a resourceVersion)."""
+
+    credential_id: CredentialId
+    holder: str
+    acquired_at: datetime
+    seconds: float
+    handle: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.acquired_at + timedelta(seconds=self.seconds)
+
+    def describe(self) -> str:
+        return (
+            f"held by {self.holder} since {format_timestamp(self.acquired_at)} "
+            f"until {format_timestamp(self.expires_at)}"
+        )
+
+
+def is_live(acquired_at: datetime, seconds: float, now: datetime) -> bool:
+    """Whether a lease taken at ``acquired_at`` for ``seconds`` still holds at ``now``."""
+    if not 0 < seconds <= MAX_LEASE_SECONDS:
+        return False
+    if acquired_at > now + CLOCK_SKEW:  # from the future: a clock jump or a hand edit
+        return False
+    return now < acquired_at + timedelta(seconds=seconds)
+
+
+def check_lease_seconds(seconds: float) -> float:
+    if not 0 < seconds <= MAX_LEASE_SECONDS:
+        raise ConfigurationError(
+            f"a rotation lease lasts more than 0 and at most {MAX_LEASE_SECONDS} seconds, "
+            f"not {seconds:g}"
+        )
+    return float(seconds)
