@@ -7,6 +7,8 @@ by werkzeug in a thread. Only the token endpoint with the refresh-token grant is
   Refresh tokens are issued (the generator is on), rotated when ``rotate_refresh`` is set
   (the old one is revoked by ``revoke_old_credential``), rejected when revoked or expired
   (Authlib leaves both to ``authenticate_refresh_token``).
+- ``/token-late``: the real grant, answered only when the test says so (see
+  ``granted`` and ``answer_late``).
 - ``/fail/<status>``, ``/slow``, ``/html``, ``/no-access-token``, ``/huge``,
   ``/gzip``, ``/weird-error``: endpoints that misbehave in one way each.
 - ``/error/<code>/<status>``: that error code (and a canary ``error_description``).
@@ -125,6 +127,10 @@ class AuthServer:
         self.hits: Counter[str] = Counter()
         self.rotate_refresh = True
         self.slow_seconds = 30.0
+        # /token-late: the grant is issued (the old refresh token revoked), ``granted`` is
+        # set, and the answer leaves only when ``answer_late`` is set (or after 60 s).
+        self.granted = threading.Event()
+        self.answer_late = threading.Event()
         self.issued: list[dict[str, Any]] = []  # every token response, to check the store
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -197,6 +203,14 @@ class AuthServer:
             # The real grant after a pause: two rotations started together overlap here.
             self._stop.wait(1.5)
             answer: Response = server.create_token_response()
+            return answer
+
+        @app.post("/token-late")
+        def token_late() -> Response:
+            # Tokens issued, answer held back: the window in which a store can fail.
+            answer: Response = server.create_token_response()
+            self.granted.set()
+            self.answer_late.wait(60)
             return answer
 
         @app.post("/fail/<int:status>")
@@ -299,6 +313,7 @@ class AuthServer:
             yield self
         finally:
             self._stop.set()
+            self.answer_late.set()
             httpd.shutdown()
             thread.join(timeout=10)
             httpd.server_close()
