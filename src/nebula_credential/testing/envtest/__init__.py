@@ -20,7 +20,17 @@ With ``pip install nebula-credential[testing]``, pytest gets the fixtures
 
     python -m nebula_credential.testing.envtest up --dir /tmp/planes [--count N]
     python -m nebula_credential.testing.envtest identity --dir /tmp/planes --namespace team-a
+    python -m nebula_credential.testing.envtest restart --dir /tmp/planes --down-for 3 [--kill]
     python -m nebula_credential.testing.envtest down --dir /tmp/planes [--purge]
+
+``restart`` stops a plane's kube-apiserver (SIGTERM, or SIGKILL with ``--kill``), keeps it
+down ``--down-for`` seconds and starts it again on the same port with the same flags and
+certificates, returning once it is ready, so kubeconfigs stay valid; etcd keeps running.
+``--plane NAME`` (or an index) picks a plane of ``--count N``, the first by default;
+``stop-apiserver`` and ``start-apiserver`` do the two halves. In a test,
+``plane.restart_apiserver(kill=False, down_for=0.0)`` does the same and
+``plane.restart_apiserver_later(delay=0.0, kill=False, down_for=0.0)`` does it in the
+background, returning a :class:`~concurrent.futures.Future`.
 
 The binaries are found like controller-runtime's envtest finds them: ``KUBEBUILDER_ASSETS``,
 then the cache ``scripts/install-control-plane.sh`` fills (``$NEBULA_CACHE_DIR/bin``,

@@ -1,22 +1,19 @@
-"""``python -m nebula_credential.testing.envtest up|down|identity``: planes for a shell."""
+"""``python -m nebula_credential.testing.envtest``: planes for a shell (up, restart, down...)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shlex
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ._configs import write_private
+from ._detached import DetachedPlane, kill_detached, read_state, state_path
 from ._errors import ControlPlaneError, MissingBinaryError
-from ._flags import POLL_INTERVAL
 from ._group import start_all
 from ._identities import DEFAULT_VERBS
 from ._plane import ControlPlane
@@ -24,34 +21,9 @@ from ._plane import ControlPlane
 PROG = "python -m nebula_credential.testing.envtest"
 
 
-def _state_file(directory: Path) -> Path:
-    return directory / "state.json"
-
-
-def _pid_matches(pid: int, binary: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return Path(cmdline.split(b"\0", 1)[0].decode(errors="replace")).name == binary
-
-
-def _kill_detached(pid: int, binary: str, timeout: float = 10.0) -> None:
-    if not _pid_matches(pid, binary):
-        return
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _pid_matches(pid, binary):
-            time.sleep(POLL_INTERVAL)
-        if not _pid_matches(pid, binary):
-            return
-
-
 def _cmd_up(args: argparse.Namespace) -> int:
     directory = Path(args.dir).resolve()
-    state_file = _state_file(directory)
+    state_file = state_path(directory)
     if state_file.exists():
         print(f"{state_file} exists; run 'down --dir {args.dir}' first", file=sys.stderr)
         return 1
@@ -98,7 +70,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_down(args: argparse.Namespace) -> int:
     directory = Path(args.dir).resolve()
-    state_file = _state_file(directory)
+    state_file = state_path(directory)
     if not state_file.exists():
         print(f"nothing to stop: {state_file} not found", file=sys.stderr)
         return 0
@@ -106,9 +78,9 @@ def _cmd_down(args: argparse.Namespace) -> int:
     for plane in state["planes"]:
         pids = plane["pids"]
         if pids.get("kube-apiserver"):
-            _kill_detached(int(pids["kube-apiserver"]), "kube-apiserver")
+            kill_detached(int(pids["kube-apiserver"]), "kube-apiserver")
         if pids.get("etcd"):
-            _kill_detached(int(pids["etcd"]), "etcd")
+            kill_detached(int(pids["etcd"]), "etcd")
         shutil.rmtree(plane["etcd_data"], ignore_errors=True)
         if args.purge:
             shutil.rmtree(plane["directory"], ignore_errors=True)
@@ -118,8 +90,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_identity(args: argparse.Namespace) -> int:
-    directory = Path(args.dir).resolve()
-    state = json.loads(_state_file(directory).read_text())
+    state = read_state(Path(args.dir).resolve())
     planes = {p["name"]: p for p in state["planes"]}
     name = args.name or next(iter(planes))
     if name not in planes:
@@ -133,6 +104,76 @@ def _cmd_identity(args: argparse.Namespace) -> int:
     )
     print(f"export KUBECONFIG={shlex.quote(str(ident.kubeconfig))}")
     return 0
+
+
+def _cmd_restart(args: argparse.Namespace) -> int:
+    plane = DetachedPlane(Path(args.dir).resolve(), args.plane)
+    began = time.monotonic()
+    pid = plane.restart_apiserver(kill=args.kill, down_for=args.down_for, timeout=args.timeout)
+    print(
+        f"restarted kube-apiserver of {plane.name} at {plane.server} (pid {pid}), "
+        f"unavailable for {time.monotonic() - began:.1f}s"
+    )
+    return 0
+
+
+def _cmd_stop_apiserver(args: argparse.Namespace) -> int:
+    plane = DetachedPlane(Path(args.dir).resolve(), args.plane)
+    plane.stop_apiserver(kill=args.kill)
+    print(f"stopped kube-apiserver of {plane.name} ({plane.server}); etcd keeps running")
+    return 0
+
+
+def _cmd_start_apiserver(args: argparse.Namespace) -> int:
+    plane = DetachedPlane(Path(args.dir).resolve(), args.plane)
+    began = time.monotonic()
+    pid = plane.start_apiserver(timeout=args.timeout)
+    print(
+        f"started kube-apiserver of {plane.name} at {plane.server} (pid {pid}), "
+        f"ready in {time.monotonic() - began:.1f}s"
+    )
+    return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
+
+
+def _add_apiserver_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands = (
+        ("restart", _cmd_restart, "stop a plane's kube-apiserver and start it again"),
+        ("stop-apiserver", _cmd_stop_apiserver, "stop a plane's kube-apiserver (etcd stays)"),
+        ("start-apiserver", _cmd_start_apiserver, "start a stopped kube-apiserver again"),
+    )
+    for command, func, text in commands:
+        cmd = sub.add_parser(command, help=text, description=f"{text.capitalize()}.")
+        cmd.add_argument("--dir", required=True, help="the directory given to 'up'")
+        cmd.add_argument("--plane", help="plane name or index in DIR/state.json (default: first)")
+        if command != "start-apiserver":
+            cmd.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM")
+        if command == "restart":
+            cmd.add_argument(
+                "--down-for",
+                type=_seconds,
+                default=0.0,
+                metavar="SECONDS",
+                help="how long the server stays down before it starts again (default 0)",
+            )
+        if command != "stop-apiserver":
+            cmd.add_argument(
+                "--timeout",
+                type=_seconds,
+                default=60.0,
+                metavar="SECONDS",
+                help="readiness timeout",
+            )
+        cmd.set_defaults(func=func)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -167,6 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     ident.add_argument("--namespace", required=True)
     ident.add_argument("--verbs", help=f"comma-separated (default {','.join(DEFAULT_VERBS)})")
     ident.set_defaults(func=_cmd_identity)
+    _add_apiserver_commands(sub)
     return parser
 
 

@@ -15,10 +15,10 @@ from typing import Any
 from . import _flags
 from ._binaries import Binaries, etcdctl_missing_message, find_binaries
 from ._configs import write_private
+from ._control import ApiserverControl
 from ._errors import ControlPlaneError, MissingBinaryError
 from ._group import register_live, unregister_live
 from ._identities import PoolUser
-from ._layout import PlaneLayout
 from ._material import (
     Material,
     load_state,
@@ -28,7 +28,7 @@ from ._material import (
 from ._process import WATCHDOG, Process
 
 
-class ControlPlane(PlaneLayout):
+class ControlPlane(ApiserverControl):
     """One etcd + kube-apiserver pair listening on 127.0.0.1.
 
     ``directory`` holds certificates, kubeconfigs and logs; when omitted a temporary
@@ -38,6 +38,8 @@ class ControlPlane(PlaneLayout):
     (used by the ``up`` command). ``encryption_config`` replaces the default
     EncryptionConfiguration (aescbc, one random key) with the given YAML;
     :meth:`set_encryption_config` changes it later and restarts the API server.
+    :meth:`restart_apiserver` (or :meth:`restart_apiserver_later`, in the background)
+    takes the API server down for a while and back on the same URL, for fault tests.
     """
 
     def __init__(
@@ -167,26 +169,6 @@ class ControlPlane(PlaneLayout):
                             WATCHDOG.forget_path(path)
                 unregister_live(self)
 
-    def stop_apiserver(self, *, kill: bool = False, timeout: float = 15.0) -> None:
-        """Stop only the API server (SIGTERM, or SIGKILL with ``kill=True``); etcd stays."""
-        with self._lock:
-            if self._apiserver is None:
-                raise self._never_started()
-            self._apiserver.stop(kill=kill, timeout=timeout)
-
-    def start_apiserver(self) -> None:
-        """Start the API server again on the same port with the same flags."""
-        with self._lock:
-            if self._closed or self._apiserver is None:
-                raise ControlPlaneError(f"control plane {self.name} is not started")
-            if self._etcd is None or not self._etcd.running():
-                raise ControlPlaneError(f"etcd of control plane {self.name} is not running")
-            self._launch_apiserver()
-
-    def restart_apiserver(self, *, kill: bool = False) -> None:
-        self.stop_apiserver(kill=kill)
-        self.start_apiserver()
-
     def set_encryption_config(self, text: str, *, restart: bool = True) -> None:
         """Replace the EncryptionConfiguration (e.g. to rotate keys); the API server reads
         it only at start-up, so it is restarted unless ``restart=False``."""
@@ -233,17 +215,6 @@ class ControlPlane(PlaneLayout):
         self._etcd = Process("etcd", argv, self.etcd_log_path, supervise=self.supervise)
         self._etcd.start()
 
-    def _launch_apiserver(self) -> None:
-        assert self._apiserver is not None
-        began = time.monotonic()
-        self._apiserver.start()
-        try:
-            self.wait_ready(self.startup_timeout)
-        except BaseException:
-            self._apiserver.stop(kill=True)
-            raise
-        self.apiserver_startup_seconds = time.monotonic() - began
-
     def _etcdctl(self) -> Path:
         binaries = self._binaries or find_binaries()
         if binaries.etcdctl is None:
@@ -284,6 +255,8 @@ class ControlPlane(PlaneLayout):
                 "apiserver_log": str(self.apiserver_log_path),
                 "etcd_log": str(self.etcd_log_path),
                 "pids": {"etcd": self.etcd_pid, "kube-apiserver": self.apiserver_pid},
+                # The ``restart`` command starts a detached API server again from this.
+                "apiserver_argv": self._apiserver.argv if self._apiserver else None,
                 "pool": [{"name": u.name, "token": u.token} for u in material.pool],
                 "allocated": list(self._allocated),
             },
