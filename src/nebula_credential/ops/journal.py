@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ..domain import CorruptData, CredentialId, format_timestamp, parse_timestamp
@@ -34,6 +34,9 @@ class PendingGrant:
 
     ``spent`` is the SHA-256 of the refresh token that bought them; ``holder`` the
     rotation lease's holder, so the same rotation's lease can be taken again.
+    ``abandoned``: the rotation that filed it gave up (it failed and said so). Until
+    then, and until its lease ``term`` has passed, it belongs to a rotation that may
+    still be writing it: nobody else touches it.
     """
 
     location: str
@@ -42,6 +45,12 @@ class PendingGrant:
     spent: str
     received_at: datetime
     grant: TokenGrant
+    term: float = 0.0
+    abandoned: bool = False
+
+    def in_flight(self, now: datetime) -> bool:
+        """Whether the rotation that filed it may still be writing it."""
+        return not self.abandoned and now < self.received_at + timedelta(seconds=self.term)
 
     def __repr__(self) -> str:
         return (
@@ -59,6 +68,8 @@ class PendingGrant:
             "holder": self.holder,
             "spent": self.spent,
             "received_at": format_timestamp(self.received_at),
+            "term": self.term,
+            "abandoned": self.abandoned,
             "grant": grant,
         }
         return json.dumps(record, separators=(",", ":")).encode("utf-8")
@@ -78,6 +89,8 @@ class PendingGrant:
                 spent=str(record["spent"]),
                 received_at=parse_timestamp(record["received_at"], "received_at"),
                 grant=grant,
+                term=float(record.get("term", 0.0)),
+                abandoned=record.get("abandoned") is True,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             raise CorruptData(f"the pending grant {where} does not decode") from None

@@ -23,9 +23,11 @@ What rotation guarantees (the README's rotation section says it for users):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Final
 
 from ..domain import (
@@ -35,13 +37,14 @@ from ..domain import (
     CredentialError,
     CredentialId,
     CredentialKind,
+    LeaseHeld,
     NotFound,
     NotRotatable,
     RotationFailed,
     format_timestamp,
     utcnow,
 )
-from ..providers import CredentialProvider
+from ..providers import CredentialProvider, Lease
 from . import journal as journals
 from .journal import GrantJournal, PendingGrant, digest
 from .results import RotationResult
@@ -172,6 +175,7 @@ async def rotate(
     if options.journal is not None:
         pending = journals.load(options.journal, provider.location, cid)
         if pending is not None:
+            _check_not_in_flight(pending, force=False)
             return await _finish(provider, pending, options, force=False)
     refresh_request(await provider.get(cid), allow_http=options.allow_http)
     lease = await provider.acquire_lease(cid, seconds=options.lease_seconds)
@@ -189,12 +193,16 @@ async def rotate(
         await release_quietly(provider, lease)
         raise
     entry = PendingGrant(
-        provider.location, cid, lease.holder, digest(request.refresh_token), utcnow(), grant
+        provider.location,
+        cid,
+        lease.holder,
+        digest(request.refresh_token),
+        utcnow(),
+        grant,
+        term=options.lease_seconds,
     )
     kept_at, unkept = _keep(options, entry)
-    landed = await land(
-        provider, lease, current, entry, deadline=options.write_deadline, kept_at=kept_at
-    )
+    landed = await _land_or_abandon(provider, lease, current, entry, options, kept_at)
     _forget(options, entry)
     result = _result(landed, entry)
     if unkept is not None and options.journal is not None:
@@ -222,10 +230,45 @@ async def resume(
             f"credential {cid!r} has no pending grant to resume in {provider.location}",
             credential_id=cid,
         )
+    _check_not_in_flight(pending, force=force)
     if discard:
         _forget(options, pending)
         return RotationResult(cid, "discarded", reason="the pending grant was discarded")
     return await _finish(provider, pending, options, force=force)
+
+
+def _check_not_in_flight(entry: PendingGrant, *, force: bool) -> None:
+    """LeaseHeld while the rotation that filed ``entry`` may still be writing it."""
+    if force or not entry.in_flight(utcnow()):
+        return
+    until = entry.received_at + timedelta(seconds=entry.term)
+    raise LeaseHeld(
+        f"credential {entry.credential_id!r} is being rotated by another process, which "
+        f"received new tokens at {format_timestamp(entry.received_at)} and is still writing "
+        f"them; retry after {format_timestamp(until)} if it never finishes",
+        credential_id=entry.credential_id,
+    )
+
+
+async def _land_or_abandon(
+    provider: CredentialProvider,
+    lease: Lease,
+    current: Credential,
+    entry: PendingGrant,
+    options: RotateOptions,
+    kept_at: str | None,
+) -> Landed:
+    """:func:`land`; when it gives up, the journal entry is marked abandoned, so that
+    ``--resume`` or the next rotation may finish it at once."""
+    try:
+        return await land(
+            provider, lease, current, entry, deadline=options.write_deadline, kept_at=kept_at
+        )
+    except BaseException:
+        if kept_at is not None and options.journal is not None:
+            with contextlib.suppress(CredentialError, OSError):
+                journals.save(options.journal, replace(entry, abandoned=True))
+        raise
 
 
 async def _finish(
@@ -258,8 +301,6 @@ async def _finish(
     except BaseException:
         await release_quietly(provider, lease)
         raise
-    landed = await land(
-        provider, lease, current, entry, deadline=options.write_deadline, kept_at=kept_at
-    )
+    landed = await _land_or_abandon(provider, lease, current, entry, options, kept_at)
     _forget(options, entry)
     return _result(landed, entry, resumed=True)
