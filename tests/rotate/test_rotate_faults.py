@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,8 @@ import pytest
 from oauth_server import AuthServer
 from rotate_support import ACCESS, oauth2
 
-from nebula_credential import LocalStorageProvider, SyncCredentialProvider
+from nebula_credential import Credential, LocalStorageProvider, SyncCredentialProvider
+from nebula_credential.testing.envtest import ControlPlane
 
 EXE = str(Path(sys.executable).with_name("nebula-credential"))
 # Another program in the middle of a long write (a backup, a migration): it holds the
@@ -209,53 +209,53 @@ def test_resume_without_a_pending_grant_is_not_found(
 
 
 @pytest.fixture(scope="module")
-def fault_plane(control_plane_factory: Callable[..., object]) -> object:
+def fault_plane(control_plane_factory: Callable[..., ControlPlane]) -> ControlPlane:
     """A plane of its own: these tests kill its API server."""
     return control_plane_factory("rotate-faults")
 
 
-def _k8s_run(plane: object, namespace: str, home: Path) -> Callable[..., subprocess.Popen[str]]:
-    kubeconfig = plane.admin_kubeconfig  # type: ignore[attr-defined]
+async def _k8s_credential(
+    plane: ControlPlane, auth: AuthServer, prefix: str, home: Path
+) -> tuple[str, Credential, Callable[..., subprocess.Popen[str]]]:
+    """A namespace holding credential ``svc`` (on ``/token-late``), the credential, and a
+    way to run the CLI against it."""
+    from k8s_support import new_namespace, provider_for
+
+    namespace = new_namespace(plane, prefix)
+    async with provider_for(plane, namespace) as provider:
+        before = await provider.store(oauth2("svc", auth, auth.grant("app"), path="/token-late"))
+    argv = ["--provider", "kubernetes", "--kubeconfig", str(plane.admin_kubeconfig)]
+    argv += ["--namespace", namespace]
 
     def spawn(*args: str) -> subprocess.Popen[str]:
-        argv = ["--provider", "kubernetes", "--kubeconfig", str(kubeconfig)]
-        argv += ["--namespace", namespace]
         return _spawn([*argv, *args], _env(home))
 
-    return spawn
+    return namespace, before, spawn
 
 
-def _restart_later(plane: object, down_for: float) -> threading.Thread:
-    def run() -> None:
-        plane.stop_apiserver(kill=True)  # type: ignore[attr-defined]
-        time.sleep(down_for)
-        plane.start_apiserver()  # type: ignore[attr-defined]
+async def _stored(plane: ControlPlane, namespace: str) -> Credential:
+    from k8s_support import provider_for
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    async with provider_for(plane, namespace) as provider:
+        return await provider.get("svc")
 
 
 @pytest.mark.kubernetes
 async def test_api_server_killed_after_the_grant_the_rotation_still_lands(
-    fault_plane: object, auth: AuthServer, tmp_path: Path
+    fault_plane: ControlPlane, auth: AuthServer, tmp_path: Path
 ) -> None:
-    from k8s_support import new_namespace, provider_for
-
-    namespace = new_namespace(fault_plane, "rotate-fault")  # type: ignore[arg-type]
-    async with provider_for(fault_plane, namespace) as provider:  # type: ignore[arg-type]
-        before = await provider.store(oauth2("svc", auth, auth.grant("app"), path="/token-late"))
-    spawn = _k8s_run(fault_plane, namespace, tmp_path / "home")
+    namespace, before, spawn = await _k8s_credential(
+        fault_plane, auth, "rotate-fault", tmp_path / "home"
+    )
     started = time.monotonic()
     rotation = spawn("rotate", "svc")
     _wait_granted(auth, rotation)
-    restart = _restart_later(fault_plane, 15)
+    restart = fault_plane.restart_apiserver_later(kill=True, down_for=15)
     await asyncio.sleep(1)  # the API server is down now
     auth.answer_late.set()
-    restart.join(120)
+    restart.result(timeout=120)
     code, out, err = _finish(rotation, timeout=400)
-    async with provider_for(fault_plane, namespace) as provider:  # type: ignore[arg-type]
-        after = await provider.get("svc")
+    after = await _stored(fault_plane, namespace)
     assert code == 0, err
     assert auth.hits["/token-late"] == 1
     assert after.reveal("access_token") == auth.issued[-1]["access_token"]
@@ -273,33 +273,28 @@ async def test_api_server_killed_after_the_grant_the_rotation_still_lands(
 
 @pytest.mark.kubernetes
 async def test_api_server_down_past_the_deadline_then_resume(
-    fault_plane: object, auth: AuthServer, tmp_path: Path
+    fault_plane: ControlPlane, auth: AuthServer, tmp_path: Path
 ) -> None:
-    from k8s_support import new_namespace, provider_for
-
-    namespace = new_namespace(fault_plane, "rotate-resume")  # type: ignore[arg-type]
-    async with provider_for(fault_plane, namespace) as provider:  # type: ignore[arg-type]
-        before = await provider.store(oauth2("svc", auth, auth.grant("app"), path="/token-late"))
-    spawn = _k8s_run(fault_plane, namespace, tmp_path / "home")
+    namespace, before, spawn = await _k8s_credential(
+        fault_plane, auth, "rotate-resume", tmp_path / "home"
+    )
     rotation = spawn("rotate", "svc", "--write-deadline", "3")
     _wait_granted(auth, rotation)
-    fault_plane.stop_apiserver(kill=True)  # type: ignore[attr-defined]
+    fault_plane.stop_apiserver(kill=True)
     try:
         auth.answer_late.set()
         code, _, err = _finish(rotation, timeout=120)
     finally:
-        fault_plane.start_apiserver()  # type: ignore[attr-defined]
+        fault_plane.start_apiserver()
     assert code == 8, err
     assert "--resume" in err
     assert len(err.splitlines()) == 1
-    async with provider_for(fault_plane, namespace) as provider:  # type: ignore[arg-type]
-        assert await provider.get("svc") == before
+    assert await _stored(fault_plane, namespace) == before
     code2, out2, err2 = _finish(spawn("-o", "json", "rotate", "svc", "--resume"))
     assert code2 == 0, err2
     record = json.loads(out2)
     assert (record["outcome"], record["resumed"]) == ("rotated", True)
-    async with provider_for(fault_plane, namespace) as provider:  # type: ignore[arg-type]
-        after = await provider.get("svc")
+    after = await _stored(fault_plane, namespace)
     assert auth.hits["/token-late"] == 1
     assert after.reveal("access_token") == auth.issued[-1]["access_token"]
     assert after.version == before.version + 1

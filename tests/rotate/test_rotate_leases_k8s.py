@@ -50,6 +50,24 @@ async def _setup(plane: ControlPlane, auth: AuthServer, prefix: str, path: str =
     return namespace
 
 
+def _patch_lease(plane: ControlPlane, namespace: str, spec: dict[str, object]) -> None:
+    """Edit the rotation lease by hand, as ``kubectl patch`` does."""
+    patch = json.dumps({"spec": spec})
+    name = "nebula-credentials-svc"
+    kubectl(
+        plane.admin_kubeconfig,
+        "patch",
+        "lease",
+        name,
+        "-n",
+        namespace,
+        "--type",
+        "merge",
+        "-p",
+        patch,
+    )
+
+
 def _lease(plane: ControlPlane, namespace: str) -> dict[str, object]:
     out = kubectl(
         plane.admin_kubeconfig,
@@ -104,19 +122,7 @@ async def test_a_hand_edited_lease_with_an_absurd_term_is_stale(
     namespace = await _setup(control_plane, auth, "rotate-absurd")
     async with provider_for(control_plane, namespace) as provider:
         await provider.acquire_lease("svc", seconds=60)
-    patch = json.dumps({"spec": {"leaseDurationSeconds": 2_000_000_000}})
-    kubectl(
-        control_plane.admin_kubeconfig,
-        "patch",
-        "lease",
-        "nebula-credentials-svc",
-        "-n",
-        namespace,
-        "--type",
-        "merge",
-        "-p",
-        patch,
-    )
+    _patch_lease(control_plane, namespace, {"leaseDurationSeconds": 2_000_000_000})
     done = _run(control_plane.admin_kubeconfig, namespace, tmp_path / "home", "rotate", "svc")
     assert done.returncode == 0, done.stderr
     assert auth.hits["/token"] == 1
@@ -133,19 +139,7 @@ async def test_a_lease_taken_over_mid_rotation_fences_the_write(
     argv = [EXE, "--provider", "kubernetes", "--kubeconfig", str(control_plane.admin_kubeconfig)]
     rotation = _spawn([*argv, "--namespace", namespace, "rotate", "svc"], env)
     assert auth.granted.wait(30)
-    patch = json.dumps({"spec": {"holderIdentity": "intruder"}})
-    kubectl(
-        control_plane.admin_kubeconfig,
-        "patch",
-        "lease",
-        "nebula-credentials-svc",
-        "-n",
-        namespace,
-        "--type",
-        "merge",
-        "-p",
-        patch,
-    )
+    _patch_lease(control_plane, namespace, {"holderIdentity": "intruder"})
     auth.answer_late.set()
     out, err = rotation.communicate(timeout=120)
     assert rotation.returncode == 8, err
