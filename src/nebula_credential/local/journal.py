@@ -87,12 +87,15 @@ class FileJournal:
                 f"cannot read the pending grant {path}: {exc.strerror}"
             ) from None
         if len(blob) > _MAX_FILE or not blob.startswith(_FORMAT):
-            raise CorruptData(f"the pending grant {path} is not one; move it away")
+            raise CorruptData(
+                f"the pending grant {path} is not one (damaged or replaced); move it away"
+            )
         plain = self._key().try_open(blob[len(_FORMAT) :], _ad(location, credential_id))
         if plain is None:
             raise CorruptData(
                 f"the pending grant {path} does not open with the key in use "
-                f"({self._key().source}); use the key it was written with"
+                f"({self._key().source}); use the key it was written with, or move the file "
+                "away to give up the tokens it holds"
             )
         return plain
 
