@@ -31,7 +31,10 @@ def builtin_manifests(kube: str, namespace: str = "nebula-prod") -> list[dict[st
         *m.rbac(
             ["oauth2"], namespace=namespace, service_account="rotator", writer=True, list_watch=True
         ),
+        *m.rbac(namespace=namespace, service_account="any-writer", writer=True),
         m.deployment("oauth2", namespace=namespace, env_keys=["access_token", "refresh_token"]),
+        m.service_account("nebula-rotator", namespace=namespace),
+        *m.rotation_rbac(namespace=namespace),
         m.rotation_cronjob(namespace=namespace, kube=kube),
         m.pdb(namespace=namespace, kube=kube),
         m.network_policy(namespace=namespace, metrics_port=9090),

@@ -80,7 +80,8 @@ def rbac_cmd(
         str | None, typer.Option(help="Its namespace [default: --namespace]")
     ] = None,
     writer: Annotated[
-        bool, typer.Option(help="update/patch/delete + create, not get only")
+        bool,
+        typer.Option(help="update/patch/delete + create, and the rotation Leases; not get only"),
     ] = False,
     list_watch: Annotated[
         bool, typer.Option(help="Also list/watch (exposes every Secret in the namespace)")
@@ -252,19 +253,46 @@ def rotation_cronjob_cmd(
     schedule: Annotated[str, typer.Option(help="Cron schedule")] = "*/15 * * * *",
     service_account: Annotated[str, typer.Option()] = "nebula-rotator",
     within: Annotated[str, typer.Option(help="Rotate what expires within (> interval)")] = "30m",
+    timeout: Annotated[int, typer.Option(help="rotate --timeout, in seconds")] = 30,
+    write_deadline: Annotated[
+        str, typer.Option(help="rotate --write-deadline: how long issued tokens are retried")
+    ] = "330s",
+    active_deadline: Annotated[
+        str | None,
+        typer.Option(
+            help="Job activeDeadlineSeconds, e.g. 30m; must exceed timeout + write deadline "
+            "+ 60s [default: room for one restart that stores kept tokens]"
+        ),
+    ] = None,
+    rbac: Annotated[
+        bool, typer.Option(help="Also print the ServiceAccount, Role and RoleBinding it needs")
+    ] = True,
     kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
 ) -> None:
-    """CronJob running `nebula-credential rotate --due --within W`."""
+    """CronJob running `nebula-credential rotate --due`, with the Role it needs.
+
+    A failed run restarts in the same pod and stores the tokens it kept in its journal
+    (an emptyDir at NEBULA_CREDENTIAL_HOME)."""
+    ns = _namespace(ctx, namespace)
     doc = m.rotation_cronjob(
-        namespace=_namespace(ctx, namespace),
+        namespace=ns,
         name=name,
         image=image,
         schedule=schedule,
         service_account=service_account,
         kube=kube_version,
         within=within,
+        timeout=timeout,
+        write_deadline=write_deadline,
+        active_deadline=active_deadline,
     )
-    _emit(ctx, [doc], kube_version)
+    docs = [doc]
+    if rbac:
+        docs[:0] = [
+            m.service_account(service_account, namespace=ns),
+            *m.rotation_rbac(namespace=ns, service_account=service_account),
+        ]
+    _emit(ctx, docs, kube_version)
 
 
 @manifests_app.command("pdb")

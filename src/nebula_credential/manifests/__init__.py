@@ -15,13 +15,22 @@ from .access import (
     credential_secret_names,
     namespace,
     rbac,
+    service_account,
 )
 from .cluster import AuditLevel, EncryptionProvider, audit_policy, encryption_config
 from .external_secrets import RemoteRef, StoreProvider, external_secret, secret_store
 from .render import render_yaml
-from .workloads import deployment, network_policy, pdb, rotation_cronjob
+from .rotation import (
+    DATA_DIR,
+    default_job_deadline,
+    job_deadline_floor,
+    rotation_cronjob,
+    rotation_rbac,
+)
+from .workloads import deployment, network_policy, pdb
 
 __all__ = [
+    "DATA_DIR",
     "DEFAULT_KUBE_VERSION",
     "DEFAULT_PREFIX",
     "GRANTS_ANNOTATION",
@@ -34,9 +43,11 @@ __all__ = [
     "StoreProvider",
     "audit_policy",
     "credential_secret_names",
+    "default_job_deadline",
     "deployment",
     "encryption_config",
     "external_secret",
+    "job_deadline_floor",
     "kube_version",
     "namespace",
     "network_policy",
@@ -44,5 +55,7 @@ __all__ = [
     "rbac",
     "render_yaml",
     "rotation_cronjob",
+    "rotation_rbac",
     "secret_store",
+    "service_account",
 ]

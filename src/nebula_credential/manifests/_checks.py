@@ -64,6 +64,22 @@ def duration(value: str, what: str) -> str:
     )
 
 
+_SECONDS: Final = re.compile(r"(\d{1,7})([smhd]?)")
+_UNIT: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(value: str, what: str) -> int:
+    """A duration as ``nebula-credential rotate`` reads it (``90s``, ``10m``, ``2h``, ``1d``
+    or plain seconds), in seconds."""
+    match = _SECONDS.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ManifestError(
+            f"{what} {_shown(value)} is not a duration: use a whole number with an optional "
+            "unit, e.g. 90s, 10m, 2h or 1d"
+        )
+    return int(match[1]) * _UNIT[match[2]]
+
+
 def positive(value: int, what: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ManifestError(f"{what} must be a whole number of at least {minimum}, not {value!r}")

@@ -7,8 +7,14 @@ collection. So the generated Roles are split by what they can be held to:
 - ``…-credential-reader`` / ``…-credential-writer``: ``get`` (and ``update``, ``patch``,
   ``delete`` for writers) on the exact Secret names the provider writes for the given ids;
 - ``…-credential-creator``: ``create`` on any Secret in the namespace (writers only);
+- ``…-credential-lease`` (writers only): the rotation leases ``rotate`` takes, one
+  ``coordination.k8s.io`` Lease per credential named exactly like its Secret: ``get``
+  and ``delete`` of exactly those names, ``create`` of any Lease name in a rule of its
+  own; without ids, all three on every Lease in the namespace;
 - ``…-credential-lister``: ``list`` and ``watch`` of *every* Secret in the namespace,
   data included — only when asked for.
+
+Readers get nothing on Leases.
 
 Each Role carries a ``nebula-credential/grants`` annotation saying what it grants; the CLI
 prints it as a comment above the Role.
@@ -33,8 +39,14 @@ READER_VERBS: Final = ("get",)
 WRITER_VERBS: Final = ("get", "update", "patch", "delete")
 CREATE_VERBS: Final = ("create",)
 LIST_VERBS: Final = ("list", "watch")
+# What rotation does to a credential's Lease: read it, create it, and delete it with uid
+# and resourceVersion preconditions; never update, patch, list or watch.
+LEASE_GROUP: Final = "coordination.k8s.io"
+LEASE_NAMED_VERBS: Final = ("get", "delete")
+LEASE_VERBS: Final = ("get", "create", "delete")
 
 Manifest = dict[str, Any]
+Rule = dict[str, Any]
 
 
 def _labels(app: str | None = None) -> dict[str, str]:
@@ -44,19 +56,29 @@ def _labels(app: str | None = None) -> dict[str, str]:
     return labels
 
 
+def _account(name: str, ns: str) -> Manifest:
+    dns_label(ns, "namespace")
+    dns_label(name, "service account")
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": ns, "labels": _labels()},
+    }
+
+
+def service_account(name: str, *, namespace: str = DEFAULT_NAMESPACE) -> Manifest:
+    """A ServiceAccount for a workload to run as."""
+    return _account(name, namespace)
+
+
 def namespace(
     name: str = DEFAULT_NAMESPACE, *, service_account: str = DEFAULT_SERVICE_ACCOUNT
 ) -> list[Manifest]:
     """A Namespace and the ServiceAccount the application runs as (seed step 1.1)."""
     dns_label(name, "namespace")
-    dns_label(service_account, "service account")
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": _labels()}},
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": service_account, "namespace": name, "labels": _labels()},
-        },
+        _account(service_account, name),
     ]
 
 
@@ -66,12 +88,27 @@ def credential_secret_names(ids: Iterable[str], prefix: str = DEFAULT_PREFIX) ->
     return sorted({secret_name(prefix, str(CredentialId(i))) for i in ids})
 
 
-def _role(
-    ns: str, name: str, verbs: Sequence[str], names: list[str] | None, grants: str
-) -> Manifest:
-    rule: dict[str, Any] = {"apiGroups": [""], "resources": ["secrets"], "verbs": list(verbs)}
+def rule(
+    verbs: Sequence[str],
+    names: list[str] | None = None,
+    *,
+    group: str = "",
+    resource: str = "secrets",
+) -> Rule:
+    """One RBAC rule: ``verbs`` on ``resource`` (Secrets), on exactly ``names`` if given."""
+    out: Rule = {"apiGroups": [group], "resources": [resource], "verbs": list(verbs)}
     if names is not None:
-        rule["resourceNames"] = names
+        out["resourceNames"] = list(names)
+    return out
+
+
+def lease_rule(verbs: Sequence[str], names: list[str] | None = None) -> Rule:
+    """A rule on ``coordination.k8s.io`` Leases, the rotation leases."""
+    return rule(verbs, names, group=LEASE_GROUP, resource="leases")
+
+
+def role(ns: str, name: str, rules: Sequence[Rule], grants: str) -> Manifest:
+    """A Role whose ``grants`` annotation says, in words, what ``rules`` allow."""
     return {
         "apiVersion": RBAC_API,
         "kind": "Role",
@@ -81,11 +118,18 @@ def _role(
             "labels": _labels(),
             "annotations": {GRANTS_ANNOTATION: grants},
         },
-        "rules": [rule],
+        "rules": list(rules),
     }
 
 
-def _binding(ns: str, role: str, service_account: str, sa_namespace: str) -> Manifest:
+def _role(
+    ns: str, name: str, verbs: Sequence[str], names: list[str] | None, grants: str
+) -> Manifest:
+    return role(ns, name, [rule(verbs, names)], grants)
+
+
+def binding(ns: str, role: str, service_account: str, sa_namespace: str) -> Manifest:
+    """A RoleBinding of ``role`` (same name) to a ServiceAccount, maybe from elsewhere."""
     return {
         "apiVersion": RBAC_API,
         "kind": "RoleBinding",
@@ -95,6 +139,25 @@ def _binding(ns: str, role: str, service_account: str, sa_namespace: str) -> Man
         ],
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
     }
+
+
+def _lease_role(ns: str, name: str, names: list[str]) -> Manifest:
+    if not names:
+        return role(
+            ns,
+            name,
+            [lease_rule(LEASE_VERBS)],
+            f"get/create/delete of EVERY Lease in {ns}, not only rotation "
+            "leases: without credential ids the names are not known",
+        )
+    return role(
+        ns,
+        name,
+        [lease_rule(LEASE_NAMED_VERBS, names), lease_rule(CREATE_VERBS)],
+        f"get/delete on exactly these rotation Leases (coordination.k8s.io) in {ns}: "
+        f"{', '.join(names)}; and create of ANY Lease name in {ns}: Kubernetes cannot "
+        "restrict create by resourceNames (the object does not exist yet)",
+    )
 
 
 def rbac(
@@ -110,8 +173,9 @@ def rbac(
     """Roles and RoleBindings granting ``service_account`` exactly the access it needs.
 
     A reader gets ``get`` on the named credentials; a writer ``get``/``update``/``patch``/
-    ``delete`` on them plus ``create`` in a separate Role. ``list_watch`` adds a Role
-    for listing and watching, which exposes every Secret in the namespace.
+    ``delete`` on them plus ``create`` in a separate Role, and a Role on their rotation
+    Leases (``get``/``delete`` by name, ``create``). ``list_watch`` adds a Role for
+    listing and watching, which exposes every Secret in the namespace.
     """
     dns_label(namespace, "namespace")
     dns_label(service_account, "service account")
@@ -125,10 +189,10 @@ def rbac(
     base = f"{service_account}-credential"
     out: list[Manifest] = []
 
-    def add(role: Manifest) -> None:
-        dns_label(role["metadata"]["name"], "Role name")
-        out.append(role)
-        out.append(_binding(namespace, role["metadata"]["name"], service_account, sa_ns))
+    def add(made: Manifest) -> None:
+        dns_label(made["metadata"]["name"], "Role name")
+        out.append(made)
+        out.append(binding(namespace, made["metadata"]["name"], service_account, sa_ns))
 
     if names:
         verbs = WRITER_VERBS if writer else READER_VERBS
@@ -153,6 +217,7 @@ def rbac(
                 "by resourceNames (the object does not exist yet)",
             )
         )
+        add(_lease_role(namespace, f"{base}-lease", names))
     if list_watch:
         add(
             _role(

@@ -1,13 +1,13 @@
-"""Workloads around credentials: Deployment, rotation CronJob, PDB, NetworkPolicy.
+"""Workloads around credentials: Deployment, PDB, NetworkPolicy (the rotation CronJob
+is in :mod:`.rotation`).
 
-API versions follow the target Kubernetes version: ``policy/v1`` and ``batch/v1``
-CronJob from 1.21, ``policy/v1beta1`` and ``batch/v1beta1`` before.
+API versions follow the target Kubernetes version: ``policy/v1`` from 1.21,
+``policy/v1beta1`` before.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -16,7 +16,6 @@ from ..kubernetes.naming import check_prefix, secret_name
 from ._checks import (
     KubeVersion,
     ManifestError,
-    cron_schedule,
     dns_label,
     dns_subdomain,
     kube_version,
@@ -32,7 +31,7 @@ READ_ONLY_OWNER: Final = 0o400
 _ENV_NAME_OK: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _meta(name: str, ns: str, app: str) -> dict[str, Any]:
+def meta(name: str, ns: str, app: str) -> dict[str, Any]:
     return {
         "name": name,
         "namespace": ns,
@@ -89,7 +88,7 @@ def deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(name, namespace, name),
+        "metadata": meta(name, namespace, name),
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
@@ -119,73 +118,6 @@ def deployment(
     }
 
 
-def rotation_cronjob(
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    name: str = "nebula-credential-rotate",
-    image: str = "nebula-credential:latest",
-    schedule: str = "*/15 * * * *",
-    service_account: str = "nebula-rotator",
-    kube: str | KubeVersion = "1.29",
-    within: str = "30m",
-) -> Manifest:
-    """A CronJob running ``nebula-credential rotate --due --within W`` in its namespace.
-
-    ``within`` must be longer than the time between runs (twice the default 15 minutes),
-    or a token expiring just after one run has lapsed before the next.
-    """
-    version = kube_version(kube)
-    dns_label(namespace, "namespace")
-    dns_label(name, "cronjob name")  # CronJob names must leave room for job suffixes
-    if len(name) > 52:
-        raise ManifestError(f"cronjob name {name!r} must be at most 52 characters")
-    dns_label(service_account, "service account")
-    non_empty(image, "image")
-    if not isinstance(within, str) or not re.fullmatch(r"\d{1,7}[smhd]?", within):
-        raise ManifestError(f"within {str(within)[:30]!r} is not a duration like 30m, 2h or 1d")
-    command = ["nebula-credential", "--provider", "kubernetes", "rotate", "--due"]
-    command += ["--within", within]
-    return {
-        "apiVersion": version.cronjob_api,
-        "kind": "CronJob",
-        "metadata": _meta(name, namespace, name),
-        "spec": {
-            "schedule": cron_schedule(schedule),
-            "concurrencyPolicy": "Forbid",  # two rotations of one token would race
-            "startingDeadlineSeconds": 300,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    "backoffLimit": 2,
-                    "template": {
-                        "metadata": {"labels": {"app": name}},
-                        "spec": {
-                            "serviceAccountName": service_account,
-                            "restartPolicy": "Never",
-                            "containers": [
-                                {
-                                    "name": "rotate",
-                                    "image": image,
-                                    "command": command,
-                                    "env": [
-                                        {
-                                            "name": "KUBERNETES_NAMESPACE",
-                                            "valueFrom": {
-                                                "fieldRef": {"fieldPath": "metadata.namespace"}
-                                            },
-                                        }
-                                    ],
-                                }
-                            ],
-                        },
-                    },
-                }
-            },
-        },
-    }
-
-
 def pdb(
     *,
     namespace: str = DEFAULT_NAMESPACE,
@@ -201,7 +133,7 @@ def pdb(
     return {
         "apiVersion": version.pdb_api,
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(f"{app}-pdb", namespace, app),
+        "metadata": meta(f"{app}-pdb", namespace, app),
         "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": app}}},
     }
 
@@ -236,7 +168,7 @@ def network_policy(
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(f"{app}-credentials", namespace, app),
+        "metadata": meta(f"{app}-credentials", namespace, app),
         "spec": {
             "podSelector": {"matchLabels": {"app": app}},
             "policyTypes": ["Ingress", "Egress"],
