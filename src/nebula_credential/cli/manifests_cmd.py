@@ -1,61 +1,26 @@
-"""``manifests KIND``: print Kubernetes YAML for credentials (no cluster needed)."""
+"""``manifests KIND``: print Kubernetes YAML for credentials (no cluster needed).
+
+The workload side lives here (namespace, RBAC, Deployment, rotation CronJob, PDB,
+NetworkPolicy); the cluster and GitOps side in ``manifests_cluster_cmd``.
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from .. import manifests as m
-from ..manifests.access import DEFAULT_NAMESPACE
-from .inputs import UsageError
-from .lazy import TYPER_SETTINGS
-from .output import OutputFormat
-
-manifests_app = typer.Typer(
-    name="manifests",
-    help="Print Kubernetes manifests (YAML for kubectl apply) for credentials.",
-    no_args_is_help=True,
-    **TYPER_SETTINGS,
+from . import manifests_cluster_cmd  # noqa: F401 - registers its commands on the group
+from .manifests_common import (
+    Credentials,
+    KubeVersionOpt,
+    Namespace,
+    _emit,
+    _namespace,
+    _prefix,
+    manifests_app,
 )
-
-Namespace = Annotated[
-    str | None, typer.Option("--namespace", "-n", help="Target namespace [default: nebula-prod]")
-]
-KubeVersionOpt = Annotated[
-    str, typer.Option("--kube-version", help="Kubernetes version to target (API versions)")
-]
-EsoVersion = Annotated[
-    str, typer.Option("--eso-api-version", help="v1 (ESO 0.17+) or v1beta1 for old controllers")
-]
-Credentials = Annotated[
-    list[str] | None, typer.Option("--credential", "-c", help="Credential id, repeatable")
-]
-
-
-def _root(ctx: typer.Context, name: str) -> Any:
-    state = ctx.find_root().obj
-    options = getattr(state, "options", None)
-    return getattr(options, name, None) if name != "output" else getattr(state, name, None)
-
-
-def _namespace(ctx: typer.Context, namespace: str | None) -> str:
-    return namespace or _root(ctx, "namespace") or DEFAULT_NAMESPACE
-
-
-def _prefix(ctx: typer.Context) -> str:
-    return _root(ctx, "prefix") or m.DEFAULT_PREFIX
-
-
-def _emit(ctx: typer.Context, manifests: list[dict[str, Any]], kube: str) -> None:
-    m.kube_version(kube)  # a bad --kube-version is an error on every command
-    if _root(ctx, "output") is OutputFormat.JSON:
-        from ..domain.wire import format_json
-
-        sys.stdout.write(format_json(manifests, indent=2) + "\n")
-        return
-    sys.stdout.write(m.render_yaml(manifests))
 
 
 @manifests_app.command("namespace")
@@ -129,119 +94,6 @@ def deployment_cmd(
         prefix=_prefix(ctx),
     )
     _emit(ctx, [doc], kube_version)
-
-
-@manifests_app.command("secret-store")
-def secret_store_cmd(
-    ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="aws, azure or vault")],
-    namespace: Namespace = None,
-    name: Annotated[str | None, typer.Option(help="SecretStore name")] = None,
-    region: Annotated[str, typer.Option(help="AWS region")] = "us-east-1",
-    vault_url: Annotated[str | None, typer.Option(help="Azure Key Vault URL")] = None,
-    vault_server: Annotated[str | None, typer.Option(help="HashiCorp Vault address")] = None,
-    vault_path: Annotated[str, typer.Option(help="Vault KV v2 mount")] = "secret",
-    vault_role: Annotated[str | None, typer.Option(help="Vault Kubernetes auth role")] = None,
-    service_account: Annotated[
-        str, typer.Option(help="ServiceAccount the store authenticates as")
-    ] = "external-secrets-sa",
-    eso_api_version: EsoVersion = "v1",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
-) -> None:
-    """External Secrets Operator SecretStore (AWS Secrets Manager, Azure Key Vault, Vault)."""
-    doc = m.secret_store(
-        provider,
-        namespace=_namespace(ctx, namespace),
-        name=name,
-        region=region,
-        vault_url=vault_url,
-        vault_server=vault_server,
-        vault_path=vault_path,
-        vault_role=vault_role,
-        service_account=service_account,
-        api_version=eso_api_version,
-    )
-    _emit(ctx, [doc], kube_version)
-
-
-def _remote_ref(item: str) -> m.RemoteRef:
-    key, sep, remote = item.partition("=")
-    if not sep or not key or not remote:
-        raise UsageError(f"--data {item[:60]!r} must look like SECRET_KEY=REMOTE_KEY[#PROPERTY]")
-    remote_key, hashed, prop = remote.partition("#")
-    return m.RemoteRef(key, remote_key, prop if hashed else None)
-
-
-@manifests_app.command("external-secret")
-def external_secret_cmd(
-    ctx: typer.Context,
-    credential: Annotated[str, typer.Option("--credential", "-c", help="Credential id")],
-    store: Annotated[str, typer.Option(help="SecretStore name")],
-    namespace: Namespace = None,
-    name: Annotated[str | None, typer.Option(help="ExternalSecret name")] = None,
-    store_kind: Annotated[str, typer.Option(help="SecretStore or ClusterSecretStore")] = (
-        "SecretStore"
-    ),
-    refresh_interval: Annotated[str, typer.Option(help="e.g. 1h, 30m")] = "1h",
-    creation_policy: Annotated[str, typer.Option(help="Owner, Orphan, Merge or None")] = "Owner",
-    data: Annotated[
-        list[str] | None, typer.Option(help="SECRET_KEY=REMOTE_KEY[#PROPERTY], repeatable")
-    ] = None,
-    data_from: Annotated[
-        list[str] | None, typer.Option(help="Remote key whose properties all sync, repeatable")
-    ] = None,
-    eso_api_version: EsoVersion = "v1",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
-) -> None:
-    """External Secrets Operator ExternalSecret targeting the credential's Secret."""
-    doc = m.external_secret(
-        credential,
-        store=store,
-        namespace=_namespace(ctx, namespace),
-        name=name,
-        store_kind=store_kind,
-        refresh_interval=refresh_interval,
-        creation_policy=creation_policy,
-        data=[_remote_ref(d) for d in data or []],
-        data_from=data_from or [],
-        prefix=_prefix(ctx),
-        api_version=eso_api_version,
-    )
-    _emit(ctx, [doc], kube_version)
-
-
-@manifests_app.command("encryption-config")
-def encryption_config_cmd(
-    ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="aescbc, aesgcm, secretbox or kms")] = "aescbc",
-    key_name: Annotated[str, typer.Option()] = "key1",
-    key_size: Annotated[int, typer.Option(help="Key bytes: 16, 24 or 32 (secretbox: 32)")] = 32,
-    kms_name: Annotated[str, typer.Option()] = "nebula-kms",
-    kms_endpoint: Annotated[str, typer.Option()] = "unix:///var/run/kmsplugin/socket.sock",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
-) -> None:
-    """API server EncryptionConfiguration for Secrets (prints a freshly generated key)."""
-    doc = m.encryption_config(
-        provider,
-        key_name=key_name,
-        key_size=key_size,
-        kms_name=kms_name,
-        kms_endpoint=kms_endpoint,
-        kube=kube_version,
-    )
-    _emit(ctx, [doc], kube_version)
-
-
-@manifests_app.command("audit-policy")
-def audit_policy_cmd(
-    ctx: typer.Context,
-    others: Annotated[str, typer.Option(help="Level for everything else: None or Metadata")] = (
-        "None"
-    ),
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
-) -> None:
-    """Audit Policy logging Secret access at Metadata level (never payloads)."""
-    _emit(ctx, [m.audit_policy(others)], kube_version)
 
 
 @manifests_app.command("rotation-cronjob")
