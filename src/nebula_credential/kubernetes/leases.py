@@ -18,7 +18,7 @@ server) to the ``Date`` of the reply that read it: the server's clock at both en
 from __future__ import annotations
 
 import contextlib
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..domain import (
     Credential,
@@ -146,14 +146,15 @@ class LeaseHolding:
     _transport: SecretTransport
     prefix: str
 
-    async def store(
-        self,
-        credential: Credential,
-        *,
-        expected_version: int | None = None,
-        previous: Credential | None = None,
-    ) -> Credential:
-        raise NotImplementedError  # the provider's own
+    if TYPE_CHECKING:  # the provider's own
+
+        async def store(
+            self,
+            credential: Credential,
+            *,
+            expected_version: int | None = None,
+            previous: Credential | None = None,
+        ) -> Credential: ...
 
     async def acquire_lease(
         self, credential_id: str, *, seconds: float, holder: str | None = None
