@@ -302,6 +302,7 @@ def test_the_lease_tag_cannot_be_forged_from_user_input(tmp_path: Path) -> None:
         ["rotate", "--due", "--force"],
         ["rotate", "--due", "--write-deadline", "soon"],
         ["rotate", "a", "--write-deadline", "99999999d"],
+        ["rotate", "a", "--write-deadline", "9999999d"],
     ],
 )
 def test_options_that_do_not_apply_are_refused(tmp_path: Path, args: list[str]) -> None:

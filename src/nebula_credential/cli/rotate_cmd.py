@@ -18,6 +18,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from ..domain import ConfigurationError
 from ..domain.wire import format_json
 from ..ops import (
     GrantJournal,
@@ -185,12 +186,15 @@ def rotate_command(
     window = parse_within(within or "10m", "--within")
     deadline = parse_within(write_deadline or "330s", "--write-deadline")
     selection = _selection(scope, descendants, None, None)
-    options = RotateOptions(
-        timeout=30.0 if timeout is None else timeout,
-        allow_http=allow_http,
-        write_deadline=deadline.total_seconds(),
-        journal=_journal(source),
-    )
+    try:
+        options = RotateOptions(
+            timeout=30.0 if timeout is None else timeout,
+            allow_http=allow_http,
+            write_deadline=deadline.total_seconds(),
+            journal=_journal(source),
+        )
+    except ConfigurationError as exc:
+        raise UsageError(exc.message.replace("write_deadline", "--write-deadline")) from None
 
     if credential_id is not None:
         cid = credential_id

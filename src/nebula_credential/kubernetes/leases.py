@@ -41,7 +41,9 @@ _ATTEMPTS: Final = 4
 
 def _describe(found: LeaseObject) -> str:
     since = "" if found.created_at is None else f" since {found.created_at:%Y-%m-%dT%H:%M:%SZ}"
-    return f"held by {found.holder or '?'}{since} for {found.seconds or '?'}s"
+    holder = found.holder or "?"
+    shown = holder if len(holder) <= 80 else holder[:77] + "..."  # anyone may write it
+    return f"held by {shown}{since} for {found.seconds or '?'}s"
 
 
 def _live(found: LeaseObject) -> bool:
