@@ -107,3 +107,19 @@ async def test_dry_run_writes_nothing_and_selection_filters(tmp_path: Path) -> N
         assert dry.count(Outcome.CREATED) == 4
         assert [r.credential_id for r in picked.results] == ["cred-9"]
         assert set(await digests(destination)) == {"cred-9"}
+
+
+async def test_migrate_does_not_copy_an_old_rotation_lease_tag(tmp_path: Path) -> None:
+    """Earlier versions kept a rotation's lease in the tag ``nebula-credential/rotating``;
+    a copy must not claim, at its destination, a rotation that is not running there."""
+    async with (
+        LocalStorageProvider(tmp_path / "a") as source,
+        LocalStorageProvider(tmp_path / "b") as destination,
+    ):
+        leased = sample(0).evolve(tags={"env": "prod", "nebula-credential/rotating": "x y"})
+        await source.store(leased)
+        summary = await migrate(source, destination)
+        assert summary.counts()["created"] == 1
+        copy = await destination.get("cred-0")
+        assert dict(copy.tags) == {"env": "prod"}
+        assert copy.reveal("api_key") == f"{CANARY}-0"

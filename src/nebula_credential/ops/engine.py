@@ -69,14 +69,18 @@ class _Run:
         return ItemResult(cid, outcome, reason, self.target)
 
 
-def fresh_copy(credential: Credential) -> Credential:
-    """``credential`` as never stored: version 0, so the destination creates it directly.
+def without_reserved_tags(credential: Credential) -> Credential:
+    """``credential`` as it is copied: a reserved tag (where an earlier version kept a
+    rotation's lease) stays behind, so a copy never claims a rotation that is not
+    running where it lands. Planning, writing and the read-back all see this form."""
+    if not RESERVED_TAG_KEYS & credential.tags.keys():
+        return credential
+    tags = {k: v for k, v in credential.tags.items() if k not in RESERVED_TAG_KEYS}
+    return credential.evolve(tags=tags)
 
-    A reserved tag (an earlier version's rotation lease) is not copied: a copy must not
-    claim a rotation that is not running where it lands."""
-    if RESERVED_TAG_KEYS & credential.tags.keys():
-        tags = {k: v for k, v in credential.tags.items() if k not in RESERVED_TAG_KEYS}
-        credential = credential.evolve(tags=tags)
+
+def fresh_copy(credential: Credential) -> Credential:
+    """``credential`` as never stored: version 0, so the destination creates it directly."""
     if credential.version == 0:
         return credential
     if credential.created_at is not None and credential.updated_at is not None:
@@ -174,6 +178,7 @@ async def copy_all(
     already started it (while it read the source); otherwise it is taken here.
     """
     options = options or CopyOptions()
+    credentials = [without_reserved_tags(c) for c in credentials]
     run = _Run(destination, target, options, on_progress, len(credentials))
     summary = CopySummary(target, options.dry_run)
     if snapshot is None:
