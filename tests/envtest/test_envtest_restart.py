@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from envtest_support import alive, envtest_argv
+from envtest_support import envtest as run
 
 from nebula_credential.testing.envtest import ControlPlane, missing_binaries_message
 from nebula_credential.testing.envtest.plugin import PlaneFactory
@@ -23,25 +23,6 @@ SECRET = {
     "metadata": {"name": "survivor"},
     "data": {"password": base64.b64encode(b"still here").decode()},
 }
-
-
-def envtest(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nebula_credential.testing.envtest", *args]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(envtest(*args), capture_output=True, text=True, timeout=180, check=False)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
 
 
 def wait_unreachable(plane: ControlPlane, within: float = 20.0) -> float:
@@ -94,7 +75,7 @@ def test_cli_restart_keeps_the_server_down_then_serves_the_same_secrets(tmp_path
         plane = ControlPlane.attach(tmp_path / "flaky")
 
         restart = subprocess.Popen(
-            envtest("restart", "--dir", str(tmp_path), "--down-for", "3"),
+            envtest_argv("restart", "--dir", str(tmp_path), "--down-for", "3"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
