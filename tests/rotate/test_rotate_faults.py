@@ -98,6 +98,13 @@ def home(tmp_path: Path) -> Iterator[tuple[Path, SyncCredentialProvider]]:
         yield directory, store
 
 
+def _landed_once(auth: AuthServer, before: Credential, after: Credential) -> None:
+    """One token request, the issued tokens stored, the version moved by exactly one."""
+    assert auth.hits["/token-late"] == 1
+    assert after.reveal("access_token") == auth.issued[-1]["access_token"]
+    assert after.version == before.version + 1
+
+
 def _figures(label: str, **values: object) -> None:
     shown = " ".join(f"{k}={v}" for k, v in values.items())
     sys.__stdout__.write(f"\n[{label}] {shown}\n")
@@ -118,10 +125,8 @@ def test_local_store_locked_after_the_grant_the_rotation_still_lands(
     code, out, err = _finish(rotation)
     after = store.get("svc")
     assert code == 0, err
-    assert auth.hits["/token-late"] == 1
-    assert after.reveal("access_token") == auth.issued[-1]["access_token"]
+    _landed_once(auth, before, after)
     assert after.reveal("refresh_token") == auth.issued[-1]["refresh_token"]
-    assert after.version == before.version + 1
     assert out.startswith(f"rotated svc (version {before.version} -> {before.version + 1}")
     assert not list((directory / "pending").glob("*.grant"))  # the journal is empty again
     _figures(
@@ -173,9 +178,7 @@ def test_local_store_locked_past_the_deadline_keeps_the_grant_for_resume(
     after = store.get("svc")
     assert done.returncode == 0, done.stderr
     assert "from the tokens a failed rotation kept" in done.stdout
-    assert auth.hits["/token-late"] == 1  # never a second token request
-    assert after.reveal("access_token") == issued["access_token"]
-    assert after.version == before.version + 1
+    _landed_once(auth, before, after)  # never a second token request
     assert not list((directory / "pending").glob("*.grant"))
     _figures(
         f"locked-store past deadline, then {finish}",
@@ -257,9 +260,7 @@ async def test_api_server_killed_after_the_grant_the_rotation_still_lands(
     code, out, err = _finish(rotation, timeout=400)
     after = await _stored(fault_plane, namespace)
     assert code == 0, err
-    assert auth.hits["/token-late"] == 1
-    assert after.reveal("access_token") == auth.issued[-1]["access_token"]
-    assert after.version == before.version + 1
+    _landed_once(auth, before, after)
     assert ACCESS not in out + err
     _figures(
         "api-server restart fault",
@@ -295,9 +296,7 @@ async def test_api_server_down_past_the_deadline_then_resume(
     record = json.loads(out2)
     assert (record["outcome"], record["resumed"]) == ("rotated", True)
     after = await _stored(fault_plane, namespace)
-    assert auth.hits["/token-late"] == 1
-    assert after.reveal("access_token") == auth.issued[-1]["access_token"]
-    assert after.version == before.version + 1
+    _landed_once(auth, before, after)
     _figures(
         "api-server down past deadline, then --resume",
         first_exit=code,
