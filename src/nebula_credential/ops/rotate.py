@@ -152,8 +152,8 @@ def _keep(options: RotateOptions, entry: PendingGrant) -> tuple[str | None, str 
 
 
 def _forget(options: RotateOptions, entry: PendingGrant) -> None:
-    """Drop the landed grant from the journal. A file that cannot be removed is harmless:
-    the next rotation finds the grant already stored and drops it then."""
+    """Drop the landed grant from the journal. A file that cannot be removed does no
+    harm: a later rotation of that id finds its tokens stored and drops the file."""
     if options.journal is not None:
         with contextlib.suppress(OSError):
             options.journal.remove(entry.location, entry.credential_id)
