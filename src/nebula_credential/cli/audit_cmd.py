@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from .inputs import UsageError
-from .output import OutputFormat
+from .output import OutputFormat, _dump_yaml
+from .safe_text import cell, json_text, one_line
 
 if TYPE_CHECKING:
     from ..audit import AuditEvent, AuditReport
@@ -60,11 +61,12 @@ def _print_event(fmt: OutputFormat) -> Any:
         if fmt is OutputFormat.JSON:
             import json
 
-            sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.write(json_text(json.dumps(record)) + "\n")
         else:
             where = f"{record['namespace']}/{record['name'] or '*'}"
             code = record["code"] if record["code"] is not None else "-"
-            sys.stdout.write(f"{record['time']}  {event.user}  {event.verb}  {where}  {code}\n")
+            line = f"{record['time']}  {event.user}  {event.verb}  {where}  {code}"
+            sys.stdout.write(one_line(line) + "\n")
 
     return show
 
@@ -87,7 +89,8 @@ def _table(report: AuditReport) -> None:
         verbs = entry["verbs"]
         other = sum(n for v, n in verbs.items() if v not in _VERBS)
         counts = [str(verbs.get(v, "")) for v in _VERBS]
-        users.add_row(entry["user"], *counts, str(other or ""), str(sum(verbs.values())))
+        totals = (str(other or ""), str(sum(verbs.values())))
+        users.add_row(cell(entry["user"]), *map(cell, (*counts, *totals)))
     console.print(users)
     if report.allow:
         flagged = Table(title="Read by principals outside --allow")
@@ -95,7 +98,7 @@ def _table(report: AuditReport) -> None:
             flagged.add_column(column, overflow="fold")
         for principal in report.flagged:
             entry = principal.to_dict()
-            flagged.add_row(
+            row = (
                 entry["user"],
                 str(entry["reads"]),
                 str(entry["denied_reads"]),
@@ -103,6 +106,7 @@ def _table(report: AuditReport) -> None:
                 ", ".join(entry["names"]) or "(list/watch)",
                 entry["last_seen"] or "",
             )
+            flagged.add_row(*map(cell, row))
         console.print(flagged if report.flagged else "No principal outside --allow read a Secret.")
 
 
@@ -163,7 +167,10 @@ def audit(
     if report.flagged:
         users = ", ".join(p.user for p in report.flagged)
         sys.stderr.write(
-            f"flagged: {len(report.flagged)} principal(s) outside --allow read Secrets: {users}\n"
+            one_line(
+                f"flagged: {len(report.flagged)} principal(s) outside --allow read Secrets: {users}"
+            )
+            + "\n"
         )
         raise typer.Exit(1)
 
@@ -172,11 +179,9 @@ def _print_report(report: AuditReport, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.JSON:
         import json
 
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        sys.stdout.write(json_text(json.dumps(report.to_dict(), indent=2)) + "\n")
     elif fmt is OutputFormat.YAML:
-        import yaml
-
-        yaml.safe_dump(report.to_dict(), sys.stdout, sort_keys=False)
+        _dump_yaml(report.to_dict(), sys.stdout)
     else:
         _table(report)
 
