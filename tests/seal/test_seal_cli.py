@@ -168,3 +168,26 @@ def test_cert_from_a_url(cli, tmp_path: Path, pair: tuple[Path, Path], cert_serv
     remote = cli("seal", "--from-secret", "-", "--cert", "http://192.0.2.1/cert.pem", stdin=SECRET)
     assert remote.returncode == 2
     assert "plain http" in remote.stderr
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_certificate_and_key_files_are_read_within_a_bound(
+    cli, tmp_path: Path, pair: tuple[Path, Path], device: str
+) -> None:
+    """A certificate or key path that never ends (a device, a huge file) is refused at
+    the bound with exit 2, instead of being read whole into memory."""
+    cert, _ = pair
+    sealed_path = tmp_path / "sealed.yaml"
+    sealed = cli("seal", "--from-secret", "-", "--cert", str(cert), stdin=SECRET)
+    assert sealed.returncode == 0, sealed.stderr
+    sealed_path.write_text(sealed.stdout)
+    big = cli("seal", "--from-secret", "-", "--cert", device, stdin=SECRET)
+    assert big.returncode == 2, big.stderr
+    assert f"certificate {device} is larger than 65536 bytes" in big.stderr
+    assert len(big.stderr.splitlines()) == 1
+    endless_key = cli("unseal", str(sealed_path), "--key", device)
+    assert endless_key.returncode == 2, endless_key.stderr
+    assert f"key file {device} is larger than" in endless_key.stderr
+    missing = cli("unseal", str(sealed_path), "--key", str(tmp_path / "nope.pem"))
+    assert missing.returncode == 2
+    assert "cannot read key file" in missing.stderr

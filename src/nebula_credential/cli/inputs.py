@@ -96,6 +96,19 @@ def read_file(path: str, source: str) -> str:
         raise UsageError(f"cannot read {source} from {path}: {exc.strerror}") from None
 
 
+def read_file_bytes(path: str | Path, source: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """At most ``limit`` bytes of a file a user named (PEM or DER); a larger file, or a
+    device that never ends, is a usage error, read no further than ``limit + 1``."""
+    try:
+        with open(Path(path).expanduser(), "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{source} {path} is larger than {limit} bytes")
+    return data
+
+
 def read_stdin_value(stdin: TextIO) -> str:
     raw = read_limited(stdin.buffer if hasattr(stdin, "buffer") else stdin, "standard input")
     if raw.endswith("\r\n"):

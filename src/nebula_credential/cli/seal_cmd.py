@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .inputs import UsageError, read_file, read_limited
+from .inputs import UsageError, read_file, read_file_bytes, read_limited
 from .output import OutputFormat
 
 if TYPE_CHECKING:
@@ -73,10 +73,9 @@ def _public_key(
 
         if is_url(cert):
             return load_certificate(fetch_url(cert), source=cert)
-        try:
-            data = Path(cert).expanduser().read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read certificate {cert}: {exc.strerror}") from None
+        from ..seal._sources import MAX_CERT_BYTES
+
+        data = read_file_bytes(cert, "certificate", MAX_CERT_BYTES)
         return load_certificate(data, source=cert)
     from ..kubernetes.service_proxy import fetch_service_path
 
@@ -186,10 +185,7 @@ def unseal(
 
     keys = []
     for path in key:
-        try:
-            data = path.expanduser().read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read key file {path}: {exc.strerror}") from None
+        data = read_file_bytes(path, "key file")
         keys.extend(load_private_keys(data, source=str(path)))
     text = _read_source(file, "SealedSecret")
     sealed = load_document(text, kind="SealedSecret", source=_shown(file))
