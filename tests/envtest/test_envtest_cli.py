@@ -38,6 +38,9 @@ def test_up_identity_down(tmp_path: Path) -> None:
             check=False,
         )
         assert allowed.stdout.strip() == "yes", allowed.stderr
+        nobody = envtest("identity", "--dir", str(tmp_path), "--namespace", "team-a", "--verbs=")
+        assert nobody.returncode == 0, nobody.stderr
+        assert nobody.stdout.splitlines()[0].endswith(" may do nothing in team-a")
     finally:
         down = envtest("down", "--dir", str(tmp_path), "--purge")
     assert down.returncode == 0, down.stderr

@@ -9,8 +9,7 @@ Library use::
 
     from nebula_credential.testing.envtest import ControlPlane
 
-    with ControlPlane("demo") as plane:
-        plane.start()
+    with ControlPlane("demo") as plane:           # started here, closed at the end
         ident = plane.identity("team-a")          # RBAC-limited to Secrets in team-a
         print(plane.admin_kubeconfig, ident.kubeconfig)
 

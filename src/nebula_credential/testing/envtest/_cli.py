@@ -100,7 +100,9 @@ def _cmd_identity(args: argparse.Namespace) -> int:
     verbs = None if args.verbs is None else [v for v in args.verbs.split(",") if v]
     ident = plane.identity(args.namespace, verbs)
     print(
-        f"# {ident.username} may {','.join(ident.verbs) or 'nothing'} secrets in {ident.namespace}"
+        f"# {ident.username} may {','.join(ident.verbs)} secrets in {ident.namespace}"
+        if ident.verbs
+        else f"# {ident.username} may do nothing in {ident.namespace}"
     )
     print(f"export KUBECONFIG={shlex.quote(str(ident.kubeconfig))}")
     return 0

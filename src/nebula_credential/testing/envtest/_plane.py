@@ -81,7 +81,9 @@ class ControlPlane(ApiserverControl):
     # ------------------------------------------------------------------- lifecycle
 
     def __enter__(self) -> ControlPlane:
-        return self
+        """``with ControlPlane(...) as plane:`` starts the plane (if it is not running
+        yet) and closes it on the way out."""
+        return self.start()
 
     def __exit__(
         self,
