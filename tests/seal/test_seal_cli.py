@@ -191,3 +191,22 @@ def test_certificate_and_key_files_are_read_within_a_bound(
     missing = cli("unseal", str(sealed_path), "--key", str(tmp_path / "nope.pem"))
     assert missing.returncode == 2
     assert "cannot read key file" in missing.stderr
+
+
+def test_unseal_reads_standard_input_by_default_and_offers_only_manifest_formats(
+    cli, pair: tuple[Path, Path]
+) -> None:
+    cert, key = pair
+    sealed = cli("seal", "--from-secret", "-", "--cert", str(cert), stdin=SECRET)
+    assert sealed.returncode == 0, sealed.stderr
+    opened = cli("-o", "json", "unseal", "--key", str(key), stdin=sealed.stdout)
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout)["kind"] == "Secret"
+    for command in (
+        ["seal", "--from-secret", "-", "--cert", str(cert)],
+        ["unseal", "--key", str(key)],
+    ):
+        table = cli(*command, "-o", "table", stdin=SECRET)
+        assert table.returncode == 2  # a manifest has no table form: not offered
+    shown = cli("seal", "--help")
+    assert "strict (default)" not in shown.stdout

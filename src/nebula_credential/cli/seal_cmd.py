@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,8 +29,16 @@ DEFAULT_CONTROLLER_NAMESPACE = "kube-system"
 CERT_PATH = "/v1/cert.pem"
 DEFAULT_PREFIX = "nebula-credentials"  # the Kubernetes provider's default
 
+
+class ManifestFormat(StrEnum):
+    """What a manifest prints as: there is no table form of a Secret."""
+
+    YAML = "yaml"
+    JSON = "json"
+
+
 OutputOverride = Annotated[
-    OutputFormat | None, typer.Option("--output", "-o", help="yaml (default) or json")
+    ManifestFormat | None, typer.Option("--output", "-o", help="yaml (default) or json")
 ]
 
 
@@ -37,8 +46,10 @@ def _root(ctx: typer.Context) -> Any:
     return ctx.find_root().obj
 
 
-def _fmt(ctx: typer.Context, output: OutputFormat | None) -> OutputFormat:
-    chosen = output or getattr(_root(ctx), "output", OutputFormat.TABLE)
+def _fmt(ctx: typer.Context, output: ManifestFormat | None) -> OutputFormat:
+    if output is not None:
+        return OutputFormat(output.value)
+    chosen = getattr(_root(ctx), "output", OutputFormat.TABLE)
     return OutputFormat.JSON if chosen is OutputFormat.JSON else OutputFormat.YAML
 
 
@@ -131,7 +142,10 @@ def seal(
     ] = None,
     scope: Annotated[
         str | None,
-        typer.Option(help="strict (default), namespace-wide or cluster-wide"),
+        typer.Option(
+            help="strict, namespace-wide or cluster-wide [default: what the Secret's "
+            "sealedsecrets.bitnami.com annotations say, else strict]"
+        ),
     ] = None,
     controller_name: Annotated[str, typer.Option()] = DEFAULT_CONTROLLER,
     controller_namespace: Annotated[str, typer.Option()] = DEFAULT_CONTROLLER_NAMESPACE,
@@ -169,10 +183,12 @@ def _scope(text: str | None) -> Scope | None:
 
 def unseal(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A SealedSecret manifest")],
     key: Annotated[
         list[Path], typer.Option(help="Controller private key: PEM or exported key Secrets")
     ],
+    file: Annotated[
+        str, typer.Argument(metavar="[FILE|-]", help="A SealedSecret manifest [default: stdin]")
+    ] = "-",
     credential: Annotated[
         bool, typer.Option(help="Print the credential it holds instead of the Secret")
     ] = False,
@@ -207,7 +223,8 @@ def unseal(
     )
     place = f"unsealed Secret {meta.get('namespace') or ''}/{meta['name']}"
     found = foreign_credential(obj, meta.get("namespace") or "", prefix=None, place=place)
-    chosen = output or getattr(_root(ctx), "output", None)
+    # A credential has a table form: the global --output (table by default) applies.
+    chosen = OutputFormat(output.value) if output else getattr(_root(ctx), "output", None)
     print_one(found, chosen or OutputFormat.TABLE, sys.stdout, reveal=reveal)
 
 
