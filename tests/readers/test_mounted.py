@@ -309,7 +309,8 @@ def test_unreadable_content_is_a_typed_error_while_following(tmp_path: Path) -> 
     volume.swap(oauth(1))
     mounted = MountedCredential(volume.root, kind="oauth2")
     mounted.load()
-    volume.point_data_at("..data")  # a link to itself: ELOOP on every read through it
+    os.symlink("..loop", volume.root / "..loop")  # a link to itself: ELOOP on every read
+    volume.point_data_at("..loop")
     change = mounted.refresh()
     assert change is not None
     assert isinstance(change.error, ProviderUnavailable)

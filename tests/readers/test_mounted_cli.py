@@ -48,3 +48,28 @@ def test_a_kind_that_does_not_fit_exits_2_with_one_line(cli, tmp_path: Path) -> 
     done = cli("mounted", str(volume.root), "--kind", "api_key")
     assert done.returncode == 2
     assert "not api_key fields: access_token" in done.stderr
+
+
+def test_a_file_instead_of_a_directory_is_not_found(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    plain = tmp_path / "passwd"
+    plain.write_text("root:x:0:0::/root:/bin/sh\n")
+    done = cli("mounted", str(plain), "--kind", "oauth2")
+    assert done.returncode == 3, done.stderr
+    assert "it is a file, not a directory" in done.stderr
+
+
+def test_a_data_link_that_points_out_of_the_volume_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The kubelet only ever points ``..data`` at a ``..<timestamp>`` beside it; a link
+    elsewhere (another directory, an absolute path) is not a Secret volume to trust."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "access_token").write_text("not-from-the-secret")
+    for target in (str(elsewhere), "../elsewhere", "..2024/../../elsewhere"):
+        volume = tmp_path / f"vol-{abs(hash(target))}"
+        volume.mkdir()
+        (volume / "..data").symlink_to(target)
+        done = cli("mounted", str(volume), "--kind", "oauth2", "--reveal")
+        assert done.returncode == 1, (target, done.stderr)
+        assert "not-from-the-secret" not in done.stdout
+        assert "..data" in done.stderr
+        assert done.stderr.count("\n") == 1

@@ -65,17 +65,27 @@ def _denied(path: str) -> PermissionDenied:
 
 
 def _data_target(path: str) -> str | None:
-    """Where ``..data`` points, or None when the directory has no atomic layout."""
+    """Where ``..data`` points, or None when the directory has no atomic layout.
+
+    The kubelet points it at a ``..<timestamp>`` directory beside it, by a relative
+    name; a link anywhere else would read keys from outside the volume: CorruptData.
+    """
     try:
-        return os.readlink(os.path.join(path, DATA_LINK))
+        target = os.readlink(os.path.join(path, DATA_LINK))
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == errno.EINVAL:  # ``..data`` is not a symlink: a plain directory
+        if exc.errno in (errno.EINVAL, errno.ENOTDIR):  # a plain directory; or a file
             return None
         if exc.errno == errno.EACCES:
             raise _denied(path) from None
         raise
+    if not target.startswith("..") or "/" in target or target in ("..", DATA_LINK):
+        raise CorruptData(
+            f"{path}/{DATA_LINK} points at {target[:80]!r}, outside the volume; a Secret "
+            "volume's ..data names a ..<timestamp> directory beside it"
+        )
+    return target
 
 
 def _visible(name: str, atomic: bool) -> bool:
