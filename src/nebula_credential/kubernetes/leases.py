@@ -18,6 +18,7 @@ server) to the ``Date`` of the reply that read it: the server's clock at both en
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from ..domain import (
@@ -29,7 +30,7 @@ from ..domain import (
     ProviderUnavailable,
 )
 from ..providers import Lease
-from ..providers.lease import check_lease_seconds, is_live, new_holder
+from ..providers.lease import check_lease_seconds, held_elsewhere, is_live, new_holder
 from .errors import AlreadyExists, StaleWrite
 from .mapping import ANN_ID
 from .naming import MANAGED_BY, MANAGER, secret_name
@@ -39,11 +40,10 @@ from .wire_lease import LeaseObject
 _ATTEMPTS: Final = 4
 
 
-def _describe(found: LeaseObject) -> str:
-    since = "" if found.created_at is None else f" since {found.created_at:%Y-%m-%dT%H:%M:%SZ}"
-    holder = found.holder or "?"
-    shown = holder if len(holder) <= 80 else holder[:77] + "..."  # anyone may write it
-    return f"held by {shown}{since} for {found.seconds or '?'}s"
+def _seen(cid: CredentialId, found: LeaseObject) -> Lease:
+    """``found`` as a lease someone holds (for messages; its times may be absent)."""
+    since = found.created_at or found.server_now or datetime.min.replace(tzinfo=UTC)
+    return Lease(cid, found.holder or "?", since, found.seconds or 0)
 
 
 def _live(found: LeaseObject) -> bool:
@@ -101,11 +101,7 @@ async def acquire(
                 credential_id=cid,
             )
         if _live(found) and not ours:
-            raise LeaseHeld(
-                f"credential {cid!r} is being rotated by another process "
-                f"({_describe(found)}); retry after that",
-                credential_id=cid,
-            )
+            raise held_elsewhere(_seen(cid, found))
         with contextlib.suppress(StaleWrite):
             await transport.lease_delete(found)  # stale, or ours to take again
     raise LeaseHeld(
@@ -119,7 +115,9 @@ async def check(transport: SecretTransport, prefix: str, lease: Lease) -> LeaseO
     found = await transport.lease_get(secret_name(prefix, lease.credential_id))
     mine = lease.handle if isinstance(lease.handle, LeaseObject) else None
     if found is None or found.holder != lease.holder or (mine and mine.uid != found.uid):
-        taken = "is gone" if found is None else f"is now {_describe(found)}"
+        taken = (
+            "is gone" if found is None else f"is now {_seen(lease.credential_id, found).describe()}"
+        )
         raise LeaseLost(
             f"the rotation lease on credential {lease.credential_id!r} {taken}; this "
             "rotation may not write",

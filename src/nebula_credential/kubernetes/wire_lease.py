@@ -15,6 +15,7 @@ from typing import Final
 
 import msgspec
 
+from ..domain import format_timestamp
 from .wire_secret import ENCODER, Meta
 
 API_VERSION: Final = "coordination.k8s.io/v1"
@@ -59,7 +60,7 @@ def lease_body(lease: LeaseObject, namespace: str) -> bytes:
     )
     acquired = None
     if lease.server_now is not None:
-        acquired = lease.server_now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        acquired = format_timestamp(lease.server_now)
     spec = LeaseSpec(lease.holder, lease.seconds, acquired)
     return ENCODER.encode(LeaseWire(meta, spec, API_VERSION, "Lease"))
 

@@ -14,13 +14,12 @@ from typing import Final
 from ..domain import (
     CredentialError,
     CredentialId,
-    LeaseHeld,
     LeaseLost,
     format_timestamp,
     parse_timestamp,
 )
 from ..providers import Lease
-from ..providers.lease import is_live
+from ..providers.lease import held_elsewhere, is_live
 
 TABLE: Final = """
 CREATE TABLE IF NOT EXISTS leases (
@@ -71,12 +70,7 @@ def acquire(
         live = since is not None and is_live(since, term, now)
         if live and not (retake and other == holder):
             assert since is not None
-            held = Lease(cid, other, since, term)
-            raise LeaseHeld(
-                f"credential {cid!r} is being rotated by another process ({held.describe()}); "
-                "retry after that time",
-                credential_id=cid,
-            )
+            raise held_elsewhere(Lease(cid, other, since, term))
     db.execute(
         "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
         (cid, holder, format_timestamp(now), seconds),

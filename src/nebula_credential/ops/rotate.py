@@ -180,6 +180,7 @@ async def rotate(
         if pending is not None:
             _check_not_in_flight(pending, force=False)
             return await _finish(provider, pending, options, force=False)
+    # Refused before a lease is taken: a missing or unrotatable id touches no lease.
     refresh_request(await provider.get(cid), allow_http=options.allow_http)
     lease = await provider.acquire_lease(cid, seconds=options.lease_seconds)
     try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..domain import ConfigurationError, CredentialId, format_timestamp
+from ..domain import ConfigurationError, CredentialId, LeaseHeld, format_timestamp
 
 MAX_LEASE_SECONDS: Final = 24 * 3600
 CLOCK_SKEW: Final = timedelta(seconds=5)
@@ -56,10 +56,21 @@ class Lease:
         return self.acquired_at + timedelta(seconds=self.seconds)
 
     def describe(self) -> str:
+        """Who holds it and until when; a holder someone else wrote is cut short."""
+        holder = self.holder if len(self.holder) <= 80 else self.holder[:77] + "..."
         return (
-            f"held by {self.holder} since {format_timestamp(self.acquired_at)} "
+            f"held by {holder} since {format_timestamp(self.acquired_at)} "
             f"until {format_timestamp(self.expires_at)}"
         )
+
+
+def held_elsewhere(held: Lease) -> LeaseHeld:
+    """The error for a rotation that finds ``held``, another holder's live lease."""
+    return LeaseHeld(
+        f"credential {held.credential_id!r} is being rotated by another process "
+        f"({held.describe()}); retry after that time",
+        credential_id=held.credential_id,
+    )
 
 
 def is_live(acquired_at: datetime, seconds: float, now: datetime) -> bool:
