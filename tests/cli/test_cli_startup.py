@@ -206,4 +206,4 @@ def test_kubernetes_commands_import_neither_the_local_store_nor_an_event_loop(
         assert done.returncode == code, (args, done.stderr)
         assert expected in done.stdout + done.stderr, args
         assert loaded(modules, (*not_needed, *others)) == [], args
-        assert "nebula_credential.kubernetes.blocking_transport" in modules, args
+        assert "nebula_credential.http.blocking" in modules, args

@@ -18,10 +18,10 @@ from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
 from nebula_credential.testing.envtest import ControlPlane
 
 CANARY = "canary-9b1f4e7a-do-not-print"
-# The contract suite runs on every transport; the resilience and watch suites on the
-# two that serve an event loop (the blocking one has its own, in test_k8s_blocking.py).
-TRANSPORTS = ("aiohttp", "blocking", "lightkube")
-LOOP_TRANSPORTS = ("aiohttp", "lightkube")
+# The contract suite runs on both drivers; the resilience and watch suites on the one
+# that serves an event loop (the blocking one has its own, in test_k8s_blocking.py).
+TRANSPORTS = ("aiohttp", "blocking")
+LOOP_TRANSPORTS = ("aiohttp",)
 on_every_transport = pytest.mark.parametrize("transport", LOOP_TRANSPORTS)
 
 

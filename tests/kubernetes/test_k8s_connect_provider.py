@@ -31,7 +31,7 @@ from nebula_credential.testing.envtest import ControlPlane
 pytestmark = pytest.mark.kubernetes
 
 CANARY = "canary-71c2-connect-form"
-TRANSPORTS = ["aiohttp", "blocking", "lightkube"]
+TRANSPORTS = ["aiohttp", "blocking"]
 V1 = "client.authentication.k8s.io/v1"
 V1BETA1 = "client.authentication.k8s.io/v1beta1"
 

@@ -8,6 +8,7 @@ import pytest
 from k8s_support import (
     TRANSPORTS,
     ControlPlane,
+    kubectl,
     new_namespace,
     patch_credential_json,
     provider_for,
@@ -63,24 +64,35 @@ def test_sync_facade_drives_the_async_provider(
         assert store.exists("sync-facade") is False
 
 
-async def test_injected_lightkube_client_is_used_and_left_open(
+async def test_a_shared_client_serves_two_namespaces_and_is_left_open(
     control_plane: ControlPlane, contract_namespace: str
 ) -> None:
-    from lightkube import AsyncClient, KubeConfig
-    from lightkube.resources.core_v1 import Secret
-
     from nebula_credential import Credential
+    from nebula_credential.kubernetes import open_client
 
-    client = AsyncClient(KubeConfig.from_file(control_plane.admin_kubeconfig).get())
+    other = new_namespace(control_plane, "shared")
+    client = open_client(kubeconfig=control_plane.admin_kubeconfig, namespace=contract_namespace)
     try:
-        provider = KubernetesSecretsProvider.with_client(client, contract_namespace)
-        async with provider:
-            await provider.store(Credential("injected", "api_key", {"api_key": "k"}))
-        # The provider closed itself, not the caller's client.
-        found = await client.get(
-            Secret, "nebula-credentials-injected", namespace=contract_namespace
+        here = KubernetesSecretsProvider.with_client(client)
+        there = KubernetesSecretsProvider.with_client(client, other)
+        assert (here.namespace, there.namespace) == (contract_namespace, other)
+        async with here:
+            await here.store(Credential("injected", "api_key", {"api_key": "k"}))
+        # The provider closed itself, not the caller's client: the other one still works.
+        async with there:
+            assert await there.retrieve("injected") is None
+            await there.store(Credential("injected", "api_key", {"api_key": "k2"}))
+        listed = kubectl(
+            control_plane.admin_kubeconfig,
+            "get",
+            "secret",
+            "nebula-credentials-injected",
+            "-n",
+            contract_namespace,
+            "-o",
+            "jsonpath={.metadata.annotations.nebula-credential/id}",
         )
-        assert found.metadata is not None
-        assert found.metadata.annotations["nebula-credential/id"] == "injected"
+        assert listed == "injected"
+        assert client.stats.requests == 3  # create, get, create: one request each
     finally:
         await client.close()

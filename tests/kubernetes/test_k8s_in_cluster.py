@@ -18,8 +18,7 @@ from k8s_support import CANARY, ControlPlane
 
 from nebula_credential import Credential, KubernetesSecretsProvider, PermissionDenied
 from nebula_credential.kubernetes import RetryPolicy, load_cluster_config
-from nebula_credential.kubernetes.client import make_client
-from nebula_credential.kubernetes.transports import TRANSPORTS, open_transport
+from nebula_credential.kubernetes.transports import TRANSPORTS, client_on, open_transport
 
 pytestmark = pytest.mark.kubernetes
 
@@ -42,7 +41,7 @@ async def test_pod_identity_from_service_account_files(
     target = load_cluster_config(environ=env, service_account_dir=sa)
     assert target.source == "in-cluster ServiceAccount"
     assert target.namespace == namespace
-    client = make_client(target, 10.0)
+    client = client_on("aiohttp", target, policy=RetryPolicy(), timeout=10.0)
     try:
         provider = KubernetesSecretsProvider.with_client(client)
         assert provider.namespace == namespace

@@ -1,20 +1,25 @@
 """The doctor's narrow seam to the cluster: a handful of JSON GETs and POSTs.
 
-It reuses the provider's kubeconfig loading and client set-up (same auth, TLS and
-User-Agent) but none of the Secret transport: doctor asks the API server about itself
-and about the caller, never reads a Secret.
+It reuses the provider's kubeconfig loading and API client (same auth, TLS, proxy and
+User-Agent, one new authentication after a 401) but none of the Secret transport: doctor
+asks the API server about itself and about the caller, never reads a Secret. Answers are
+read whatever their status, each at most 1 MiB.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Final
 
-import httpx2
-from lightkube import ConfigError
-
-from ..kubernetes._lightkube_compat import http_client
-from ..kubernetes.client import make_client
+from ..domain import ConfigurationError
+from ..http.message import NoReply
+from ..kubernetes.api.requests import ApiRequest
 from ..kubernetes.config import ClusterConfig, shown_server
+from ..kubernetes.errors import Operation
+from ..kubernetes.retry import RetryPolicy
+from ..kubernetes.transports import client_on
+
+MAX_ANSWER: Final = 1024 * 1024
 
 
 class Unreachable(Exception):
@@ -26,8 +31,7 @@ class ClusterProbe:
 
     def __init__(self, target: ClusterConfig, *, timeout: float = 5.0) -> None:
         self.target = target
-        self._lightkube = make_client(target, timeout)
-        self._http = http_client(self._lightkube)
+        self._client = client_on("aiohttp", target, policy=RetryPolicy(attempts=1), timeout=timeout)
 
     @property
     def server(self) -> str:
@@ -37,20 +41,24 @@ class ClusterProbe:
         return await self._send("GET", path, None)
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        return await self._send("POST", path, body)
+        return await self._send("POST", path, json.dumps(body).encode())
 
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+    async def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, Any]:
+        op = Operation(method.lower(), self.target.namespace, path, "paths")
+        request = ApiRequest(op, method, self._client.base + path, body=body, max_body=MAX_ANSWER)
         try:
-            response = await self._http.request(method, path, json=body)
-        except httpx2.HTTPError as exc:  # only the type: messages are not ours to vet
-            raise Unreachable(f"no answer ({type(exc).__name__})") from None
-        except ConfigError:
+            answer = await self._client.fetch(request)
+        except ConfigurationError:
             raise Unreachable("the kubeconfig's user credentials could not be obtained") from None
+        except NoReply as exc:
+            if exc.kind == "untrusted":
+                raise Unreachable("its TLS certificate is not trusted") from None
+            raise Unreachable(f"no answer ({exc.detail.split(':')[0]})") from None
         try:
-            payload = response.json()
+            payload = json.loads(answer.body)
         except ValueError:
             payload = None
-        return response.status_code, payload
+        return answer.status, payload
 
     async def close(self) -> None:
-        await self._lightkube.close()
+        await self._client.close()

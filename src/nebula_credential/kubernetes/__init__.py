@@ -2,7 +2,7 @@
 
 Names load on first use: the Secret mapping (``naming``, ``mapping``, ``foreign``,
 ``objects``) is imported by pod readers, manifests and sealing, which must not pay for
-lightkube and the HTTP stack that the provider needs.
+the HTTP stack that the provider needs.
 """
 
 from __future__ import annotations
@@ -12,25 +12,27 @@ from typing import TYPE_CHECKING, Final
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .api.exchange import ApiClient
     from .config import ClusterConfig, load_cluster_config
-    from .lightkube_transport import LightkubeTransport
     from .objects import SecretObject
     from .provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
     from .retry import RetryPolicy, TransportStats
     from .sync import SyncKubernetesSecretsProvider
     from .transport import SecretTransport
+    from .transports import open_client
 
 _HOMES: Final = {
     "DEFAULT_PREFIX": ".provider",
     "ClusterConfig": ".config",
     "KubernetesSecretsProvider": ".provider",
-    "LightkubeTransport": ".lightkube_transport",
+    "ApiClient": ".api.exchange",
     "RetryPolicy": ".retry",
     "SecretEvent": ".provider",
     "SecretObject": ".objects",
     "SecretTransport": ".transport",
     "SyncKubernetesSecretsProvider": ".sync",
     "TransportStats": ".retry",
+    "open_client": ".transports",
     "load_cluster_config": ".config",
 }
 
@@ -44,9 +46,9 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "ApiClient",
     "ClusterConfig",
     "KubernetesSecretsProvider",
-    "LightkubeTransport",
     "RetryPolicy",
     "SecretEvent",
     "SecretObject",
@@ -54,4 +56,5 @@ __all__ = [
     "SyncKubernetesSecretsProvider",
     "TransportStats",
     "load_cluster_config",
+    "open_client",
 ]

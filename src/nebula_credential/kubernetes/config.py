@@ -20,6 +20,7 @@ import msgspec
 import yaml
 
 from ..domain import ConfigurationError
+from ..http.urls import shown_url
 from .kubeconfig import (
     KubeCluster,
     Kubeconfig,
@@ -27,8 +28,9 @@ from .kubeconfig import (
     KubeUser,
     parse_kubeconfig,
 )
-from .kubeconfig import shown_server as shown_server
 from .naming import check_namespace
+
+shown_server = shown_url  # the name every caller uses
 
 SERVICE_ACCOUNT_DIR: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 NAMESPACE_ENV: Final = "KUBERNETES_NAMESPACE"

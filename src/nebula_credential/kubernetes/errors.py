@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import msgspec
 
@@ -21,10 +19,7 @@ from ..domain import (
     PermissionDenied,
     ProviderUnavailable,
 )
-from .wire_secret import Status, StatusDetails, read_status
-
-if TYPE_CHECKING:
-    import httpx2
+from .wire_secret import Status
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_SERVER_MESSAGE: Final = 300
@@ -108,68 +103,12 @@ def server_reply(
     )
 
 
-def reply_of(status: int, phrase: str, headers: Mapping[str, str], body: bytes) -> ServerReply:
-    """An error reply given as (status, headers, body): what the aiohttp transport reads."""
-    return server_reply(status, phrase, headers.get("Retry-After"), read_status(body))
-
-
-def read_reply(exc: httpx2.HTTPStatusError) -> ServerReply:
-    """Status, reason, message and Retry-After of lightkube's error, JSON or not."""
-    response: httpx2.Response | None = exc.response
-    decoded = getattr(exc, "status", None)  # lightkube's ApiError carries a decoded Status
-    doc = None
-    if decoded is not None:
-        details = decoded.details
-        doc = Status(
-            code=decoded.code,
-            reason=decoded.reason,
-            message=decoded.message,
-            details=None if details is None else StatusDetails(kind=details.kind),
-        )
-    if response is None:
-        return server_reply(0, "", None, doc)
-    if doc is not None:
-        doc.code = None  # the HTTP status wins over the body's code, as it always did
-    return server_reply(
-        response.status_code, response.reason_phrase, response.headers.get("Retry-After"), doc
-    )
-
-
-class ErrorReply(Exception):
-    """A transport's call got an error reply (raised outside any handler: no context)."""
-
-    def __init__(self, reply: ServerReply) -> None:
-        super().__init__(f"HTTP {reply.status}")
-        self.reply = reply
-
-
-class ConnectionFailed(Exception):
-    """A transport's call got no reply: ``detail`` says why, without request data."""
-
-    def __init__(self, detail: str, *, untrusted: bool = False) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.untrusted = untrusted
-
-
 class AuthFailed(Exception):
     """Credentials could not be obtained at request time; ``detail`` is safe to show."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
-
-
-def untrusted_certificate(exc: BaseException) -> bool:
-    """True when a connection failed because the server's certificate is not trusted."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # httpx2 and httpcore2 each wrap the ssl error once
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -235,14 +174,4 @@ def permission_denied(
         verb=op.verb,
         resource=op.resource,
         namespace=op.namespace,
-    )
-
-
-def unavailable(
-    op: Operation, *, server: str, attempts: int, elapsed: float, last: str
-) -> ProviderUnavailable:
-    return ProviderUnavailable(
-        f"the Kubernetes API server at {server} did not {op.describe()} after {attempts} "
-        f"attempt(s) over {elapsed:.1f}s (last: {last}); check that the cluster is up with: "
-        "kubectl get --raw /readyz"
     )

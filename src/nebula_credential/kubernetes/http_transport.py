@@ -1,11 +1,16 @@
-"""The :class:`SecretTransport` on msgspec and an HTTP client of ours (aiohttp or blocking).
+"""The :class:`SecretTransport` on the API core (``api``) and a driver of ours.
 
 Secret bodies are encoded from and decoded into the typed structs of ``wire_secret``
-with decoders built once; requests go through an :class:`HttpClient`: the aiohttp
-session of ``http_session`` (``transport="aiohttp"``, the default) or the blocking one
-of ``blocking_http`` (``transport="blocking"``). Every call goes through the same retry
-policy and error mapping as the lightkube transport, so 404/409 signals, 429 /
-Retry-After, 5xx, lost connections and the watch behave alike on all of them.
+with decoders built once; each call is a request of ``api.requests`` run by the one loop
+of ``api.exchange`` on the asyncio driver (``transport="aiohttp"``, the default) or the
+blocking one (``transport="blocking"``).
+
+On the blocking driver no call ever suspends: waits between attempts sleep, list pages
+are fetched one after the other. So the provider's coroutines finish on the caller's
+thread, and the sync facade runs them without an event loop or a thread
+(:mod:`..providers.inline`): a CLI command pays for neither asyncio nor aiohttp. A watch
+needs a loop; on the blocking driver it is refused, and the provider then offers no
+change feed (caches rely on their TTL).
 """
 
 from __future__ import annotations
@@ -13,29 +18,19 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Final, Protocol
 
 import msgspec
 
 from .. import observe
-from ..domain import CredentialError, ProviderUnavailable
+from ..domain import ConfigurationError, CredentialError, ProviderUnavailable
+from ..http.message import NoReply, Response, StatusError
 from . import wire_lease
-from .connect import Endpoint
-from .errors import (
-    RETRY_STATUSES,
-    ConnectionFailed,
-    ErrorReply,
-    Gone,
-    Missing,
-    Operation,
-    ServerReply,
-    error_for,
-    server_reply,
-)
-from .naming import MANAGER
+from .api.exchange import ApiClient
+from .api.requests import JSON_PATCH, MERGE_PATCH, ApiRequest, Collection
+from .api.watch import MAX_LINE, REAUTH, STOP, WatchState
+from .errors import Missing, Operation, server_reply
 from .objects import SecretObject
-from .retry import Retrier, RetryPolicy, TransportStats
-from .transport import SecretTransport, read_ahead, selector
+from .transport import SecretTransport, one_by_one, read_ahead
 from .wire_lease import LeaseObject
 from .wire_secret import (
     SECRET,
@@ -49,9 +44,6 @@ from .wire_secret import (
     to_object,
 )
 
-_WRITE: Final = f"?fieldManager={MANAGER}"  # a name of [a-z-]: no quoting needed
-_MERGE_PATCH: Final = "application/merge-patch+json"
-
 
 class _Written(msgspec.Struct):
     """Only the resourceVersion of a write's reply: the rest is skipped, not decoded."""
@@ -62,65 +54,24 @@ class _Written(msgspec.Struct):
     metadata: Meta = msgspec.field(default_factory=Meta)
 
 
-_WRITTEN: Final = msgspec.json.Decoder(_Written)
-
-Params = Mapping[str, str | int]
-
-
-class Reply:
-    """A 2xx reply's status, body and ``Date`` header (the server's clock)."""
-
-    __slots__ = ("body", "date", "status")
-
-    def __init__(self, status: int, body: bytes, date: str | None = None) -> None:
-        self.status = status
-        self.body = body
-        self.date = date
-
-
-class HttpClient(Protocol):
-    """Requests to one endpoint; 2xx replies come back, anything else is raised as
-    ``ErrorReply`` (an HTTP status) or ``ConnectionFailed`` (no reply)."""
-
-    endpoint: Endpoint
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Params | None = None,
-        body: bytes | None = None,
-        content_type: str = "application/json",
-    ) -> Reply: ...
-
-    def stream_lines(self, url: str, params: Params) -> AsyncGenerator[bytes, None]: ...
-
-    async def close(self) -> None: ...
+_WRITTEN = msgspec.json.Decoder(_Written)
 
 
 class HttpTransport(SecretTransport):
-    """Secret calls in ``namespace`` at the endpoint of ``http``."""
+    """Secret calls in ``namespace`` through ``api``; closing it closes ``api`` when
+    ``owns`` (a client shared between providers stays its owner's to close)."""
 
-    def __init__(
-        self,
-        http: HttpClient,
-        namespace: str,
-        *,
-        policy: RetryPolicy,
-        context: str | None = None,
-    ) -> None:
-        endpoint = http.endpoint
+    def __init__(self, api: ApiClient, namespace: str, *, owns: bool = True) -> None:
         self.namespace = namespace
-        self.server = endpoint.shown
-        self.stats = TransportStats()
-        self._http = http
-        self._retry = Retrier(
-            policy, self.stats, server=self.server, context=context, pause=self.pause
-        )
-        self._base = f"{endpoint.server}/api/v1/namespaces/{namespace}/secrets"
-        self._leases = (
-            f"{endpoint.server}/apis/{wire_lease.API_VERSION}/namespaces/{namespace}/leases"
+        self.server = api.site.server
+        self.stats = api.stats
+        self.blocking = api.blocking
+        self._api = api
+        self._owns = owns
+        base = api.base
+        self._secrets = Collection(f"{base}/api/v1", namespace, "secrets", "secrets")
+        self._leases = Collection(
+            f"{base}/apis/{wire_lease.API_VERSION}", namespace, "leases", wire_lease.RESOURCE
         )
 
     def _decode(self, op: Operation, body: bytes) -> Secret:
@@ -130,12 +81,12 @@ class HttpTransport(SecretTransport):
             pass
         raise self._not_secret(op)
 
-    def _version(self, op: Operation, body: bytes) -> str:
+    def _version(self, request: ApiRequest, answer: Response) -> str:
         try:
-            return _WRITTEN.decode(body).metadata.resourceVersion or ""
+            return _WRITTEN.decode(answer.body).metadata.resourceVersion or ""
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass
-        raise self._not_secret(op)
+        raise self._not_secret(request.op)
 
     def _not_secret(self, op: Operation) -> ProviderUnavailable:
         return ProviderUnavailable(
@@ -144,50 +95,40 @@ class HttpTransport(SecretTransport):
         )
 
     async def get(self, name: str) -> SecretObject | None:
-        op = Operation("get", self.namespace, name)
-        url = f"{self._base}/{name}"
+        request = self._secrets.get(name)
         try:
-            reply = await self._retry.run(op, lambda: self._http.request("GET", url))
+            answer = await self._api.call(request)
         except Missing:
             return None
-        return to_object(self._decode(op, reply.body))
+        return to_object(self._decode(request.op, answer.body))
 
     async def create(self, secret: SecretObject) -> str:
-        body = secret_body(secret, self.namespace)
-        op = Operation("create", self.namespace, secret.name)
-        url = self._base + _WRITE
-        reply = await self._retry.run(op, lambda: self._http.request("POST", url, body=body))
-        return self._version(op, reply.body)
+        request = self._secrets.create(secret.name, secret_body(secret, self.namespace))
+        return self._version(request, await self._api.call(request))
 
     async def replace(self, secret: SecretObject) -> str:
-        body = secret_body(secret, self.namespace)
-        op = Operation("update", self.namespace, secret.name)
-        url = f"{self._base}/{secret.name}{_WRITE}"
-        reply = await self._retry.run(op, lambda: self._http.request("PUT", url, body=body))
-        return self._version(op, reply.body)
+        request = self._secrets.replace(secret.name, secret_body(secret, self.namespace))
+        return self._version(request, await self._api.call(request))
+
+    async def patch(self, name: str, operations: bytes) -> str:
+        request = self._secrets.patch(name, operations, JSON_PATCH)
+        return self._version(request, await self._api.call(request))
 
     async def rewrite(self, name: str, resource_version: str) -> str:
         # A merge patch of only the resourceVersion: a CAS write that keeps every field.
-        body = rewrite_body(resource_version)
-        op = Operation("update", self.namespace, name)
-        url = f"{self._base}/{name}{_WRITE}"
-        reply = await self._retry.run(
-            op, lambda: self._http.request("PATCH", url, body=body, content_type=_MERGE_PATCH)
-        )
-        return self._version(op, reply.body)
+        request = self._secrets.patch(name, rewrite_body(resource_version), MERGE_PATCH)
+        return self._version(request, await self._api.call(request))
 
     async def delete(self, secret: SecretObject) -> bool:
         body = delete_body(secret.uid, secret.resource_version)
-        op = Operation("delete", self.namespace, secret.name)
-        url = f"{self._base}/{secret.name}"
         try:
-            await self._retry.run(op, lambda: self._http.request("DELETE", url, body=body))
+            await self._api.call(self._secrets.delete(secret.name, body))
         except Missing:
             return False
         return True
 
-    def _lease(self, op: Operation, reply: Reply) -> LeaseObject:
-        found = wire_lease.lease_object(reply.body, reply.date)
+    def _lease(self, op: Operation, answer: Response) -> LeaseObject:
+        found = wire_lease.lease_object(answer.body, answer.headers.get("Date"))
         if found is None:
             raise ProviderUnavailable(
                 f"the API server at {self.server} answered {op.describe()} with a reply "
@@ -196,61 +137,48 @@ class HttpTransport(SecretTransport):
         return found
 
     async def lease_get(self, name: str) -> LeaseObject | None:
-        op = Operation("get", self.namespace, name, wire_lease.RESOURCE)
-        url = f"{self._leases}/{name}"
+        request = self._leases.get(name)
         try:
-            reply = await self._retry.run(op, lambda: self._http.request("GET", url))
+            answer = await self._api.call(request)
         except Missing:
             return None
-        return self._lease(op, reply)
+        return self._lease(request.op, answer)
 
     async def lease_create(self, lease: LeaseObject) -> LeaseObject:
         body = wire_lease.lease_body(lease, self.namespace)
-        op = Operation("create", self.namespace, lease.name, wire_lease.RESOURCE)
-        url = self._leases + _WRITE
-        reply = await self._retry.run(op, lambda: self._http.request("POST", url, body=body))
-        return self._lease(op, reply)
+        request = self._leases.create(lease.name, body)
+        return self._lease(request.op, await self._api.call(request))
 
     async def lease_delete(self, lease: LeaseObject) -> bool:
         body = delete_body(lease.uid, lease.resource_version)
-        op = Operation("delete", self.namespace, lease.name, wire_lease.RESOURCE)
-        url = f"{self._leases}/{lease.name}"
         try:
-            await self._retry.run(op, lambda: self._http.request("DELETE", url, body=body))
+            await self._api.call(self._leases.delete(lease.name, body))
         except Missing:
             return False
         return True
 
-    async def _list(self, op: Operation, params: Params) -> tuple[str | None, str, list[Secret]]:
-        reply = await self._retry.run(
-            op, lambda: self._http.request("GET", self._base, params=params)
-        )
+    async def _list(
+        self, labels: Mapping[str, str], limit: int, token: str | None
+    ) -> tuple[str | None, str, list[Secret]]:
+        request = self._secrets.list(labels, limit, token)
+        answer = await self._api.call(request)
         try:
-            found = SECRET_LIST.decode(reply.body)
+            found = SECRET_LIST.decode(answer.body)
         except (msgspec.DecodeError, msgspec.ValidationError):
             found = None
         if found is None:
-            raise self._not_secret(op)
+            raise self._not_secret(request.op)
         meta = found.metadata
         return meta.continue_ or None, meta.resourceVersion or "", found.items or []
-
-    def _list_params(self, labels: Mapping[str, str], limit: int) -> dict[str, str | int]:
-        params: dict[str, str | int] = {"limit": limit}
-        chosen = selector(labels)
-        if chosen:
-            params["labelSelector"] = chosen
-        return params
 
     async def list_pages(
         self, labels: Mapping[str, str], page_size: int
     ) -> AsyncGenerator[list[SecretObject], None]:
-        op = Operation("list", self.namespace)
-        params = self._list_params(labels, page_size)
+        token: str | None = None
 
         async def page() -> tuple[bool, list[Secret]]:
-            token, _, items = await self._list(op, params)
-            if token is not None:
-                params["continue"] = token
+            nonlocal token
+            token, _, items = await self._list(labels, page_size, token)
             return token is not None, items
 
         async with aclosing(self._paged(page)) as pages:
@@ -260,11 +188,14 @@ class HttpTransport(SecretTransport):
     def _paged(
         self, fetch: Callable[[], Awaitable[tuple[bool, list[Secret]]]]
     ) -> AsyncGenerator[list[Secret], None]:
-        return read_ahead(fetch)
+        # The blocking driver cannot fetch ahead: its pages come one after the other.
+        return one_by_one(fetch) if self.blocking else read_ahead(fetch)
+
+    async def pause(self, seconds: float) -> None:
+        await self._api.driver.sleep(seconds)
 
     async def resource_version(self, labels: Mapping[str, str]) -> str:
-        op = Operation("list", self.namespace)
-        _, version, _ = await self._list(op, self._list_params(labels, 1))
+        _, version, _ = await self._list(labels, 1, None)
         return version
 
     async def watch(
@@ -274,58 +205,58 @@ class HttpTransport(SecretTransport):
         *,
         restart_on_gone: bool = True,
     ) -> AsyncGenerator[tuple[str, SecretObject], None]:
-        op = Operation("watch", self.namespace)
-        policy = self._retry.policy
-        version = resource_version
-        errors = 0
+        api = self._api
+        if api.blocking:
+            raise ConfigurationError(
+                "the blocking Kubernetes transport cannot watch; use transport='aiohttp' "
+                "(the default)"
+            )
+        state = WatchState(
+            self._secrets,
+            labels,
+            resource_version,
+            restart_on_gone=restart_on_gone,
+            policy=api.policy,
+            site=api.site,
+        )
         opened = time.monotonic()
         failure: Exception | None = None
         try:
-            # Each round is one watch request; the server ends one after its timeout and
-            # the next resumes from the last version seen, as lightkube's watch does.
             while failure is None:
-                params: dict[str, str | int] = {"watch": "true"}
-                if labels:
-                    params["labelSelector"] = selector(labels)
-                if version is not None:
-                    params["resourceVersion"] = version
-                reply: ServerReply | None = None
-                started = False
+                request = state.request()
+                auth = await api.auth(request)
+                api.stats.requests += 1
                 try:
-                    stream = self._http.stream_lines(self._base, params)
-                    async with aclosing(stream) as lines:
+                    async with aclosing(api.driver.lines(request, auth, MAX_LINE)) as lines:
                         async for line in lines:
-                            if not started:
-                                started, errors = True, 0
                             event = WATCH_EVENT.decode(line)
                             if event.type == "ERROR":
-                                reply = server_reply(0, "", None, STATUS.decode(event.object))
+                                doc = STATUS.decode(event.object)
+                                step = state.refused(server_reply(0, "", None, doc))
                                 break
                             secret = SECRET.decode(event.object)
-                            version = secret.metadata.resourceVersion or version
+                            state.event(secret.metadata.resourceVersion)
                             yield event.type, to_object(secret)
-                except ErrorReply as exc:
-                    reply = exc.reply
+                        else:
+                            step = state.ended()
+                except StatusError as exc:
+                    answer = exc.response
+                    step = state.answered(answer.status, answer.headers, answer.body)
                 except (msgspec.DecodeError, msgspec.ValidationError):
-                    reply = server_reply(500, "a watch event that does not decode", None, None)
-                if reply is None:
-                    continue
-                errors += 1
-                gone = reply.status == 410 and restart_on_gone
-                if errors <= policy.attempts and (gone or reply.status in RETRY_STATUSES):
-                    if reply.status == 410:
-                        version = None  # start over from the current state
-                    await self.pause(policy.delay(errors, None))
-                    continue
-                if reply.status == 410:
-                    failure = Gone(op.describe())
-                else:
-                    failure = error_for(reply, op, server=self.server, context=self._retry.context)
-        except ConnectionFailed as exc:
-            failure = ProviderUnavailable(
-                f"lost the watch on secrets in namespace {self.namespace!r} at {self.server} "
-                f"({exc.detail.split(':')[0]}); start it again from the last resource version"
-            )
+                    step = state.undecodable()
+                except NoReply as exc:
+                    step = state.lost(exc)
+                if step.kind is STOP:
+                    failure = step.error
+                elif step.kind is REAUTH:
+                    if not await api.endpoint.unauthorized():
+                        step = state.refused(server_reply(401, "", None, None))
+                        failure = step.error
+                    else:
+                        api.stats.reauthentications += 1
+                elif step.seconds > 0:
+                    api.stats.retries += 1
+                    await api.driver.sleep(step.seconds)
         except CredentialError as exc:  # credentials that could not be obtained
             failure = exc
         finally:
@@ -334,5 +265,5 @@ class HttpTransport(SecretTransport):
             raise failure  # outside the handler
 
     async def close(self) -> None:
-        await self._http.close()
-        await self._http.endpoint.aclose()
+        if self._owns:
+            await self._api.close()

@@ -16,31 +16,16 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import msgspec
 
 from ..domain import ConfigurationError
+from ..http.urls import shown_url as shown_server
 
 _MASKED: Final = frozenset(
     {"token", "password", "client_key_data", "exec", "auth_provider", "extensions"}
 )
 _URLS: Final = frozenset({"server", "proxy_url"})
-
-
-def shown_server(server: object) -> str:
-    """The server URL without the user and password it may embed (``https://u:p@host``)."""
-    text = str(server)
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return "<unparsable server URL>"
-    if "@" not in parts.netloc or host is None:
-        return text
-    host = f"[{host}]" if ":" in host else host
-    return parts._replace(netloc=host if port is None else f"{host}:{port}").geturl()
 
 
 # msgspec structs, not dataclasses: a dataclass costs about a millisecond to define,

@@ -31,7 +31,7 @@ from .mapping import (
     decode_previous,
     is_managed,
 )
-from .naming import MANAGED_BY, MANAGER, check_prefix, secret_name
+from .naming import MANAGED_BY, MANAGER, check_namespace, check_prefix, secret_name
 from .objects import SecretObject
 from .reads import listed_credentials, locate, read_found, read_secret
 from .retry import RetryPolicy, TransportStats
@@ -40,8 +40,7 @@ from .transports import transport_for
 from .writes import CONFLICT_DEADLINE, write_credential
 
 if TYPE_CHECKING:
-    from lightkube import AsyncClient
-
+    from .api.exchange import ApiClient
     from .reencrypt import ReencryptSummary
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
@@ -59,11 +58,11 @@ class SecretEvent(msgspec.Struct, frozen=True):
 class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
     """Credentials as Secrets in one namespace (see PRODUCT.md section 3 for the mapping).
 
-    Configuration is inferred like kubectl unless ``client`` (a ``lightkube.AsyncClient``,
-    which stays the caller's to close) or a ``transport`` instance is given. ``transport``
-    may also name the HTTP stack: ``"aiohttp"`` (the default), ``"blocking"`` (no event
-    loop: the sync facade then runs every call on the caller's thread; no change feed)
-    or ``"lightkube"``; else ``NEBULA_CREDENTIAL_TRANSPORT`` does. Nothing touches the
+    Configuration is inferred like kubectl unless ``client`` (an :class:`ApiClient` from
+    ``kubernetes.open_client``, which stays the caller's to close) or a ``transport`` instance
+    is given. ``transport`` may also name the HTTP driver: ``"aiohttp"`` (the default) or
+    ``"blocking"`` (no event loop: the sync facade then runs every call on the caller's
+    thread; no change feed); else ``NEBULA_CREDENTIAL_TRANSPORT`` does. Nothing touches the
     network until the first call. Writes without ``expected_version`` retry lost races
     (jittered backoff) up to ``conflict_retries`` times within ``conflict_deadline``
     seconds, then raise :class:`ProviderUnavailable`; with it, a lost race is a
@@ -79,7 +78,7 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         prefix: str = DEFAULT_PREFIX,
         context: str | None = None,
         kubeconfig: str | os.PathLike[str] | None = None,
-        client: AsyncClient | None = None,
+        client: ApiClient | None = None,
         transport: SecretTransport | str | None = None,
         retry: RetryPolicy | None = None,
         conflict_retries: int = 200,
@@ -91,9 +90,13 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         self._conflict_retries = max(0, conflict_retries)
         self._conflict_deadline = max(0.0, conflict_deadline)
         self._page_size = max(1, min(page_size, 5000))
+        if client is not None:
+            from .http_transport import HttpTransport
+
+            chosen = check_namespace(namespace, "the namespace argument") if namespace else None
+            transport = HttpTransport(client, chosen or client.namespace, owns=False)
         self._transport = transport_for(
             transport,
-            client,
             namespace=namespace,
             context=context,
             kubeconfig=kubeconfig,
@@ -104,9 +107,10 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
 
     @classmethod
     def with_client(
-        cls, client: AsyncClient, namespace: str | None = None, *, prefix: str = DEFAULT_PREFIX
+        cls, client: ApiClient, namespace: str | None = None, *, prefix: str = DEFAULT_PREFIX
     ) -> KubernetesSecretsProvider:
-        """A provider on an existing client (the seed's ``with_client``)."""
+        """A provider on a shared client (the seed's ``with_client``), in ``namespace`` or
+        the client's; closing the provider leaves the client open."""
         return cls(namespace, prefix=prefix, client=client)
 
     def __repr__(self) -> str:

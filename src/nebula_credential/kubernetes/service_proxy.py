@@ -10,8 +10,6 @@ import os
 from typing import Final
 from urllib.parse import quote
 
-import httpx2
-
 from ..domain import (
     AuthenticationError,
     CredentialError,
@@ -19,9 +17,12 @@ from ..domain import (
     PermissionDenied,
     ProviderUnavailable,
 )
-from ._lightkube_compat import raw_get
-from .client import make_client
+from ..http.message import NoReply
+from .api.requests import ApiRequest
 from .config import load_cluster_config, shown_server
+from .errors import Operation
+from .retry import RetryPolicy
+from .transports import client_on
 
 MAX_BODY: Final = 1024 * 1024
 
@@ -46,30 +47,32 @@ async def fetch_service_path(
 ) -> bytes:
     """The body the service answers at ``path``; typed errors say what to check."""
     target = load_cluster_config(namespace=None, context=context, kubeconfig=kubeconfig)
-    client = make_client(target, request_timeout)
-    url = proxy_path(namespace, service, port, path)
+    client = client_on("aiohttp", target, policy=RetryPolicy(attempts=1), timeout=request_timeout)
+    url = client.base + proxy_path(namespace, service, port, path)
     server = shown_server(target.cluster.server or "")
     where = f"service {namespace}/{service} (port {port}) through the API server at {server}"
-    service_url = f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
+    service_url = f"{client.base}/api/v1/namespaces/{quote(namespace, safe='')}/services/"
     service_url += quote(service, safe="")
+    op = Operation("get", namespace, service, "services/proxy")
     try:
-        reply = await raw_get(client, url)
+        reply = await client.fetch(ApiRequest(op, "GET", url, max_body=MAX_BODY))
         # The proxy says "services not found" also when the service has no Endpoints yet.
         exists = (
-            reply.status_code == 404 and (await raw_get(client, service_url)).status_code == 200
+            reply.status == 404
+            and (await client.fetch(ApiRequest(op, "GET", service_url))).status == 200
         )
-    except httpx2.HTTPError as exc:
+    except NoReply as exc:
+        if exc.kind == "too_large":
+            raise CredentialError(f"{where} answered more than {MAX_BODY} bytes") from None
         raise ProviderUnavailable(
             f"cannot reach the API server at {server} to fetch /{path.lstrip('/')} from "
-            f"{where}: {type(exc).__name__}; check with: kubectl get --raw /readyz"
+            f"{where}: {exc.detail.split(':')[0]}; check with: kubectl get --raw /readyz"
         ) from None
     finally:
         await client.close()
-    status = reply.status_code
+    status = reply.status
     if status == 200:
-        if len(reply.content) > MAX_BODY:
-            raise CredentialError(f"{where} answered more than {MAX_BODY} bytes")
-        return reply.content
+        return reply.body
     if status == 503 or exists:
         raise ProviderUnavailable(
             f"{where} has no ready endpoint (HTTP {status}): check its pods with: kubectl "

@@ -1,10 +1,9 @@
 """The one seam between the provider and the Kubernetes API: Secret calls only.
 
 The provider speaks :class:`SecretTransport` with plain :class:`SecretObject` values;
-``aiohttp_transport.AiohttpTransport`` (the default) and
-``lightkube_transport.LightkubeTransport`` implement it. Every call goes through the
-retry policy; errors come out as nebula-credential errors or as the internal signals of
-``errors``.
+``http_transport.HttpTransport`` implements it on the API core (``api``), and tests or
+callers may bring their own. Every call goes through the retry policy; errors come out
+as nebula-credential errors or as the internal signals of ``errors``.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..domain import ConfigurationError
 from .objects import SecretObject
@@ -34,7 +33,7 @@ class SecretTransport(abc.ABC):
     stats: TransportStats
     # True when no call ever suspends (the I/O blocks instead): the provider's
     # coroutines may then be driven without an event loop (``providers.inline``).
-    blocking: ClassVar[bool] = False
+    blocking: bool = False
 
     @abc.abstractmethod
     async def get(self, name: str) -> SecretObject | None:
@@ -105,7 +104,7 @@ class SecretTransport(abc.ABC):
     def _no_leases(self) -> ConfigurationError:
         return ConfigurationError(
             f"the {type(self).__name__} cannot hold rotation leases; rotate with the "
-            "aiohttp or blocking transport (NEBULA_CREDENTIAL_TRANSPORT)"
+            "transport nebula-credential brings (aiohttp or blocking)"
         )
 
     async def pause(self, seconds: float) -> None:

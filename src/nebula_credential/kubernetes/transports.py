@@ -1,28 +1,29 @@
 """Which :class:`SecretTransport` a provider talks through, chosen by name.
 
-``aiohttp`` (the default), ``blocking`` or ``lightkube``; ``NEBULA_CREDENTIAL_TRANSPORT``
-picks one when the caller does not. Each transport's HTTP stack is imported only when
-chosen. ``blocking`` is for one request or a few in a row (the CLI takes it for its
-one-shot commands): it needs no event loop. Where credentials or the proxy need one (an
-exec credential plugin, an ``https://`` proxy) it is the aiohttp transport instead.
+``aiohttp`` (the default) or ``blocking``; ``NEBULA_CREDENTIAL_TRANSPORT`` picks one when
+the caller does not. Each driver is imported only when chosen. ``blocking`` is for one
+request or a few in a row (the CLI takes it for its one-shot commands): it needs no
+event loop. Where credentials or the proxy need one (an exec credential plugin, an
+``https://`` proxy) it is the aiohttp driver instead.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..domain import ConfigurationError
-from .config import ClusterConfig, load_cluster_config, resolve_namespace
+from .config import ClusterConfig, load_cluster_config
+from .naming import MANAGER
 from .retry import RetryPolicy
 from .transport import SecretTransport
 
 if TYPE_CHECKING:
-    from lightkube import AsyncClient
+    from .api.exchange import ApiClient, Driver
 
 TRANSPORT_ENV: Final = "NEBULA_CREDENTIAL_TRANSPORT"
-TRANSPORTS: Final = ("aiohttp", "blocking", "lightkube")
+TRANSPORTS: Final = ("aiohttp", "blocking")
 DEFAULT_TRANSPORT: Final = "aiohttp"
 
 
@@ -41,7 +42,6 @@ def transport_name(chosen: str | None, environ: Mapping[str, str] | None = None)
 
 def transport_for(
     transport: SecretTransport | str | None,
-    client: AsyncClient | None,
     *,
     namespace: str | None,
     context: str | None,
@@ -49,20 +49,10 @@ def transport_for(
     policy: RetryPolicy,
     timeout: float,
 ) -> SecretTransport:
-    """The provider's transport: ``transport`` itself, one on the caller's lightkube
-    ``client``, or the one ``transport`` names to the cluster the kubeconfig infers."""
+    """The provider's transport: ``transport`` itself, or the one ``transport`` names to
+    the cluster the kubeconfig infers."""
     if isinstance(transport, SecretTransport):
         return transport
-    if client is not None:
-        from .lightkube_transport import LightkubeTransport
-
-        # lightkube already took the namespace of the context or ServiceAccount.
-        ns = resolve_namespace(
-            namespace, client.namespace, environ=os.environ, service_account_dir=None
-        )
-        return LightkubeTransport(
-            client, ns, policy=policy, context=client.config.context_name, owns_client=False
-        )
     name = transport_name(transport)  # a bad name fails before any file is read
     target = load_cluster_config(namespace=namespace, context=context, kubeconfig=kubeconfig)
     return open_transport(name, target, policy=policy, timeout=timeout)
@@ -72,25 +62,53 @@ def open_transport(
     name: str, target: ClusterConfig, *, policy: RetryPolicy, timeout: float
 ) -> SecretTransport:
     """The transport ``name`` to ``target`` (no network until the first call)."""
-    if name == "lightkube":
-        from .client import make_client
-        from .lightkube_transport import LightkubeTransport
+    from .http_transport import HttpTransport
 
-        return LightkubeTransport(
-            make_client(target, timeout), target.namespace, policy=policy, context=target.context
-        )
+    return HttpTransport(client_on(name, target, policy=policy, timeout=timeout), target.namespace)
+
+
+def client_on(
+    name: str, target: ClusterConfig, *, policy: RetryPolicy, timeout: float
+) -> ApiClient:
+    """A client of ``target`` on the driver ``name`` names (no network until used)."""
+    from ..http.urls import origin_and_path
+    from .api.exchange import ApiClient
     from .connect import endpoint_for
 
     endpoint = endpoint_for(target)
+    origin, _ = origin_and_path(endpoint.server)
     needs_loop = endpoint.runs_plugin or (endpoint.proxy or "").startswith("https:")
+    settings: dict[str, Any] = {
+        "context": endpoint.ssl_context,
+        "timeout": timeout,
+        "proxy": endpoint.proxy,
+        "server_hostname": endpoint.server_hostname,
+    }
+    driver: Driver
     if name == "blocking" and not needs_loop:
-        from .blocking_transport import BlockingTransport
+        from ..http.blocking import BlockingDriver
 
-        return BlockingTransport(
-            endpoint, target.namespace, policy=policy, context=target.context, timeout=timeout
-        )
-    from .aiohttp_transport import AiohttpTransport
+        driver = BlockingDriver(origin, user_agent=f"{MANAGER}/0.1 (http.client)", **settings)
+    else:
+        from ..http.aio import AioDriver
 
-    return AiohttpTransport(
-        endpoint, target.namespace, policy=policy, context=target.context, timeout=timeout
+        driver = AioDriver(origin, user_agent=f"{MANAGER}/0.1 (aiohttp)", **settings)
+    return ApiClient(
+        driver, endpoint, policy=policy, context=target.context, namespace=target.namespace
     )
+
+
+def open_client(
+    *,
+    namespace: str | None = None,
+    context: str | None = None,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    transport: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float = 10.0,
+) -> ApiClient:
+    """A client of the cluster the kubeconfig (or the pod's ServiceAccount) names, to share
+    between providers: ``KubernetesSecretsProvider.with_client(client, namespace)``."""
+    name = transport_name(transport)
+    target = load_cluster_config(namespace=namespace, context=context, kubeconfig=kubeconfig)
+    return client_on(name, target, policy=retry or RetryPolicy(), timeout=timeout)

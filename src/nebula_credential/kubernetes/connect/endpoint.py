@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from ...domain import ConfigurationError
+from ...http.proxy import choose_proxy
+from ...http.urls import shown_url as shown_server
 from ..config import ClusterConfig
-from ..kubeconfig import KubeUser, shown_server
-from .proxy import choose_proxy
+from ..kubeconfig import KubeUser
 from .tls import decode_data, load_client_cert, read_file, server_context
 from .tokens import TokenFile
 

@@ -1,10 +1,9 @@
-"""Which proxy a request to the API server goes through, chosen as kubectl chooses it.
+"""Which proxy a request goes through, chosen as kubectl and curl choose it.
 
-The cluster's ``proxy-url`` wins; without it the environment's ``HTTPS_PROXY`` /
-``HTTP_PROXY`` (by the server's scheme) apply unless ``NO_PROXY`` exempts the host, as for
-kubectl and as lightkube's httpx client did. HTTP(S) proxies are used with ``CONNECT``;
-SOCKS proxies need a connector this client does not ship, so they are refused by name
-rather than bypassed.
+An explicit proxy (a cluster's ``proxy-url``) wins; without it the environment's
+``HTTPS_PROXY`` / ``HTTP_PROXY`` (by the server's scheme) apply unless ``NO_PROXY`` exempts
+the host. HTTP(S) proxies are used with ``CONNECT``; SOCKS proxies need a connector this
+client does not ship, so they are refused by name rather than bypassed.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import urlsplit
 
-from ...domain import ConfigurationError
-from ..kubeconfig import shown_server
+from ..domain import ConfigurationError
+from .urls import shown_url as shown_server
 
 _SCHEMES: Final = ("http", "https")
 
