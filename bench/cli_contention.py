@@ -30,7 +30,7 @@ def main() -> int:
     args = parser.parse_args()
     barrier = (
         "import sys; from nebula_credential.cli import main; "
-        "import nebula_credential.kubernetes.provider; "
+        "import nebula_credential.kubernetes.store.provider; "
         "print('ready', flush=True); sys.stdin.readline(); sys.exit(main())"
     )
     base = [

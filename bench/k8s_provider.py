@@ -32,9 +32,9 @@ from cluster import Target, cluster_target
 
 from nebula_credential import Credential
 from nebula_credential.kubernetes import KubernetesSecretsProvider, load_cluster_config
-from nebula_credential.kubernetes.connect import endpoint_for
-from nebula_credential.kubernetes.mapping import encode, list_labels
-from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.kubernetes.config.endpoint import endpoint_for
+from nebula_credential.kubernetes.model.mapping import encode, list_labels
+from nebula_credential.kubernetes.model.naming import secret_name
 from nebula_credential.providers import ListFilter, next_revision
 
 SCOPE = "org:bench/user:alice"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 
 from nebula_credential.domain import PermissionDenied
-from nebula_credential.kubernetes.errors import Missing, StaleWrite
-from nebula_credential.kubernetes.objects import SecretObject
-from nebula_credential.kubernetes.reencrypt import reencrypt
-from nebula_credential.kubernetes.retry import TransportStats
-from nebula_credential.kubernetes.transport import SecretTransport
+from nebula_credential.kubernetes.api.errors import Missing, StaleWrite
+from nebula_credential.kubernetes.api.retry import TransportStats
+from nebula_credential.kubernetes.api.transport import SecretTransport
+from nebula_credential.kubernetes.model.objects import SecretObject
+from nebula_credential.kubernetes.store.reencrypt import reencrypt
 
 
 class MemoryTransport(SecretTransport):

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from nebula_credential.kubernetes.config import load_cluster_config
-from nebula_credential.kubernetes.connect import Endpoint, endpoint_for
+from nebula_credential.kubernetes.config.cluster import load_cluster_config
+from nebula_credential.kubernetes.config.endpoint import Endpoint, endpoint_for
 from nebula_credential.testing.envtest import ControlPlane
 
 _RBAC = "/apis/rbac.authorization.k8s.io/v1/namespaces"

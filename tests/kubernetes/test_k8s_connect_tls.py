@@ -19,8 +19,8 @@ from connect_support import (
 )
 
 from nebula_credential.domain import ConfigurationError
-from nebula_credential.kubernetes.config import load_cluster_config
-from nebula_credential.kubernetes.connect import endpoint_for
+from nebula_credential.kubernetes.config.cluster import load_cluster_config
+from nebula_credential.kubernetes.config.endpoint import endpoint_for
 from nebula_credential.testing.envtest import ControlPlane
 
 pytestmark = pytest.mark.kubernetes

@@ -18,7 +18,8 @@ from k8s_support import CANARY, ControlPlane
 
 from nebula_credential import Credential, KubernetesSecretsProvider, PermissionDenied
 from nebula_credential.kubernetes import RetryPolicy, load_cluster_config
-from nebula_credential.kubernetes.transports import TRANSPORTS, client_on, open_transport
+from nebula_credential.kubernetes.api.clients import TRANSPORTS, client_on
+from nebula_credential.kubernetes.api.opening import open_transport
 
 pytestmark = pytest.mark.kubernetes
 

@@ -17,13 +17,13 @@ from nebula_credential import Credential, PayloadTooLarge
 from nebula_credential.cli.exit_codes import exit_code_for
 from nebula_credential.domain.wire import encode_json
 from nebula_credential.kubernetes import RetryPolicy
-from nebula_credential.kubernetes.mapping import (
+from nebula_credential.kubernetes.model.mapping import (
     CREDENTIAL_KEY,
     annotations_for,
     data_size,
     labels_for,
 )
-from nebula_credential.kubernetes.objects import SecretObject
+from nebula_credential.kubernetes.model.objects import SecretObject
 
 pytestmark = pytest.mark.kubernetes
 

@@ -13,8 +13,8 @@ from k8s_support import ControlPlane, delete_all_secrets, new_namespace, provide
 
 from nebula_credential import Credential
 from nebula_credential.kubernetes import SecretEvent
-from nebula_credential.kubernetes.mapping import encode
-from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.kubernetes.model.mapping import encode
+from nebula_credential.kubernetes.model.naming import secret_name
 from nebula_credential.providers import next_revision
 
 pytestmark = pytest.mark.kubernetes

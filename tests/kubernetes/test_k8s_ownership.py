@@ -16,9 +16,9 @@ from k8s_support import CANARY, ControlPlane, kubectl, new_namespace, provider_f
 from nebula_credential import Conflict, CorruptData, Credential
 from nebula_credential.cli import main
 from nebula_credential.domain import NotOwned
-from nebula_credential.kubernetes.errors import StaleWrite
-from nebula_credential.kubernetes.mapping import encode
-from nebula_credential.kubernetes.naming import digest, legacy_secret_name, secret_name
+from nebula_credential.kubernetes.api.errors import StaleWrite
+from nebula_credential.kubernetes.model.mapping import encode
+from nebula_credential.kubernetes.model.naming import digest, legacy_secret_name, secret_name
 
 pytestmark = pytest.mark.kubernetes
 PREFIX = "nebula-credentials"

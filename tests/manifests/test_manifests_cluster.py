@@ -11,7 +11,7 @@ from k8s_support import kubectl, new_namespace
 from manifest_support import builtin_manifests
 
 from nebula_credential import manifests as m
-from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.kubernetes.model.naming import secret_name
 from nebula_credential.testing.envtest import ControlPlane
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")

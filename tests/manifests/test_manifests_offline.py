@@ -13,7 +13,7 @@ from eso_schema import validate_eso
 from manifest_support import builtin_manifests, crd_manifests, kubernetes_validate
 
 from nebula_credential import manifests as m
-from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.kubernetes.model.naming import secret_name
 
 
 @pytest.mark.parametrize("kube", ["1.29", "1.20"])

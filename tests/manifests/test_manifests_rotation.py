@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from nebula_credential import manifests as m
-from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.kubernetes.model.naming import secret_name
 
 LEASES = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"]}
 

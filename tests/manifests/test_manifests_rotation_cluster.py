@@ -22,7 +22,7 @@ from k8s_support import kubectl, new_namespace, provider_for
 from nebula_credential import Credential, PermissionDenied
 from nebula_credential import manifests as m
 from nebula_credential.domain import format_timestamp, utcnow
-from nebula_credential.kubernetes.naming import secret_name
+from nebula_credential.kubernetes.model.naming import secret_name
 from nebula_credential.testing.envtest import ControlPlane, Identity
 
 pytestmark = pytest.mark.kubernetes

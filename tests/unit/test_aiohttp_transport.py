@@ -17,14 +17,14 @@ import httpx2
 import pytest
 from aiohttp import web
 from lightkube import ApiError
+from nebula_credential.kubernetes.aiohttp_transport import AiohttpTransport
 
 from nebula_credential import AuthenticationError, PermissionDenied
 from nebula_credential.kubernetes import RetryPolicy
-from nebula_credential.kubernetes.aiohttp_transport import AiohttpTransport
-from nebula_credential.kubernetes.config import load_cluster_config
-from nebula_credential.kubernetes.connect import endpoint_for
-from nebula_credential.kubernetes.errors import Operation, error_for, read_reply, reply_of
-from nebula_credential.kubernetes.objects import SecretObject
+from nebula_credential.kubernetes.api.errors import Operation, error_for, read_reply, reply_of
+from nebula_credential.kubernetes.config.cluster import load_cluster_config
+from nebula_credential.kubernetes.config.endpoint import endpoint_for
+from nebula_credential.kubernetes.model.objects import SecretObject
 
 CANARY = "canary-aiohttp-5e1d"
 Handler = Callable[[web.Request], web.StreamResponse]

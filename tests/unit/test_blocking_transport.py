@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nebula_credential.kubernetes.blocking_transport import BlockingTransport
 
 from nebula_credential import AuthenticationError
 from nebula_credential.kubernetes import RetryPolicy
-from nebula_credential.kubernetes.blocking_transport import BlockingTransport
-from nebula_credential.kubernetes.config import load_cluster_config
-from nebula_credential.kubernetes.connect import endpoint_for
+from nebula_credential.kubernetes.config.cluster import load_cluster_config
+from nebula_credential.kubernetes.config.endpoint import endpoint_for
 from nebula_credential.providers.inline import run_inline
 
 CANARY = "canary-blocking-8c2a"

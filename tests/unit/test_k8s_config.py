@@ -11,7 +11,7 @@ import yaml
 
 from nebula_credential import ConfigurationError, ProviderUnavailable
 from nebula_credential.kubernetes import KubernetesSecretsProvider, RetryPolicy
-from nebula_credential.kubernetes.config import load_cluster_config
+from nebula_credential.kubernetes.config.cluster import load_cluster_config
 
 TOKEN = "token-canary-7d1e"
 

@@ -23,10 +23,10 @@ HTTP_STACK = ("lightkube", "httpx", "httpx2", "httpcore", "httpcore2")
     "module",
     [
         "nebula_credential.kubernetes",
-        "nebula_credential.kubernetes.naming",
-        "nebula_credential.kubernetes.mapping",
-        "nebula_credential.kubernetes.foreign",
-        "nebula_credential.kubernetes.objects",
+        "nebula_credential.kubernetes.model.naming",
+        "nebula_credential.kubernetes.model.mapping",
+        "nebula_credential.kubernetes.model.foreign",
+        "nebula_credential.kubernetes.model.objects",
     ],
 )
 def test_the_mapping_does_not_load_the_http_stack(module: str) -> None:
@@ -42,7 +42,7 @@ def test_every_lazy_export_resolves() -> None:
     for name in kubernetes.__all__:
         assert getattr(kubernetes, name) is not None, name
     assert set(kubernetes.__all__) <= set(dir(kubernetes))
-    assert kubernetes.SecretObject.__module__ == "nebula_credential.kubernetes.objects"
+    assert kubernetes.SecretObject.__module__ == "nebula_credential.kubernetes.model.objects"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = kubernetes.nope  # type: ignore[attr-defined]
 
@@ -87,8 +87,8 @@ def test_resolving_a_kubeconfig_and_its_endpoint_loads_no_client(tmp_path: Path)
     kubeconfig.write_text(yaml.safe_dump(doc))
     code = (
         "import sys\n"
-        "from nebula_credential.kubernetes.config import load_cluster_config\n"
-        "from nebula_credential.kubernetes.connect import endpoint_for\n"
+        "from nebula_credential.kubernetes.config.cluster import load_cluster_config\n"
+        "from nebula_credential.kubernetes.config.endpoint import endpoint_for\n"
         "for context in sys.argv[2:]:\n"
         "    target = load_cluster_config(kubeconfig=sys.argv[1], context=context, environ={})\n"
         "    print(repr(endpoint_for(target, environ={})))\n"

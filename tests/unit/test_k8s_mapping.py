@@ -16,8 +16,8 @@ from nebula_credential import (
     PayloadTooLarge,
 )
 from nebula_credential.kubernetes import SecretObject
-from nebula_credential.kubernetes.foreign import foreign_credential
-from nebula_credential.kubernetes.mapping import (
+from nebula_credential.kubernetes.model.foreign import foreign_credential
+from nebula_credential.kubernetes.model.mapping import (
     decode,
     encode,
     encode_previous,
@@ -261,7 +261,7 @@ def test_foreign_secret_with_credential_json_is_read_from_it() -> None:
 
 def test_size_check_counts_labels_and_annotations_but_allows_a_full_data_limit() -> None:
     from nebula_credential import PayloadTooLarge
-    from nebula_credential.kubernetes.limits import MAX_STORED_BYTES, stored_bytes
+    from nebula_credential.kubernetes.model.limits import MAX_STORED_BYTES, stored_bytes
 
     # Close to 1 MiB of data (credential.json plus the api_key key) and a few tags: fits.
     full = Credential("full", "api_key", {"api_key": "x" * 520_000}, tags={"env": "prod"})

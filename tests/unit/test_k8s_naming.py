@@ -9,7 +9,7 @@ import string
 import pytest
 
 from nebula_credential import ConfigurationError, CredentialId, CredentialScope
-from nebula_credential.kubernetes.naming import (
+from nebula_credential.kubernetes.model.naming import (
     check_prefix,
     label_value,
     scope_labels,

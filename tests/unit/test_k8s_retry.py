@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lightkube import ApiError
+from nebula_credential.kubernetes.lightkube_transport import translated
 
 from nebula_credential import ConfigurationError, PermissionDenied
 from nebula_credential.kubernetes import RetryPolicy, TransportStats
-from nebula_credential.kubernetes.errors import (
+from nebula_credential.kubernetes.api.errors import (
     AlreadyExists,
     Missing,
     Operation,
@@ -32,9 +33,8 @@ from nebula_credential.kubernetes.errors import (
     read_reply,
     untrusted_certificate,
 )
-from nebula_credential.kubernetes.lightkube_transport import translated
-from nebula_credential.kubernetes.retry import Retrier
-from nebula_credential.kubernetes.writes import CONFLICT_BACKOFF
+from nebula_credential.kubernetes.api.retry import Retrier
+from nebula_credential.kubernetes.store.writes import CONFLICT_BACKOFF
 
 
 def test_lost_races_back_off_with_the_retry_policy() -> None:

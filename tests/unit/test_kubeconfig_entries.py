@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from nebula_credential import ConfigurationError
-from nebula_credential.kubernetes.config import load_cluster_config
-from nebula_credential.kubernetes.connect import endpoint_for
+from nebula_credential.kubernetes.config.cluster import load_cluster_config
+from nebula_credential.kubernetes.config.endpoint import endpoint_for
 
 CANARY = "canary-5f0c2a"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from nebula_credential import ConfigurationError
-from nebula_credential.kubernetes import KubernetesSecretsProvider
 from nebula_credential.kubernetes.aiohttp_transport import AiohttpTransport
 from nebula_credential.kubernetes.blocking_transport import BlockingTransport
 from nebula_credential.kubernetes.lightkube_transport import LightkubeTransport
-from nebula_credential.kubernetes.transports import transport_name
+
+from nebula_credential import ConfigurationError
+from nebula_credential.kubernetes import KubernetesSecretsProvider
+from nebula_credential.kubernetes.api.clients import transport_name
 
 KUBECONFIG = """
 apiVersion: v1

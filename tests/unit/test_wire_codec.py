@@ -12,9 +12,9 @@ import pytest
 from nebula_credential import CorruptData, Credential, CredentialError, InvalidCredential
 from nebula_credential.cli.inputs import UsageError, load_json_source, read_limited
 from nebula_credential.domain.wire import decode_json, encode_json, format_json
-from nebula_credential.kubernetes.foreign import foreign_credential
-from nebula_credential.kubernetes.mapping import decode
-from nebula_credential.kubernetes.objects import SecretObject
+from nebula_credential.kubernetes.model.foreign import foreign_credential
+from nebula_credential.kubernetes.model.mapping import decode
+from nebula_credential.kubernetes.model.objects import SecretObject
 
 CANARY = "canary-wire-5be21f"
 

@@ -35,7 +35,7 @@ def doctor(
 ) -> None:
     """Check the Kubernetes set-up for credentials; exit 1 when something needed is missing."""
     from ..doctor import ALL_VERBS, READ_VERBS, ClusterProbe, diagnose
-    from ..kubernetes.config import ClusterConfig, load_cluster_config
+    from ..kubernetes.config.cluster import ClusterConfig, load_cluster_config
 
     state: Any = ctx.find_root().obj
     options = state.options

@@ -42,7 +42,7 @@ class ProviderOptions(NamedTuple):  # a dataclass takes a millisecond to define 
 
     def check_kubernetes_names(self) -> None:
         """``--namespace`` and ``--prefix`` as typed are usage errors (exit 2), not faults."""
-        from ..kubernetes.naming import check_namespace, check_prefix
+        from ..kubernetes.model.naming import check_namespace, check_prefix
         from .inputs import UsageError
 
         problem: str | None = None

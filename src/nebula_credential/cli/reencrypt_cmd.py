@@ -13,7 +13,7 @@ from .inputs import UsageError
 from .output import OutputFormat
 
 if TYPE_CHECKING:
-    from ..kubernetes.reencrypt import ReencryptSummary
+    from ..kubernetes.store.reencrypt import ReencryptSummary
 
 
 def _report(summary: ReencryptSummary) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def _public_key(
 
         data = read_file_bytes(cert, "certificate", MAX_CERT_BYTES)
         return load_certificate(data, source=cert)
-    from ..kubernetes.service_proxy import fetch_service_path
+    from ..kubernetes.api.service_proxy import fetch_service_path
 
     options = _root(ctx).options
     body = asyncio.run(
@@ -105,7 +105,7 @@ def _public_key(
 
 def _credential_secret(ctx: typer.Context, credential_id: str) -> dict[str, Any]:
     from ..domain import Credential, CredentialId
-    from ..kubernetes.naming import secret_name
+    from ..kubernetes.model.naming import secret_name
     from ..seal import credential_secret
 
     options = _root(ctx).options
@@ -209,8 +209,8 @@ def unseal(
     if not credential:
         _emit(secret, _fmt(ctx, output))
         return
-    from ..kubernetes.foreign import foreign_credential
-    from ..kubernetes.objects import SecretObject
+    from ..kubernetes.model.foreign import foreign_credential
+    from ..kubernetes.model.objects import SecretObject
     from .output import print_one
 
     meta = secret["metadata"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..domain import ConfigurationError
-from ..kubernetes.config import ClusterConfig
+from ..kubernetes.config.cluster import ClusterConfig
 from .probe import ClusterProbe, Unreachable
 
 ALL_VERBS: Final = ("get", "list", "watch", "create", "update", "patch", "delete")

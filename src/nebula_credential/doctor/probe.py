@@ -13,11 +13,11 @@ from typing import Any, Final
 
 from ..domain import ConfigurationError
 from ..http.message import NoReply
+from ..kubernetes.api.clients import client_on
+from ..kubernetes.api.errors import Operation
 from ..kubernetes.api.requests import ApiRequest
-from ..kubernetes.config import ClusterConfig, shown_server
-from ..kubernetes.errors import Operation
-from ..kubernetes.retry import RetryPolicy
-from ..kubernetes.transports import client_on
+from ..kubernetes.api.retry import RetryPolicy
+from ..kubernetes.config.cluster import ClusterConfig, shown_server
 
 MAX_ANSWER: Final = 1024 * 1024
 

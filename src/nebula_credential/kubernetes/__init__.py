@@ -1,8 +1,15 @@
-"""Credentials in Kubernetes Secrets: the provider, its configuration and its seam.
+"""Credentials in Kubernetes Secrets, in four layers, each importing only those below:
 
-Names load on first use: the Secret mapping (``naming``, ``mapping``, ``foreign``,
-``objects``) is imported by pod readers, manifests and sealing, which must not pay for
-the HTTP stack that the provider needs.
+- ``store``: the provider (reads, compare-and-swap writes, deletes, change feed, leases,
+  re-encryption, the sync facade), speaking the ``api.transport`` seam;
+- ``api``: the protocol core (request builders, ``interpret``, the retry loop, the watch
+  state) and the Secret transport on it, over the drivers of ``nebula_credential.http``;
+- ``config``: kubeconfig and in-cluster resolution, and the endpoint (URL, TLS, proxy,
+  credentials) it gives;
+- ``model``: the Secret model without I/O (names, mapping, foreign Secrets, limits).
+
+Names load on first use: pod readers, manifests and sealing import ``model`` only and
+must not pay for the HTTP stack the provider needs.
 """
 
 from __future__ import annotations
@@ -12,28 +19,28 @@ from typing import TYPE_CHECKING, Final
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .api.clients import open_client
     from .api.exchange import ApiClient
-    from .config import ClusterConfig, load_cluster_config
-    from .objects import SecretObject
-    from .provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
-    from .retry import RetryPolicy, TransportStats
-    from .sync import SyncKubernetesSecretsProvider
-    from .transport import SecretTransport
-    from .transports import open_client
+    from .api.retry import RetryPolicy, TransportStats
+    from .api.transport import SecretTransport
+    from .config.cluster import ClusterConfig, load_cluster_config
+    from .model.objects import SecretObject
+    from .store.provider import DEFAULT_PREFIX, KubernetesSecretsProvider, SecretEvent
+    from .store.sync import SyncKubernetesSecretsProvider
 
 _HOMES: Final = {
-    "DEFAULT_PREFIX": ".provider",
-    "ClusterConfig": ".config",
-    "KubernetesSecretsProvider": ".provider",
+    "DEFAULT_PREFIX": ".store.provider",
+    "ClusterConfig": ".config.cluster",
+    "KubernetesSecretsProvider": ".store.provider",
     "ApiClient": ".api.exchange",
-    "RetryPolicy": ".retry",
-    "SecretEvent": ".provider",
-    "SecretObject": ".objects",
-    "SecretTransport": ".transport",
-    "SyncKubernetesSecretsProvider": ".sync",
-    "TransportStats": ".retry",
-    "open_client": ".transports",
-    "load_cluster_config": ".config",
+    "RetryPolicy": ".api.retry",
+    "SecretEvent": ".store.provider",
+    "SecretObject": ".model.objects",
+    "SecretTransport": ".api.transport",
+    "SyncKubernetesSecretsProvider": ".store.sync",
+    "TransportStats": ".api.retry",
+    "open_client": ".api.clients",
+    "load_cluster_config": ".config.cluster",
 }
 
 

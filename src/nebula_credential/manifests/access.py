@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from ..domain import CredentialId
-from ..kubernetes.naming import check_prefix, secret_name
+from ..kubernetes.model.naming import check_prefix, secret_name
 from ._checks import ManifestError, dns_label
 
 # The KubernetesSecretsProvider's default (its module loads lightkube; a test pins both).

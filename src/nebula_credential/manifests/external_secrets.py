@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
 from ..domain import CredentialId
-from ..kubernetes.naming import check_prefix, secret_name
+from ..kubernetes.model.naming import check_prefix, secret_name
 from ._checks import ManifestError, dns_label, dns_subdomain, duration, non_empty, secret_key
 from .access import DEFAULT_NAMESPACE, DEFAULT_PREFIX, Manifest
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ..domain import CredentialId
-from ..kubernetes.naming import check_prefix, secret_name
+from ..kubernetes.model.naming import check_prefix, secret_name
 from ._checks import (
     KubeVersion,
     ManifestError,

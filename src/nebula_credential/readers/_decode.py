@@ -15,9 +15,9 @@ from ..domain import (
     InvalidCredentialId,
     NotFound,
 )
-from ..kubernetes.foreign import KIND_KEY, foreign_credential
-from ..kubernetes.mapping import CREDENTIAL_KEY
-from ..kubernetes.objects import SecretObject
+from ..kubernetes.model.foreign import KIND_KEY, foreign_credential
+from ..kubernetes.model.mapping import CREDENTIAL_KEY
+from ..kubernetes.model.objects import SecretObject
 from ._layout import Snapshot
 
 PATH_VARIABLE: Final = "CREDENTIALS_PATH"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..domain import CorruptData, NotFound, PayloadTooLarge, PermissionDenied, ProviderUnavailable
-from ..kubernetes.limits import MAX_DATA_BYTES
+from ..kubernetes.model.limits import MAX_DATA_BYTES
 
 DATA_LINK: Final = "..data"
 ATTEMPTS: Final = 10

@@ -26,8 +26,8 @@ from ..domain import (
     fields_of,
     parse_kind,
 )
-from ..kubernetes.foreign import ID_KEY, KIND_KEY, foreign_credential
-from ..kubernetes.objects import SecretObject
+from ..kubernetes.model.foreign import ID_KEY, KIND_KEY, foreign_credential
+from ..kubernetes.model.objects import SecretObject
 from ._events import logger
 
 

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from .._hosts import is_loopback
 from ..domain import Credential, ProviderUnavailable, ValidationError
-from ..kubernetes.mapping import encode
+from ..kubernetes.model.mapping import encode
 
 MAX_CERT_BYTES: Final = 64 * 1024
 

@@ -19,11 +19,11 @@ from ..._log import DEBUG, enabled, get_logger
 from ...domain import ConfigurationError
 from ...http.message import NoReply, Request, Response
 from ...http.urls import origin_and_path, shown_url
-from ..connect import Endpoint
-from ..errors import AuthFailed
-from ..retry import RetryPolicy, TransportStats
+from ..config.endpoint import Endpoint
+from .errors import AuthFailed
 from .interpret import DONE, FAIL, REAUTH, Site, Verdict, gave_up, interpret, no_reply
 from .requests import ApiRequest
+from .retry import RetryPolicy, TransportStats
 
 _LOGGER: Final = "nebula_credential.kubernetes"  # loaded when there is something to log
 _STATUS: Final = {

@@ -25,8 +25,8 @@ from typing import Final
 from ...domain import ConfigurationError, ProviderUnavailable
 from ...http import message
 from ...http.message import Headers, NoReply
-from ..errors import RETRY_STATUSES, error_for, server_reply, too_large
-from ..wire_secret import read_status
+from ..model.wire_secret import read_status
+from .errors import RETRY_STATUSES, error_for, server_reply, too_large
 from .requests import ApiRequest
 
 DONE: Final = "done"

@@ -14,8 +14,8 @@ from typing import Final
 from urllib.parse import quote, urlencode
 
 from ...http.message import GUARDED, IDEMPOTENT, Request, Resend
-from ..errors import Operation
-from ..naming import MANAGER
+from ..model.naming import MANAGER
+from .errors import Operation
 
 WRITE: Final = f"?fieldManager={MANAGER}"  # a name of [a-z-]: no quoting needed
 MERGE_PATCH: Final = "application/merge-patch+json"

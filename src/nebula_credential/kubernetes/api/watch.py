@@ -25,11 +25,11 @@ from typing import Final
 
 from ...domain import ProviderUnavailable
 from ...http.message import Headers, NoReply
-from ..errors import RETRY_STATUSES, Gone, ServerReply, error_for, server_reply
-from ..retry import RetryPolicy
-from ..wire_secret import read_status
+from ..model.wire_secret import read_status
+from .errors import RETRY_STATUSES, Gone, ServerReply, error_for, server_reply
 from .interpret import Site
 from .requests import ApiRequest, Collection
+from .retry import RetryPolicy
 
 HEALTHY: Final = 5.0  # seconds: a stream open this long was not closed "at once"
 MAX_LINE: Final = 8 * 1024 * 1024  # a watch event: a Secret of at most 1 MiB, base64

@@ -19,7 +19,7 @@ import hashlib
 import re
 from typing import Final
 
-from ..domain import ConfigurationError, CredentialScope
+from ...domain import ConfigurationError, CredentialScope
 
 MAX_NAME: Final = 253
 MAX_LABEL_VALUE: Final = 63

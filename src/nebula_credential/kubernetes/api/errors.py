@@ -10,7 +10,7 @@ from typing import Final
 
 import msgspec
 
-from ..domain import (
+from ...domain import (
     AuthenticationError,
     ConfigurationError,
     CredentialError,
@@ -19,7 +19,7 @@ from ..domain import (
     PermissionDenied,
     ProviderUnavailable,
 )
-from .wire_secret import Status
+from ..model.wire_secret import Status
 
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_SERVER_MESSAGE: Final = 300

@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Final
 
-from .._log import get_logger
-from ..domain import CredentialError
-from ..providers import Change
-from .errors import Gone
-from .mapping import ANN_ID
-from .transport import SecretTransport
+from ..._log import get_logger
+from ...domain import CredentialError
+from ...providers import Change
+from ..api.errors import Gone
+from ..api.transport import SecretTransport
+from ..model.mapping import ANN_ID
 
 logger = get_logger("nebula_credential.kubernetes")
 _FIRST_DELAY: Final = 0.1

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from ...domain import ConfigurationError
-from ..kubeconfig import KubeCluster
+from .kubeconfig import KubeCluster
 
 if TYPE_CHECKING:
     import asyncio  # imported where a plugin runs: resolving a kubeconfig must not load it

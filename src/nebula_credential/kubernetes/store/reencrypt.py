@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..domain import CredentialError
-from .errors import Missing, StaleWrite
-from .transport import SecretTransport
+from ...domain import CredentialError
+from ..api.errors import Missing, StaleWrite
+from ..api.transport import SecretTransport
 
 DEFAULT_CONCURRENCY: Final = 8
 

@@ -13,14 +13,14 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ..domain import ConfigurationError
-from .objects import SecretObject
+from ...domain import ConfigurationError
+from ..model.objects import SecretObject
 from .retry import TransportStats
 
 if TYPE_CHECKING:
     import asyncio
 
-    from .wire_lease import LeaseObject
+    from ..model.wire_lease import LeaseObject
 
 T = TypeVar("T")
 

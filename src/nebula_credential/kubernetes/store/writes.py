@@ -15,10 +15,12 @@ from __future__ import annotations
 import time
 from typing import Final
 
-from ..domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
-from ..providers import next_revision
-from .errors import AlreadyExists, Missing, StaleWrite
-from .mapping import (
+from ...domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
+from ...providers import next_revision
+from ..api.errors import AlreadyExists, Missing, StaleWrite
+from ..api.retry import RetryPolicy
+from ..api.transport import SecretTransport
+from ..model.mapping import (
     ANN_ID,
     PREVIOUS_KEY,
     decode,
@@ -29,11 +31,9 @@ from .mapping import (
     surely_fits,
     where,
 )
-from .naming import MANAGED_BY, MANAGER, candidate_names, secret_name
-from .objects import SecretObject
-from .ownership import belongs, refusal
-from .retry import RetryPolicy
-from .transport import SecretTransport
+from ..model.naming import MANAGED_BY, MANAGER, candidate_names, secret_name
+from ..model.objects import SecretObject
+from ..model.ownership import belongs, refusal
 
 # The same backoff as API retries, shorter: a lost race is retried after a random pause
 # of up to 10, 20, 40 ms ... (at most 1 s); another writer was just faster. Full jitter

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Final
 
-from ..domain import CorruptData, Credential, CredentialId, CredentialKind, ValidationError
-from ..providers import ListFilter
-from .foreign import foreign_credential
-from .mapping import ANN_ID, decode, is_managed, list_labels, where
-from .naming import candidate_names
-from .objects import SecretObject
-from .ownership import Listed, belongs, classify, suspect_error
-from .transport import SecretTransport
+from ...domain import CorruptData, Credential, CredentialId, CredentialKind, ValidationError
+from ...providers import ListFilter
+from ..api.transport import SecretTransport
+from ..model.foreign import foreign_credential
+from ..model.mapping import ANN_ID, decode, is_managed, list_labels, where
+from ..model.naming import candidate_names
+from ..model.objects import SecretObject
+from ..model.ownership import Listed, belongs, classify, suspect_error
 
 _SECRET_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 

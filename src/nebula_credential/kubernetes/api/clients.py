@@ -1,4 +1,4 @@
-"""Which :class:`SecretTransport` a provider talks through, chosen by name.
+"""An :class:`ApiClient` to a cluster, on the driver chosen by name.
 
 ``aiohttp`` (the default) or ``blocking``; ``NEBULA_CREDENTIAL_TRANSPORT`` picks one when
 the caller does not. Each driver is imported only when chosen. ``blocking`` is for one
@@ -13,14 +13,13 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ..domain import ConfigurationError
-from .config import ClusterConfig, load_cluster_config
-from .naming import MANAGER
+from ...domain import ConfigurationError
+from ..config.cluster import ClusterConfig, load_cluster_config
+from ..model.naming import MANAGER
 from .retry import RetryPolicy
-from .transport import SecretTransport
 
 if TYPE_CHECKING:
-    from .api.exchange import ApiClient, Driver
+    from .exchange import ApiClient, Driver
 
 TRANSPORT_ENV: Final = "NEBULA_CREDENTIAL_TRANSPORT"
 TRANSPORTS: Final = ("aiohttp", "blocking")
@@ -40,40 +39,13 @@ def transport_name(chosen: str | None, environ: Mapping[str, str] | None = None)
     return name
 
 
-def transport_for(
-    transport: SecretTransport | str | None,
-    *,
-    namespace: str | None,
-    context: str | None,
-    kubeconfig: str | os.PathLike[str] | None,
-    policy: RetryPolicy,
-    timeout: float,
-) -> SecretTransport:
-    """The provider's transport: ``transport`` itself, or the one ``transport`` names to
-    the cluster the kubeconfig infers."""
-    if isinstance(transport, SecretTransport):
-        return transport
-    name = transport_name(transport)  # a bad name fails before any file is read
-    target = load_cluster_config(namespace=namespace, context=context, kubeconfig=kubeconfig)
-    return open_transport(name, target, policy=policy, timeout=timeout)
-
-
-def open_transport(
-    name: str, target: ClusterConfig, *, policy: RetryPolicy, timeout: float
-) -> SecretTransport:
-    """The transport ``name`` to ``target`` (no network until the first call)."""
-    from .http_transport import HttpTransport
-
-    return HttpTransport(client_on(name, target, policy=policy, timeout=timeout), target.namespace)
-
-
 def client_on(
     name: str, target: ClusterConfig, *, policy: RetryPolicy, timeout: float
 ) -> ApiClient:
     """A client of ``target`` on the driver ``name`` names (no network until used)."""
-    from ..http.urls import origin_and_path
-    from .api.exchange import ApiClient
-    from .connect import endpoint_for
+    from ...http.urls import origin_and_path
+    from ..config.endpoint import endpoint_for
+    from .exchange import ApiClient
 
     endpoint = endpoint_for(target)
     origin, _ = origin_and_path(endpoint.server)
@@ -86,11 +58,11 @@ def client_on(
     }
     driver: Driver
     if name == "blocking" and not needs_loop:
-        from ..http.blocking import BlockingDriver
+        from ...http.blocking import BlockingDriver
 
         driver = BlockingDriver(origin, user_agent=f"{MANAGER}/0.1 (http.client)", **settings)
     else:
-        from ..http.aio import AioDriver
+        from ...http.aio import AioDriver
 
         driver = AioDriver(origin, user_agent=f"{MANAGER}/0.1 (aiohttp)", **settings)
     return ApiClient(

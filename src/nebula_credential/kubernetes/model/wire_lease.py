@@ -15,7 +15,7 @@ from typing import Final
 
 import msgspec
 
-from ..domain import format_timestamp
+from ...domain import format_timestamp
 from .wire_secret import ENCODER, Meta
 
 API_VERSION: Final = "coordination.k8s.io/v1"

@@ -10,19 +10,19 @@ import os
 from typing import Final
 from urllib.parse import quote
 
-from ..domain import (
+from ...domain import (
     AuthenticationError,
     CredentialError,
     NotFound,
     PermissionDenied,
     ProviderUnavailable,
 )
-from ..http.message import NoReply
-from .api.requests import ApiRequest
-from .config import load_cluster_config, shown_server
+from ...http.message import NoReply
+from ..config.cluster import load_cluster_config, shown_server
+from .clients import client_on
 from .errors import Operation
+from .requests import ApiRequest
 from .retry import RetryPolicy
-from .transports import client_on
 
 MAX_BODY: Final = 1024 * 1024
 

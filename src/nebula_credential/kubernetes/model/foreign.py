@@ -16,7 +16,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..domain import (
+from ...domain import (
     CorruptData,
     Credential,
     CredentialId,
@@ -27,7 +27,7 @@ from ..domain import (
     parse_kind,
     value_from_text,
 )
-from ..domain.wire import decode_json
+from ...domain.wire import decode_json
 from .mapping import (
     ANN_ID,
     ANN_OWNER,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..domain import Credential, CredentialKind
-from ..providers import SyncCredentialProvider
-from ..providers.inline import run_inline
+from ...domain import Credential, CredentialKind
+from ...providers import SyncCredentialProvider
+from ...providers.inline import run_inline
+from ..api.retry import TransportStats
 from .provider import KubernetesSecretsProvider, SecretEvent
-from .retry import TransportStats
 
 
 class SyncKubernetesSecretsProvider(SyncCredentialProvider):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..domain import PayloadTooLarge
+from ...domain import PayloadTooLarge
 from .objects import SecretObject
 
 MAX_DATA_BYTES: Final = 1024 * 1024  # the API server's limit on a Secret's data

@@ -21,7 +21,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from ..domain import (
+from ...domain import (
     Credential,
     CredentialError,
     CredentialId,
@@ -29,13 +29,13 @@ from ..domain import (
     LeaseLost,
     ProviderUnavailable,
 )
-from ..providers import Lease
-from ..providers.lease import check_lease_seconds, held_elsewhere, is_live, new_holder
-from .errors import AlreadyExists, StaleWrite
-from .mapping import ANN_ID
-from .naming import MANAGED_BY, MANAGER, secret_name
-from .transport import SecretTransport
-from .wire_lease import LeaseObject
+from ...providers import Lease
+from ...providers.lease import check_lease_seconds, held_elsewhere, is_live, new_holder
+from ..api.errors import AlreadyExists, StaleWrite
+from ..api.transport import SecretTransport
+from ..model.mapping import ANN_ID
+from ..model.naming import MANAGED_BY, MANAGER, secret_name
+from ..model.wire_lease import LeaseObject
 
 _ATTEMPTS: Final = 4
 

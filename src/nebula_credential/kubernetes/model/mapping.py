@@ -19,14 +19,14 @@ import base64
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..domain import (
+from ...domain import (
     CorruptData,
     Credential,
     PayloadTooLarge,
     ValidationError,
 )
-from ..domain.wire import encode_json
-from ..providers import ListFilter
+from ...domain.wire import encode_json
+from ...providers import ListFilter
 from .limits import MAX_DATA_BYTES, MAX_STORED_BYTES, check_object_size, decoded_length
 from .naming import (
     KIND_LABEL,

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 import msgspec
 
-from ..domain import (
+from ...domain import (
     Credential,
     CredentialError,
     CredentialId,
     CredentialKind,
     InvalidCredential,
 )
-from ..providers import (
+from ...providers import (
     BlockingAccess,
     Change,
     CredentialProvider,
@@ -24,23 +24,23 @@ from ..providers import (
     check_previous,
     validate_expected_version,
 )
-from .deletes import delete_credential, describe
-from .leases import LeaseHolding
-from .mapping import (
+from ..api.opening import transport_for
+from ..api.retry import RetryPolicy, TransportStats
+from ..api.transport import SecretTransport
+from ..model.mapping import (
     ANN_ID,
     decode_previous,
     is_managed,
 )
-from .naming import MANAGED_BY, MANAGER, check_namespace, check_prefix, secret_name
-from .objects import SecretObject
+from ..model.naming import MANAGED_BY, MANAGER, check_namespace, check_prefix, secret_name
+from ..model.objects import SecretObject
+from .deletes import delete_credential, describe
+from .leases import LeaseHolding
 from .reads import listed_credentials, locate, read_found, read_secret
-from .retry import RetryPolicy, TransportStats
-from .transport import SecretTransport
-from .transports import transport_for
 from .writes import CONFLICT_DEADLINE, write_credential
 
 if TYPE_CHECKING:
-    from .api.exchange import ApiClient
+    from ..api.exchange import ApiClient
     from .reencrypt import ReencryptSummary
 
 DEFAULT_PREFIX: Final = "nebula-credentials"
@@ -91,7 +91,7 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         self._conflict_deadline = max(0.0, conflict_deadline)
         self._page_size = max(1, min(page_size, 5000))
         if client is not None:
-            from .http_transport import HttpTransport
+            from ..api.secret_calls import HttpTransport
 
             chosen = check_namespace(namespace, "the namespace argument") if namespace else None
             transport = HttpTransport(client, chosen or client.namespace, owns=False)
@@ -221,7 +221,7 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         sync facade runs it on the caller's thread, without an event loop."""
         if not self._transport.blocking:
             return None
-        from ..providers.inline import InlineAccess
+        from ...providers.inline import InlineAccess
 
         return InlineAccess(self)
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Final
 from ...domain import ConfigurationError
 from ...http.proxy import choose_proxy
 from ...http.urls import shown_url as shown_server
-from ..config import ClusterConfig
-from ..kubeconfig import KubeUser
+from .cluster import ClusterConfig
+from .kubeconfig import KubeUser
 from .tls import decode_data, load_client_cert, read_file, server_context
 from .tokens import TokenFile
 

@@ -19,8 +19,9 @@ from typing import Any, Final
 import msgspec
 import yaml
 
-from ..domain import ConfigurationError
-from ..http.urls import shown_url
+from ...domain import ConfigurationError
+from ...http.urls import shown_url
+from ..model.naming import check_namespace
 from .kubeconfig import (
     KubeCluster,
     Kubeconfig,
@@ -28,7 +29,6 @@ from .kubeconfig import (
     KubeUser,
     parse_kubeconfig,
 )
-from .naming import check_namespace
 
 shown_server = shown_url  # the name every caller uses
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ..domain import CorruptData
+from ...domain import CorruptData
 from .mapping import ANN_ID, is_managed, where
 from .naming import PREFIX_LABEL, candidate_names
 from .objects import SecretObject

@@ -12,7 +12,7 @@ import random
 
 import msgspec
 
-from ..domain import ConfigurationError
+from ...domain import ConfigurationError
 
 
 # msgspec structs: a dataclass costs about a millisecond to define at start-up.

@@ -19,8 +19,8 @@ from typing import Any, Final
 
 import msgspec
 
-from ..domain import ConfigurationError
-from ..http.urls import shown_url as shown_server
+from ...domain import ConfigurationError
+from ...http.urls import shown_url as shown_server
 
 _MASKED: Final = frozenset(
     {"token", "password", "client_key_data", "exec", "auth_provider", "extensions"}

@@ -21,18 +21,13 @@ from contextlib import aclosing
 
 import msgspec
 
-from .. import observe
-from ..domain import ConfigurationError, CredentialError, ProviderUnavailable
-from ..http.message import NoReply, Response, StatusError
-from . import wire_lease
-from .api.exchange import ApiClient
-from .api.requests import JSON_PATCH, MERGE_PATCH, ApiRequest, Collection
-from .api.watch import MAX_LINE, REAUTH, STOP, WatchState
-from .errors import Missing, Operation, server_reply
-from .objects import SecretObject
-from .transport import SecretTransport, one_by_one, read_ahead
-from .wire_lease import LeaseObject
-from .wire_secret import (
+from ... import observe
+from ...domain import ConfigurationError, CredentialError, ProviderUnavailable
+from ...http.message import NoReply, Response, StatusError
+from ..model import wire_lease
+from ..model.objects import SecretObject
+from ..model.wire_lease import LeaseObject
+from ..model.wire_secret import (
     SECRET,
     SECRET_LIST,
     STATUS,
@@ -43,6 +38,11 @@ from .wire_secret import (
     secret_body,
     to_object,
 )
+from .errors import Missing, Operation, server_reply
+from .exchange import ApiClient
+from .requests import JSON_PATCH, MERGE_PATCH, ApiRequest, Collection
+from .transport import SecretTransport, one_by_one, read_ahead
+from .watch import MAX_LINE, REAUTH, STOP, WatchState
 
 
 class _Written(msgspec.Struct):

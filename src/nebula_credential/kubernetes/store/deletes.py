@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..domain import CredentialId, NotOwned, ProviderUnavailable
-from .errors import StaleWrite
-from .mapping import where
-from .naming import candidate_names
-from .objects import SecretObject
-from .ownership import belongs, refusal
-from .transport import SecretTransport
+from ...domain import CredentialId, NotOwned, ProviderUnavailable
+from ..api.errors import StaleWrite
+from ..api.transport import SecretTransport
+from ..model.mapping import where
+from ..model.naming import candidate_names
+from ..model.objects import SecretObject
+from ..model.ownership import belongs, refusal
 
 _RECHECKS: Final = 10
 
