@@ -13,10 +13,9 @@ import aiohttp
 
 
 def no_silent_repeat(session: aiohttp.ClientSession) -> None:
-    """Make ``session`` report a broken reused connection instead of repeating the request."""
-    if not hasattr(session, "_retry_connection"):
-        raise RuntimeError(
-            f"aiohttp {aiohttp.__version__} no longer has ClientSession._retry_connection; "
-            "check how it repeats requests on reused connections"
-        )
-    session._retry_connection = False
+    """Make ``session`` report a broken reused connection instead of repeating the request.
+
+    Releases without the attribute do not repeat requests; the pinning test fails when
+    a release renames it."""
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
