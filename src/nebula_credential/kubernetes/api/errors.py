@@ -47,6 +47,12 @@ class Missing(TransportSignal):
     status_word = "not_found"
 
 
+class PatchRefused(TransportSignal):
+    """patch: a ``test`` operation of a JSON Patch did not hold; nothing was changed."""
+
+    status_word = "conflict"
+
+
 class Gone(TransportSignal):
     """watch: the resourceVersion to resume from is no longer available (HTTP 410)."""
 

@@ -26,8 +26,8 @@ from ...domain import ConfigurationError, ProviderUnavailable
 from ...http import message
 from ...http.message import Headers, NoReply
 from ..model.wire_secret import read_status
-from .errors import RETRY_STATUSES, error_for, server_reply, too_large
-from .requests import ApiRequest
+from .errors import RETRY_STATUSES, PatchRefused, error_for, server_reply, too_large
+from .requests import JSON_PATCH, ApiRequest
 
 DONE: Final = "done"
 RETRY: Final = "retry"
@@ -111,9 +111,11 @@ def interpret(
             why=f"HTTP {reply.status} {reply.message}".strip(),
             maybe_applied=not throttled and request.method != "GET",
         )
-    return Verdict(
-        FAIL, error=error_for(reply, request.op, server=site.server, context=site.context)
-    )
+    if reply.status == 422 and request.content_type == JSON_PATCH and reply.kind is None:
+        # A failed ``test`` comes back as a bare 422 that names no object and no field.
+        return Verdict(FAIL, error=PatchRefused(request.op.describe()))
+    error = error_for(reply, request.op, server=site.server, context=site.context)
+    return Verdict(FAIL, error=error)
 
 
 def no_reply(request: ApiRequest, failure: NoReply, *, site: Site) -> Verdict:

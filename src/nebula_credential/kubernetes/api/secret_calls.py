@@ -38,7 +38,7 @@ from ..model.wire_secret import (
     secret_body,
     to_object,
 )
-from .errors import Missing, Operation, server_reply
+from .errors import Missing, Operation, PatchRefused, server_reply
 from .exchange import ApiClient
 from .requests import JSON_PATCH, MERGE_PATCH, ApiRequest, Collection
 from .transport import SecretTransport, one_by_one, read_ahead
@@ -110,9 +110,13 @@ class HttpTransport(SecretTransport):
         request = self._secrets.replace(secret.name, secret_body(secret, self.namespace))
         return self._version(request, await self._api.call(request))
 
-    async def patch(self, name: str, operations: bytes) -> str:
+    async def patch(self, name: str, operations: bytes) -> str | None:
         request = self._secrets.patch(name, operations, JSON_PATCH)
-        return self._version(request, await self._api.call(request))
+        try:
+            answer = await self._api.call(request)
+        except (PatchRefused, Missing):
+            return None
+        return self._version(request, answer)
 
     async def rewrite(self, name: str, resource_version: str) -> str:
         # A merge patch of only the resourceVersion: a CAS write that keeps every field.

@@ -79,6 +79,13 @@ class SecretTransport(abc.ABC):
         current state, or raises ``Gone`` when ``restart_on_gone`` is False.
         """
 
+    async def patch(self, name: str, operations: bytes) -> str | None:
+        """Apply a JSON Patch whose ``test`` operations guard it (see
+        ``model.json_patch``); the new resourceVersion, or None when a test did not hold
+        or the Secret is absent (nothing changed). Transports that cannot patch answer
+        None, and the store reads and replaces instead."""
+        return None
+
     async def rewrite(self, name: str, resource_version: str) -> str:
         """Write the Secret back unchanged if ``resource_version`` is current, so the API
         server encrypts it again with its current key; returns the new resourceVersion.

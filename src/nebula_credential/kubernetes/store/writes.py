@@ -1,5 +1,10 @@
 """Compare-and-swap writes of one credential's Secret.
 
+An update whose version is known (a credential read from the store, or an
+``expected_version``) is one request: a JSON Patch whose ``test`` operations make the
+same ownership, identity and version checks on the server (``model.json_patch``). When a
+test does not hold, or the patch cannot express the update, the slow path below runs.
+
 Create first; on AlreadyExists read the Secret and replace it with the resourceVersion
 that was read, so a concurrent update is never overwritten blindly. A lost race is
 retried (re-read, re-apply) after a jittered, growing pause, within a budget of attempts
@@ -20,6 +25,7 @@ from ...providers import next_revision
 from ..api.errors import AlreadyExists, Missing, StaleWrite
 from ..api.retry import RetryPolicy
 from ..api.transport import SecretTransport
+from ..model.json_patch import update_patch
 from ..model.mapping import (
     ANN_ID,
     PREVIOUS_KEY,
@@ -92,7 +98,15 @@ async def write_credential(
     read_first = credential.version > 0 or bool(expected_version)
     if read_first and not surely_fits(credential, kept):
         encode(credential, new_name, prefix=prefix, previous=kept)  # size checks, before sending
+    tried: Credential | None = None
+    if read_first:
+        tried, done = await _patch(transport, prefix, credential, new_name, kept, expected_version)
+        if done:
+            assert tried is not None
+            return tried
     name, current = await _target(transport, prefix, credential, read_first)
+    if tried is not None and current is not None and landed(current, tried, transport.namespace):
+        return tried  # the patch landed, but its reply was lost and its repeat refused
     attempt = 0
     for attempt in range(conflict_retries + 1):
         if attempt:
@@ -147,6 +161,28 @@ async def write_credential(
         f"{attempt + 1} write attempts over up to {deadline:.0f}s; try again later",
         credential_id=credential.id,
     )
+
+
+async def _patch(
+    transport: SecretTransport,
+    prefix: str,
+    credential: Credential,
+    name: str,
+    kept: str | None,
+    expected_version: int | None,
+) -> tuple[Credential | None, bool]:
+    """Try the one-request update: (the credential as it would be stored, whether it
+    was); (None, False) when one patch cannot express it. A refused patch may still have
+    landed when its first reply was lost: the caller checks what it reads next."""
+    over = expected_version if expected_version is not None else credential.version
+    if over <= 0:
+        return None, False
+    stored = next_revision(credential, None, current_version=over, expected_version=over)
+    body = encode(stored, name, prefix=prefix, previous=kept)
+    operations = update_patch(stored, body, over_version=over)
+    if operations is None:
+        return None, False
+    return stored, await transport.patch(name, operations) is not None
 
 
 def landed(current: SecretObject, stored: Credential, namespace: str) -> bool:
