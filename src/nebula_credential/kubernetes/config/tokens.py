@@ -3,10 +3,11 @@
 Projected ServiceAccount tokens rotate hourly: the kubelet swaps the mounted file (a new
 inode behind the ``..data`` symlink). The file is looked at (one ``stat``) at most once per
 ``CHECK_INTERVAL`` and read again only when its identity, size or times changed, so a
-rotated token is used from the next request on, not only after a 401. A file that has
-gone missing or empty after a good read keeps the last token (client-go does the same:
-the kubelet's swap is not atomic for every reader); without any good read it is an error
-that names the file.
+rotated token is used from the next request on, not only after a 401. After a 401 the
+file is read again on every request until a read succeeds. A file that has gone missing,
+empty or unreadable after a good read keeps the last good token as the fallback, after a
+401 too (client-go does the same: the kubelet's swap is not atomic for every reader);
+without any good read it is an error that names the file.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ class TokenFile:
         self.path = path
         self._where = where
         self._interval = interval
-        self._token: str | None = None
+        self._token: str | None = None  # the last good token: the fallback
         self._seen: tuple[int, int, int, int, int] | None = None
         self._checked = 0.0
+        self._recheck = False  # after a 401: look at the file until a read succeeds
 
     def __repr__(self) -> str:
         return f"TokenFile({self.path!r})"
@@ -38,7 +40,7 @@ class TokenFile:
     def token(self) -> str:
         """The token to send now (re-read when the file changed)."""
         now = time.monotonic()
-        if self._token is not None and now - self._checked < self._interval:
+        if self._token is not None and not self._recheck and now - self._checked < self._interval:
             return self._token
         self._checked = now
         try:
@@ -61,13 +63,16 @@ class TokenFile:
             return self._keep("does not hold an ASCII token")
         if not text or not text.isprintable() or " " in text:
             return self._keep("is empty" if not text else "does not hold one token")
-        self._token, self._seen = text, seen
+        self._token, self._seen, self._recheck = text, seen, False
         return text
 
     def forget(self) -> None:
-        """After a 401: read the file again on the next request, whatever its times."""
-        self._token = None
+        """After a 401: read the file again on the next request, whatever its times, and
+        on each one after until a read succeeds. The last good token stays the fallback
+        while the file is missing, empty or unreadable (a swap in progress): dropping it
+        would fail requests that it may still serve."""
         self._seen = None
+        self._recheck = True
 
     def _keep(self, problem: str) -> str:
         if self._token is not None:
