@@ -1,6 +1,7 @@
-"""The aiohttp transport against a real HTTP server on loopback that answers as a proxy
-or a misbehaving API server would (replies the real API server cannot be made to send
-on demand: a 429 storm, a 401 after a token rotation, a 2 MiB watch event)."""
+"""The Secret transport on the aiohttp driver against a real HTTP server on loopback that
+answers as a proxy or a misbehaving API server would (replies the real API server cannot
+be made to send on demand: a 429 storm, a 401 after a token rotation, a 2 MiB watch
+event, a watch stream closed at once, a reply lost after the delete was done)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,24 @@ import itertools
 import json
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import parse_qs
 
-import httpx2
 import pytest
 from aiohttp import web
-from lightkube import ApiError
-from nebula_credential.kubernetes.aiohttp_transport import AiohttpTransport
 
 from nebula_credential import AuthenticationError, PermissionDenied
 from nebula_credential.kubernetes import RetryPolicy
-from nebula_credential.kubernetes.api.errors import Operation, error_for, read_reply, reply_of
+from nebula_credential.kubernetes.api.clients import client_on
+from nebula_credential.kubernetes.api.secret_calls import HttpTransport
 from nebula_credential.kubernetes.config.cluster import load_cluster_config
-from nebula_credential.kubernetes.config.endpoint import endpoint_for
 from nebula_credential.kubernetes.model.objects import SecretObject
 
 CANARY = "canary-aiohttp-5e1d"
-Handler = Callable[[web.Request], web.StreamResponse]
+FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, deadline=20)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Serve = Callable[..., Awaitable[HttpTransport]]
 
 
 def kubeconfig(tmp_path: Path, server: str, token_file: Path) -> Path:
@@ -48,12 +49,13 @@ def kubeconfig(tmp_path: Path, server: str, token_file: Path) -> Path:
 
 
 @pytest.fixture
-async def serve(tmp_path: Path) -> AsyncIterator[Callable[[Handler], object]]:
+async def serve(tmp_path: Path) -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
+    transports: list[HttpTransport] = []
     token = tmp_path / "token"
     token.write_text("first-token")
 
-    async def start(handler: Handler) -> AiohttpTransport:
+    async def start(handler: Handler, policy: RetryPolicy = FAST) -> HttpTransport:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handler)
         runner = web.AppRunner(app)
@@ -63,12 +65,17 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[[Handler], object]]:
         await site.start()
         port = runner.addresses[0][1]
         target = load_cluster_config(
-            kubeconfig=kubeconfig(tmp_path, f"http://127.0.0.1:{port}", token), namespace="ns"
+            kubeconfig=kubeconfig(tmp_path, f"http://127.0.0.1:{port}", token),
+            namespace="ns",
+            environ={},
         )
-        policy = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, deadline=20)
-        return AiohttpTransport(endpoint_for(target), "ns", policy=policy, timeout=5)
+        transport = HttpTransport(client_on("aiohttp", target, policy=policy, timeout=5), "ns")
+        transports.append(transport)
+        return transport
 
     yield start
+    for transport in transports:
+        await transport.close()
     for runner in runners:
         await runner.cleanup()
 
@@ -88,7 +95,7 @@ def secret(name: str, version: str = "7", value: str = "dmFsdWU=") -> dict[str, 
     return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {"k": value}}
 
 
-async def test_a_429_storm_is_retried_after_retry_after_then_succeeds(serve) -> None:
+async def test_a_429_storm_is_retried_after_retry_after_then_succeeds(serve: Serve) -> None:
     calls: list[float] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -99,17 +106,14 @@ async def test_a_429_storm_is_retried_after_retry_after_then_succeeds(serve) -> 
         return web.json_response(secret("s"))
 
     transport = await serve(handler)
-    try:
-        found = await transport.get("s")
-    finally:
-        await transport.close()
+    found = await transport.get("s")
     assert found is not None
     assert found.data == {"k": "dmFsdWU="}
     assert transport.stats.throttled == 3
     assert all(b - a >= 0.2 for a, b in itertools.pairwise(calls))
 
 
-async def test_a_401_rereads_the_token_file_and_retries_once(serve, tmp_path: Path) -> None:
+async def test_a_401_rereads_the_token_file_and_retries_once(serve: Serve, tmp_path: Path) -> None:
     seen: list[str] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -120,43 +124,63 @@ async def test_a_401_rereads_the_token_file_and_retries_once(serve, tmp_path: Pa
         return web.json_response(secret("s"))
 
     transport = await serve(handler)
-    try:
-        assert await transport.get("s") is not None
-    finally:
-        await transport.close()
+    assert await transport.get("s") is not None
     assert seen == ["Bearer first-token", "Bearer second-token"]
 
 
 async def test_a_401_that_a_new_token_does_not_cure_is_an_authentication_error(
-    serve,
+    serve: Serve,
 ) -> None:
+    seen: list[str] = []
+
     async def handler(request: web.Request) -> web.Response:
+        seen.append(request.path)
         return web.json_response(status(401, "Unauthorized", "no"), status=401)
 
     transport = await serve(handler)
-    try:
-        with pytest.raises(AuthenticationError, match="HTTP 401"):
-            await transport.get("s")
-    finally:
-        await transport.close()
+    with pytest.raises(AuthenticationError, match="HTTP 401"):
+        await transport.get("s")
+    assert len(seen) == 1  # the file holds the same token: no pointless retry
 
 
-async def test_a_refused_write_keeps_no_request_body_in_its_chain(serve) -> None:
+async def test_a_refused_write_keeps_no_request_body_in_its_chain(serve: Serve) -> None:
     async def handler(request: web.Request) -> web.Response:
         await request.read()
         return web.json_response(status(403, "Forbidden", "no"), status=403)
 
     transport = await serve(handler)
-    try:
-        with pytest.raises(PermissionDenied) as caught:
-            await transport.create(SecretObject("s", data={"k": CANARY}))
-    finally:
-        await transport.close()
+    with pytest.raises(PermissionDenied) as caught:
+        await transport.create(SecretObject("s", data={"k": CANARY}))
     assert caught.value.__context__ is None
     assert CANARY not in "".join(traceback.format_exception(caught.value))
 
 
-async def test_a_watch_event_larger_than_aiohttps_line_limit_arrives(serve) -> None:
+async def test_a_delete_whose_reply_is_lost_reports_the_secret_deleted(serve: Serve) -> None:
+    """The server deletes the Secret, then the connection breaks before the reply: the
+    repeat finds nothing, and that is the first attempt's doing, not "it was absent"."""
+    deletes: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        if request.method == "GET":
+            return web.json_response(secret("s"))
+        deletes.append(request.method)
+        if len(deletes) == 1:
+            assert request.transport is not None
+            request.transport.close()  # deleted; the reply never leaves
+            return web.Response()
+        body = {**status(404, "NotFound", "gone"), "details": {"kind": "secrets"}}
+        return web.json_response(body, status=404)
+
+    transport = await serve(handler)
+    found = await transport.get("s")  # a kept-alive connection for the DELETE
+    assert found is not None
+    assert await transport.delete(found) is True
+    assert deletes == ["DELETE", "DELETE"]
+    assert transport.stats.retries == 1
+
+
+async def test_a_watch_event_larger_than_aiohttps_line_limit_arrives(serve: Serve) -> None:
     big = "A" * (2 * 1024 * 1024)
     done = asyncio.Event()
 
@@ -180,11 +204,10 @@ async def test_a_watch_event_larger_than_aiohttps_line_limit_arrives(serve) -> N
                     break
     finally:
         done.set()
-        await transport.close()
     assert seen == [("ADDED", "s0", len(big)), ("ADDED", "s1", len(big))]
 
 
-async def test_requests_reuse_one_keep_alive_connection(serve) -> None:
+async def test_requests_reuse_one_keep_alive_connection(serve: Serve) -> None:
     peers: set[object] = set()
 
     async def handler(request: web.Request) -> web.Response:
@@ -193,40 +216,78 @@ async def test_requests_reuse_one_keep_alive_connection(serve) -> None:
         return web.json_response(secret(request.path.rsplit("/", 1)[-1]))
 
     transport = await serve(handler)
-    try:
-        for i in range(20):
-            assert await transport.get(f"s{i}") is not None
-    finally:
-        await transport.close()
+    for i in range(20):
+        assert await transport.get(f"s{i}") is not None
     assert len(peers) == 1
 
 
-@pytest.mark.parametrize(
-    ("code", "body", "headers"),
-    [
-        (403, status(403, "Forbidden", "secrets is forbidden"), {}),
-        (401, status(401, "Unauthorized", "Unauthorized"), {}),
-        (404, {**status(404, "NotFound", "ns"), "details": {"kind": "namespaces"}}, {}),
-        (409, status(409, "AlreadyExists", "exists"), {}),
-        (409, status(409, "Conflict", "modified"), {}),
-        (413, status(413, "RequestEntityTooLarge", "too large"), {}),
-        (422, status(422, "Invalid", "bad label"), {}),
-        (500, status(500, "InternalError", "etcdserver: request is too large"), {}),
-        (502, None, {}),
-    ],
-)
-def test_both_transports_map_an_error_reply_alike(
-    code: int, body: dict[str, object] | None, headers: dict[str, str]
+# -- the watch on the real driver ----------------------------------------------------------
+
+
+async def drain(transport: HttpTransport, version: str | None = None) -> None:
+    """Follow a watch that must end (or be cut short) without an event."""
+    async for _ in transport.watch({"a": "b"}, version):
+        raise AssertionError("no event was sent")
+
+
+class Watches:
+    """What a watch handler saw: the time and query of each request."""
+
+    def __init__(self) -> None:
+        self.opened: list[float] = []
+        self.queries: list[dict[str, list[str]]] = []
+
+    def record(self, request: web.Request) -> None:
+        self.opened.append(time.monotonic())
+        self.queries.append(parse_qs(request.query_string))
+
+
+async def test_a_watch_closed_at_once_is_reopened_a_few_times_a_second_not_in_a_loop(
+    serve: Serve,
 ) -> None:
-    raw = b"<html>bad gateway</html>" if body is None else json.dumps(body).encode()
-    request = httpx2.Request("POST", "https://127.0.0.1:1/api/v1/namespaces/x/secrets")
-    response = httpx2.Response(code, content=raw, headers=headers, request=request)
-    lightkube_error: httpx2.HTTPStatusError = (
-        httpx2.HTTPStatusError("x", request=request, response=response)
-        if body is None
-        else ApiError(request=request, response=response)
-    )
-    op = Operation("create", "x", "s")
-    ours = error_for(reply_of(code, response.reason_phrase, {}, raw), op, server="s", context=None)
-    theirs = error_for(read_reply(lightkube_error), op, server="s", context=None)
-    assert (type(ours), str(ours)) == (type(theirs), str(theirs))
+    seen = Watches()
+
+    async def closed_at_once(request: web.Request) -> web.StreamResponse:
+        seen.record(request)
+        response = web.StreamResponse()
+        await response.prepare(request)
+        return response  # the stream ends with no event, as some proxies end it
+
+    policy = RetryPolicy(attempts=50, base_delay=0.1, max_delay=1.0)
+    transport = await serve(closed_at_once, policy)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(drain(transport), 2)
+    assert 2 <= len(seen.opened) < 20  # not ~1300 a second
+    assert all("watch" in query for query in seen.queries)
+
+
+async def test_a_throttled_watch_is_not_reopened_before_retry_after(serve: Serve) -> None:
+    seen = Watches()
+
+    async def throttled_then_forbidden(request: web.Request) -> web.Response:
+        seen.record(request)
+        if len(seen.opened) == 1:
+            body = status(429, "TooManyRequests", "slow down")
+            return web.json_response(body, status=429, headers={"Retry-After": "1"})
+        return web.json_response(status(403, "Forbidden", "no"), status=403)
+
+    transport = await serve(throttled_then_forbidden)
+    with pytest.raises(PermissionDenied):
+        await drain(transport)
+    assert len(seen.opened) == 2
+    assert seen.opened[1] - seen.opened[0] >= 1.0
+
+
+async def test_a_forbidden_watch_is_not_retried_nor_followed_by_a_list(serve: Serve) -> None:
+    seen = Watches()
+
+    async def forbidden(request: web.Request) -> web.Response:
+        seen.record(request)
+        return web.json_response(status(403, "Forbidden", "secrets is forbidden"), status=403)
+
+    transport = await serve(forbidden)
+    with pytest.raises(PermissionDenied, match="cannot watch secrets"):
+        await drain(transport, "12")
+    assert len(seen.queries) == 1
+    assert seen.queries[0]["watch"] == ["true"]
+    assert seen.queries[0]["resourceVersion"] == ["12"]

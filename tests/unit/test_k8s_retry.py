@@ -1,40 +1,54 @@
-"""Backoff and error classification of the Kubernetes transport (no I/O)."""
+"""Backoff and error classification of the Kubernetes API core: the retry policy, the
+status -> error mapping (no I/O), and how the drivers tell an untrusted certificate from
+a refused connection (a real TLS server on loopback)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import socket
 import ssl
 import threading
 import traceback
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from lightkube import ApiError
-from nebula_credential.kubernetes.lightkube_transport import translated
 
-from nebula_credential import ConfigurationError, PermissionDenied
-from nebula_credential.kubernetes import RetryPolicy, TransportStats
+from nebula_credential import (
+    AuthenticationError,
+    ConfigurationError,
+    CredentialError,
+    InvalidCredential,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProviderUnavailable,
+)
+from nebula_credential.http import message
+from nebula_credential.http.aio import AioDriver
+from nebula_credential.http.blocking import BlockingDriver
+from nebula_credential.http.message import NoReply, Request, Response
+from nebula_credential.kubernetes import RetryPolicy
 from nebula_credential.kubernetes.api.errors import (
     AlreadyExists,
     Missing,
     Operation,
     StaleWrite,
     error_for,
-    read_reply,
-    untrusted_certificate,
+    server_reply,
 )
-from nebula_credential.kubernetes.api.retry import Retrier
+from nebula_credential.kubernetes.api.exchange import ApiClient
+from nebula_credential.kubernetes.api.requests import Collection
+from nebula_credential.kubernetes.config.endpoint import Endpoint
+from nebula_credential.kubernetes.model.wire_secret import read_status
 from nebula_credential.kubernetes.store.writes import CONFLICT_BACKOFF
+from nebula_credential.providers.inline import run_inline
 
 
 def test_lost_races_back_off_with_the_retry_policy() -> None:
@@ -46,8 +60,21 @@ def test_lost_races_back_off_with_the_retry_policy() -> None:
     assert len({CONFLICT_BACKOFF.delay(3, None) for _ in range(50)}) > 1  # jittered
 
 
-def status_error(code: int, *, kind: str | None, message: str, reason: str = "") -> ApiError:
-    request = httpx2.Request("POST", "https://127.0.0.1:1/api/v1/namespaces/x/secrets")
+def test_the_servers_retry_after_is_a_minimum_with_a_little_jitter() -> None:
+    policy = RetryPolicy(base_delay=0.2, max_delay=5.0)
+    pauses = [policy.delay(1, 3.0) for _ in range(50)]
+    assert all(3.0 <= pause <= 3.2 for pause in pauses)
+    assert len(set(pauses)) > 1
+
+
+def test_a_policy_that_cannot_try_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="attempts >= 1"):
+        RetryPolicy(attempts=0)
+
+
+def classify(
+    code: int, verb: str, *, kind: str | None = None, message: str = "m", reason: str = ""
+) -> Exception:
     status: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
@@ -58,29 +85,51 @@ def status_error(code: int, *, kind: str | None, message: str, reason: str = "")
     }
     if kind is not None:
         status["details"] = {"name": "x", "kind": kind}
-    response = httpx2.Response(code, json=status, request=request)
-    return ApiError(request=request, response=response)
-
-
-def classify(exc: httpx2.HTTPStatusError, verb: str) -> Exception:
-    return error_for(read_reply(exc), Operation(verb, "x", "s"), server="s", context=None)
+    reply = server_reply(code, "", None, read_status(json.dumps(status).encode()))
+    return error_for(reply, Operation(verb, "x", "s"), server="s", context=None)
 
 
 def test_a_missing_namespace_is_told_by_status_details_not_message_text() -> None:
     # The message is reworded on purpose: only details.kind may decide.
-    gone_namespace = status_error(404, kind="namespaces", message="no such place")
-    assert isinstance(classify(gone_namespace, "create"), ConfigurationError)
-    assert isinstance(classify(gone_namespace, "get"), ConfigurationError)
-    gone_secret = status_error(404, kind="secrets", message="namespaces lookalike")
-    assert isinstance(classify(gone_secret, "get"), Missing)
-    assert isinstance(classify(gone_secret, "update"), Missing)
+    assert isinstance(classify(404, "create", kind="namespaces"), ConfigurationError)
+    assert isinstance(classify(404, "get", kind="namespaces"), ConfigurationError)
+    assert isinstance(classify(404, "get", kind="secrets", message="namespaces"), Missing)
+    assert isinstance(classify(404, "update", kind="secrets"), Missing)
 
 
 def test_conflicts_are_told_apart_by_status_reason() -> None:
-    exists = status_error(409, kind="secrets", message="x", reason="AlreadyExists")
-    stale = status_error(409, kind="secrets", message="x", reason="Conflict")
-    assert isinstance(classify(exists, "create"), AlreadyExists)
-    assert isinstance(classify(stale, "update"), StaleWrite)
+    assert isinstance(classify(409, "create", reason="AlreadyExists"), AlreadyExists)
+    assert isinstance(classify(409, "update", reason="Conflict"), StaleWrite)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (403, "secrets is forbidden", PermissionDenied),
+        (401, "Unauthorized", AuthenticationError),
+        (413, "too large", PayloadTooLarge),
+        (422, "bad label", InvalidCredential),
+        (500, "etcdserver: request is too large", PayloadTooLarge),
+        (410, "expired", ProviderUnavailable),
+        (418, "teapot", CredentialError),
+    ],
+)
+def test_each_final_status_has_its_typed_error(
+    code: int, message: str, expected: type[Exception]
+) -> None:
+    error = classify(code, "create", message=message)
+    assert type(error) is expected
+    assert 'create secrets "s"' in str(error)
+
+
+def test_a_reply_that_is_not_a_status_keeps_its_http_reason() -> None:
+    reply = server_reply(502, "Bad Gateway", None, read_status(b"<html>bad gateway</html>"))
+    assert (reply.status, reply.message) == (502, "Bad Gateway")
+    error = error_for(reply, Operation("get", "x", "s"), server="s", context=None)
+    assert "HTTP 502 Bad Gateway" in str(error)
+
+
+# -- an untrusted certificate ------------------------------------------------------------
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -109,10 +158,36 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return key, cert
 
 
-def test_an_untrusted_certificate_is_told_by_the_ssl_error_type(tmp_path: Path) -> None:
+@pytest.mark.parametrize("driver", ["blocking", "aiohttp"])
+async def test_an_untrusted_certificate_is_told_from_a_refused_connection(
+    tmp_path: Path, driver: str
+) -> None:
     key, cert = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    trusting_nothing_of_it = ssl.create_default_context()
+
+    async def send(port: int) -> None:
+        origin = f"https://127.0.0.1:{port}"
+        settings: dict[str, Any] = {
+            "context": lambda: trusting_nothing_of_it,
+            "user_agent": "t",
+            "timeout": 5,
+        }
+        if driver == "blocking":
+            run_inline(BlockingDriver(origin, **settings).send(Request("GET", "/"), {}))
+            return
+        aio = AioDriver(origin, **settings)
+        try:
+            await aio.send(Request("GET", "/"), {})
+        finally:
+            await aio.close()
+
+    async def attempt(port: int) -> NoReply:
+        with pytest.raises(NoReply) as caught:
+            await send(port)
+        return caught.value
+
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
 
@@ -123,30 +198,58 @@ def test_an_untrusted_certificate_is_told_by_the_ssl_error_type(tmp_path: Path) 
 
         thread = threading.Thread(target=handshake)
         thread.start()
-        with pytest.raises(httpx2.ConnectError) as caught:
-            httpx2.get(f"https://127.0.0.1:{port}/", timeout=10)
+        untrusted = await attempt(port)
         thread.join(timeout=10)
-    assert untrusted_certificate(caught.value)
-    with pytest.raises(httpx2.ConnectError) as refused:
-        httpx2.get(f"https://127.0.0.1:{port}/", timeout=10)
-    assert not untrusted_certificate(refused.value)
+    refused = await attempt(port)  # the port is closed now
+    assert (untrusted.kind, untrusted.sent) == (message.UNTRUSTED, False)
+    assert (refused.kind, refused.sent) == (message.CONNECT, False)
 
 
-async def test_a_refused_write_keeps_no_request_body_in_its_chain() -> None:
+# -- no request body in a refused call's chain -------------------------------------------
+
+
+class Refusing:
+    """Stands in for the network with one 403 to any request: what matters is the
+    error's chain, which no socket can show better."""
+
+    origin = "http://api.test:8080"
+    blocking = True
+
+    async def send(self, request: Request, auth: Mapping[str, str]) -> Response:
+        status = {"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}
+        return Response(403, "Forbidden", {}, json.dumps(status).encode())
+
+    def lines(
+        self, request: Request, auth: Mapping[str, str], max_line: int
+    ) -> AsyncGenerator[bytes, None]:
+        raise AssertionError("no watch here")
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("a 403 is final: no pause")
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_refused_write_keeps_no_request_body_in_its_chain() -> None:
     canary = "canary-retry-81c3"
-    body = json.dumps({"data": {"api_key": canary}}).encode()
-    request = httpx2.Request("POST", "https://127.0.0.1:1/api/v1/x", content=body)
-    status = {"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}
-    response = httpx2.Response(403, json=status, request=request)
-
-    async def refused() -> None:
-        raise ApiError(request=request, response=response)
-
-    retrier = Retrier(
-        RetryPolicy(), TransportStats(), server="s", context=None, pause=asyncio.sleep
+    endpoint = Endpoint(
+        server="http://api.test:8080",
+        proxy=None,
+        server_hostname=None,
+        ca=None,
+        insecure=False,
+        client_cert=None,
+        headers={"Authorization": f"Bearer token-{canary}"},
+        token_file=None,
+        plugin=None,
+        where="the test's kubeconfig",
     )
+    api = ApiClient(Refusing(), endpoint, policy=RetryPolicy())
+    body = json.dumps({"data": {"api_key": canary}}).encode()
+    request = Collection("/api/v1", "x", "secrets", "secrets").create("s", body)
     with pytest.raises(PermissionDenied) as caught:
-        await retrier.run(Operation("create", "x", "s"), lambda: translated(refused))
+        run_inline(api.call(request))
     assert caught.value.__context__ is None
     assert caught.value.__cause__ is None
     assert canary not in "".join(traceback.format_exception(caught.value))

@@ -1,16 +1,15 @@
-"""Choosing the Kubernetes transport by name, argument or NEBULA_CREDENTIAL_TRANSPORT."""
+"""Choosing the Kubernetes HTTP driver by name, argument or NEBULA_CREDENTIAL_TRANSPORT."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from nebula_credential.kubernetes.aiohttp_transport import AiohttpTransport
-from nebula_credential.kubernetes.blocking_transport import BlockingTransport
-from nebula_credential.kubernetes.lightkube_transport import LightkubeTransport
 
 from nebula_credential import ConfigurationError
-from nebula_credential.kubernetes import KubernetesSecretsProvider
+from nebula_credential.http.aio import AioDriver
+from nebula_credential.http.blocking import BlockingDriver
+from nebula_credential.kubernetes import KubernetesSecretsProvider, open_client
 from nebula_credential.kubernetes.api.clients import transport_name
 
 KUBECONFIG = """
@@ -24,9 +23,9 @@ current-context: x
 
 
 def test_the_argument_wins_then_the_variable_then_aiohttp() -> None:
-    env = {"NEBULA_CREDENTIAL_TRANSPORT": "lightkube"}
+    env = {"NEBULA_CREDENTIAL_TRANSPORT": "blocking"}
     assert transport_name("aiohttp", env) == "aiohttp"
-    assert transport_name(None, env) == "lightkube"
+    assert transport_name(None, env) == "blocking"
     assert transport_name(None, {"NEBULA_CREDENTIAL_TRANSPORT": " AIOHTTP "}) == "aiohttp"
     assert transport_name(None, {}) == "aiohttp"
 
@@ -34,29 +33,33 @@ def test_the_argument_wins_then_the_variable_then_aiohttp() -> None:
 def test_an_unknown_name_names_where_it_came_from() -> None:
     with pytest.raises(ConfigurationError, match=r"NEBULA_CREDENTIAL_TRANSPORT='httpx'"):
         transport_name(None, {"NEBULA_CREDENTIAL_TRANSPORT": "httpx"})
-    with pytest.raises(
-        ConfigurationError, match=r"transport='requests'.*aiohttp, blocking, lightkube"
-    ):
+    with pytest.raises(ConfigurationError, match=r"transport='requests'.*aiohttp, blocking$"):
         transport_name("requests", {})
+    with pytest.raises(ConfigurationError, match=r"transport='lightkube'"):
+        transport_name("lightkube", {})  # gone: named as unknown, not taken silently
 
 
 @pytest.mark.parametrize(
-    ("chosen", "kind"),
-    [
-        ("aiohttp", AiohttpTransport),
-        ("blocking", BlockingTransport),
-        ("lightkube", LightkubeTransport),
-    ],
+    ("chosen", "driver", "inline"),
+    [("aiohttp", AioDriver, False), ("blocking", BlockingDriver, True)],
 )
-async def test_the_provider_talks_through_the_chosen_transport(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str, kind: type
+async def test_the_provider_talks_through_the_chosen_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str, driver: type, inline: bool
 ) -> None:
     config = tmp_path / "config"
     config.write_text(KUBECONFIG)
     monkeypatch.setenv("NEBULA_CREDENTIAL_TRANSPORT", chosen)
     async with KubernetesSecretsProvider(kubeconfig=config) as provider:
-        assert isinstance(provider._transport, kind)
+        # Only the blocking driver lets the sync facade run calls on the caller's thread.
+        assert (provider.blocking() is not None) is inline
         assert provider.namespace == "team"
+    client = open_client(kubeconfig=config)
+    try:
+        assert isinstance(client.driver, driver)
+        assert client.blocking is inline
+        assert client.namespace == "team"
+    finally:
+        await client.close()
 
 
 @pytest.mark.parametrize(
@@ -71,7 +74,7 @@ async def test_blocking_gives_way_to_aiohttp_where_an_event_loop_is_needed(
     tmp_path: Path, user: str, cluster: str
 ) -> None:
     """Exec plugins run as asyncio subprocesses; TLS to an https:// proxy and then through
-    it to the server needs aiohttp: the blocking choice then takes the aiohttp transport,
+    it to the server needs aiohttp: the blocking choice then takes the aiohttp driver,
     and the sync facade its event loop."""
     config = tmp_path / "config"
     text = KUBECONFIG.replace("{token: t}", user)
@@ -79,8 +82,13 @@ async def test_blocking_gives_way_to_aiohttp_where_an_event_loop_is_needed(
         text.replace("insecure-skip-tls-verify: true", f"insecure-skip-tls-verify: true{cluster}")
     )
     async with KubernetesSecretsProvider(kubeconfig=config, transport="blocking") as provider:
-        assert isinstance(provider._transport, AiohttpTransport)
         assert provider.blocking() is None
+    client = open_client(kubeconfig=config, transport="blocking")
+    try:
+        assert isinstance(client.driver, AioDriver)
+        assert client.blocking is False
+    finally:
+        await client.close()
 
 
 def test_the_cli_follows_the_variable(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
