@@ -60,9 +60,9 @@ def credential(i: int) -> Credential:
     )
 
 
-def changed(fresh: Credential) -> Credential:
+def changed(held: Credential) -> Credential:
     """A changed copy of a stored credential (version 1), as a caller would hold it."""
-    return fresh.evolve(fields={"client_id": "Iv1.next"}, version=1)
+    return held.evolve(fields={"client_id": "Iv1.next"}, version=1)
 
 
 def _plain(stored: Credential) -> dict[str, Any]:
@@ -113,6 +113,9 @@ class Raw:
             "proxy": self.endpoint.proxy,
             "server_hostname": self.endpoint.server_hostname,
         }
+
+    def prepare(self, op: str) -> None:
+        """Its bodies are ready from the start."""
 
     async def http(self) -> aiohttp.ClientSession:
         if self._http is None:
@@ -182,10 +185,18 @@ class Ours:
     def __init__(self, kubeconfig: Path, namespace: str, count: int) -> None:
         self.provider = KubernetesSecretsProvider(namespace, kubeconfig=kubeconfig, timeout=30)
         self.fresh = [credential(i) for i in range(count)]
-        self.changed = [changed(c) for c in self.fresh]
+        self.stored: list[Credential | None] = [None] * count
+        self.changed: list[Credential] = []
+
+    def prepare(self, op: str) -> None:
+        """Before the updates (untimed): the stored credentials, changed, as a caller who
+        stored or read them holds them."""
+        if op == "update":
+            pairs = zip(self.stored, self.fresh, strict=True)
+            self.changed = [changed(stored or fresh) for stored, fresh in pairs]
 
     async def store(self, i: int) -> None:
-        await self.provider.store(self.fresh[i])
+        self.stored[i] = await self.provider.store(self.fresh[i])
 
     async def update(self, i: int) -> None:
         await self.provider.store(self.changed[i])
@@ -234,6 +245,8 @@ async def bench(args: argparse.Namespace, target: Target) -> None:
                     ]
                 )
                 totals = dict.fromkeys(names, (0.0, 0.0))
+                for client in clients.values():
+                    client.prepare(op)
                 for turn, indices in enumerate(chunks):
                     shift = (turn + round_) % len(names)
                     for name in names[shift:] + names[:shift]:

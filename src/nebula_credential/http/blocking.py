@@ -162,6 +162,10 @@ class BlockingDriver:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             conn.close()
             failure = self.no_reply(exc, phase, reused=reused)
+            if failure.stale:
+                # Closed by the server while idle (a timeout, a restart): the other idle
+                # ones likely were too, and each would cost an attempt.
+                self._drop_idle()
         if answer is None:
             assert failure is not None
             raise failure

@@ -145,7 +145,7 @@ class WatchState:
                 STOP,
                 error=ProviderUnavailable(
                     f"could not {op.describe()} at {self.site.server}: {why} "
-                    f"({self.failures - 1} times in a row); check the API server and any "
+                    f"({self.failures} times in a row); check the API server and any "
                     "proxy in between, then start the watch again"
                 ),
             )

@@ -36,10 +36,15 @@ def pointer(*parts: str) -> str:
     return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
+def patchable(credential: Credential) -> bool:
+    """Whether one patch can update ``credential``'s Secret (see the module docstring)."""
+    return credential.kind is not CredentialKind.GENERIC and credential.created_at is not None
+
+
 def update_patch(stored: Credential, secret: SecretObject, *, over_version: int) -> bytes | None:
     """The patch that writes ``secret`` (``stored`` encoded) over version ``over_version``
     of the same credential, or None when one patch cannot do it safely."""
-    if stored.kind is CredentialKind.GENERIC or stored.created_at is None:
+    if not patchable(stored):
         return None
     created = secret.annotations.get(ANN_CREATED)
     prefix = secret.labels.get(PREFIX_LABEL)

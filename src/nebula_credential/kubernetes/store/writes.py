@@ -25,7 +25,7 @@ from ...providers import next_revision
 from ..api.errors import AlreadyExists, Missing, StaleWrite
 from ..api.retry import RetryPolicy
 from ..api.transport import SecretTransport
-from ..model.json_patch import update_patch
+from ..model.json_patch import patchable, update_patch
 from ..model.mapping import (
     ANN_ID,
     PREVIOUS_KEY,
@@ -175,7 +175,7 @@ async def _patch(
     was); (None, False) when one patch cannot express it. A refused patch may still have
     landed when its first reply was lost: the caller checks what it reads next."""
     over = expected_version if expected_version is not None else credential.version
-    if over <= 0:
+    if over <= 0 or not patchable(credential):
         return None, False
     stored = next_revision(credential, None, current_version=over, expected_version=over)
     body = encode(stored, name, prefix=prefix, previous=kept)
