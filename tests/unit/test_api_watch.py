@@ -265,7 +265,7 @@ async def test_streams_closed_at_once_are_reopened_ever_more_slowly() -> None:
     await events(transport(driver, RetryPolicy(attempts=50, base_delay=0.2, max_delay=5.0)))
     assert len(driver.opened) == 51
     assert len([t for t in driver.opened_at if t < 10.0]) <= 8  # not ~1300 a second
-    assert len([t for t in driver.opened_at if t < 60.0]) <= 20
+    assert len([t for t in driver.opened_at if t < 60.0]) <= 28  # pauses of 2.5-5 s by then
 
 
 async def test_a_throttled_watch_waits_for_retry_after_before_reopening() -> None:
