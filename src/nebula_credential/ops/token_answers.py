@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .._hosts import is_loopback
 from ..domain import NotRotatable, RotationFailed, TokenEndpointUnreachable
@@ -20,6 +20,7 @@ from ..domain import NotRotatable, RotationFailed, TokenEndpointUnreachable
 MAX_ANSWER_BYTES: Final = 64 * 1024
 MAX_EXPIRES_IN: Final = 10**9
 _UNSAFE_URL: Final = re.compile(r"[\x00-\x20\x7f]")
+_UNSHOWN: Final = re.compile(r"[^\x21-\x7e]")
 _ERROR_CODE: Final = re.compile(r"[a-z0-9_.-]{1,40}")
 _RFC_CODES: Final = frozenset(
     {
@@ -168,12 +169,12 @@ def grant_of(data: dict[str, Any], method: str, where: str) -> TokenGrant:
 
 
 def failure_of(
-    status: int, data: dict[str, Any] | None, too_big: bool, where: str, request: RefreshRequest
+    status: int, data: dict[str, Any] | None, compressed: bool, where: str, request: RefreshRequest
 ) -> RotationFailed:
-    if too_big:
+    if compressed:
         return RotationFailed(
-            f"the token endpoint {where} answered HTTP {status} with more than "
-            f"{MAX_ANSWER_BYTES} bytes, or compressed; it is not a token endpoint",
+            f"the token endpoint {where} answered HTTP {status} compressed although "
+            "identity encoding was asked for; the answer was not read",
             error_code="invalid_response",
             status=status,
         )
@@ -205,9 +206,45 @@ def failure_of(
     )
 
 
-def rejects_client(status: int, data: dict[str, Any] | None, too_big: bool) -> bool:
+def oversized(where: str) -> RotationFailed:
+    return RotationFailed(
+        f"the token endpoint {where} answered with more than {MAX_ANSWER_BYTES} bytes; "
+        "it is not a token endpoint",
+        error_code="invalid_response",
+    )
+
+
+def redirected(status: int, location: str | None, url: str, where: str) -> RotationFailed:
+    """A 3xx: not followed (the grant would go where the endpoint says), shown with the
+    scheme and host it points to only."""
+    to = shown_origin(url, location) if location else None
+    target = f" to {to}" if to else ""
+    return RotationFailed(
+        f"the token endpoint {where} answered HTTP {status}, a redirect{target}; redirects "
+        "are not followed: set token_url to the endpoint's final https:// address",
+        error_code="invalid_response",
+        status=status,
+    )
+
+
+def shown_origin(url: str, location: str) -> str | None:
+    """``scheme://host[:port]`` of where ``location`` (relative to ``url``) points, as it
+    may be shown (no user, path or query, no control or non-ASCII characters), or None."""
+    try:
+        parts = urlsplit(urljoin(url, location))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host or parts.scheme not in ("http", "https"):
+        return None
+    host = _UNSHOWN.sub("?", host)
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def rejects_client(status: int, data: dict[str, Any] | None, unread: bool) -> bool:
     """The endpoint refused the client before looking at the grant (token not spent)."""
-    if too_big:
-        return False  # unread: it may say invalid_grant
+    if unread:
+        return False  # not read: it may say invalid_grant
     error = None if data is None else data.get("error")
     return error == "invalid_client" or (status == 401 and error is None)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import urllib.error
+import os
+import re
 import urllib.parse
-import urllib.request
 from typing import Any, Final
 
 from .._hosts import is_loopback
-from ..domain import Credential, ProviderUnavailable, ValidationError
+from ..domain import (
+    ConfigurationError,
+    Credential,
+    CredentialError,
+    ProviderUnavailable,
+    ValidationError,
+)
 from ..kubernetes.model.mapping import encode
 
 MAX_CERT_BYTES: Final = 64 * 1024
+_ACCEPT: Final = "application/x-pem-file"
+_USER_AGENT: Final = "nebula-credential/0.1 (http.client)"
+_UNSHOWN: Final = re.compile(r"[^\x21-\x7e]")
 
 
 def load_document(text: str, *, kind: str, source: str) -> dict[str, Any]:
@@ -51,25 +60,110 @@ def is_url(text: str) -> bool:
 
 
 def fetch_url(url: str, *, timeout: float = 10.0) -> bytes:
-    """GET a certificate over http(s). Plain http is accepted on loopback only."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
+    """GET a certificate over http(s), at most :data:`MAX_CERT_BYTES` of it.
+
+    Plain http is accepted on loopback only; a redirect is refused, not followed (the
+    next hop could be plain http elsewhere); the environment's ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` / ``NO_PROXY`` apply. Messages never show a user or password the
+    URL holds."""
+    from ..http.proxy import choose_proxy
+    from ..http.urls import shown_url
+
+    shown = shown_url(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        raise ValidationError(f"certificate URL {shown} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValidationError(f"certificate URL {shown} must be an https:// URL")
     if parts.scheme == "http" and not is_loopback(host):
         raise ValidationError(
             f"refusing to fetch a sealing certificate over plain http from {host}: an "
             "attacker on the path could swap it; use https or a file"
         )
-    request = urllib.request.Request(url, headers={"Accept": "application/x-pem-file"})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310
-            body: bytes = reply.read(MAX_CERT_BYTES + 1)
-    except urllib.error.HTTPError as exc:
+    proxy = choose_proxy(url, None, os.environ, "the certificate URL")
+    variable = f"{parts.scheme.upper()}_PROXY"
+    if proxy is not None and proxy.startswith("https:"):
+        raise ConfigurationError(
+            f"{variable} names an https:// proxy ({shown_url(proxy)}); fetching a "
+            "certificate goes through http:// proxies only: use one, or pass the "
+            "certificate as a file"
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    origin = f"{parts.scheme}://{netloc}" + (f":{port}" if port is not None else "")
+    target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    status, location, body = _get(origin, target, proxy, timeout, shown, variable)
+    if 300 <= status < 400:
+        to = _shown_origin(url, location) if location else None
+        raise ValidationError(
+            f"certificate URL {shown} redirects (HTTP {status})"
+            + (f" to {to}" if to else "")
+            + "; redirects are not followed: give the final https:// URL"
+        )
+    if not 200 <= status < 300:
         raise ProviderUnavailable(
-            f"certificate URL {url} answered HTTP {exc.code}; check the address"
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ProviderUnavailable(f"cannot fetch certificate from {url}: {reason}") from None
-    if len(body) > MAX_CERT_BYTES:
-        raise ValidationError(f"certificate from {url} is larger than {MAX_CERT_BYTES} bytes")
+            f"certificate URL {shown} answered HTTP {status}; check the address"
+        )
     return body
+
+
+def _get(
+    origin: str, target: str, proxy: str | None, timeout: float, shown: str, variable: str
+) -> tuple[int, str | None, bytes]:
+    """Status, ``Location`` and body of one GET; typed errors when there is no answer."""
+    import ssl
+
+    from ..http.blocking import BlockingDriver
+    from ..http.message import PROXY, TOO_LARGE, UNTRUSTED, NoReply, Request
+    from ..http.urls import shown_url
+    from ..providers.inline import run_inline
+
+    context = ssl.create_default_context()
+    driver = BlockingDriver(
+        origin, context=lambda: context, user_agent=_USER_AGENT, timeout=timeout, proxy=proxy
+    )
+    request = Request("GET", target, headers={"Accept": _ACCEPT}, max_body=MAX_CERT_BYTES)
+    failure: CredentialError | None = None
+    try:
+        reply = run_inline(driver.send(request, {}))
+    except NoReply as exc:
+        # Raised below, outside this handler: the driver's exception is not chained to ours.
+        if exc.kind == TOO_LARGE:
+            failure = ValidationError(
+                f"certificate from {shown} is larger than {MAX_CERT_BYTES} bytes"
+            )
+        elif exc.kind == PROXY and proxy is not None:
+            failure = ProviderUnavailable(
+                f"cannot fetch certificate from {shown}: the proxy {shown_url(proxy)} (from "
+                f"{variable}) failed ({exc.detail}); check the proxy, or exempt the host in "
+                "NO_PROXY"
+            )
+        else:
+            why = "its TLS certificate is not trusted: " if exc.kind == UNTRUSTED else ""
+            failure = ProviderUnavailable(
+                f"cannot fetch certificate from {shown}: {why}{exc.detail}"
+            )
+    finally:
+        run_inline(driver.close())
+    if failure is not None:
+        raise failure
+    return reply.status, reply.headers.get("Location"), reply.body
+
+
+def _shown_origin(url: str, location: str) -> str | None:
+    """``scheme://host[:port]`` of where ``location`` (relative to ``url``) points, as it
+    may be shown: no user, path or query, no control or non-ASCII characters; None when
+    it is not a URL."""
+    try:
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = _UNSHOWN.sub("?", parts.scheme)[:10] or "?"
+    host = _UNSHOWN.sub("?", host)[:255]
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
