@@ -217,19 +217,7 @@ def test_a_redirect_shows_only_the_scheme_and_host_it_points_to(
 
 @pytest.mark.parametrize(
     "framing",
-    [
-        "content-length",
-        "chunked",
-        pytest.param(
-            "until-close",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="http.blocking.BlockingDriver does not close an answer it refuses as "
-                "too large; one that ends with the connection is detached from it, so the "
-                "socket stays open until the garbage collector finds the NoReply's frames",
-            ),
-        ),
-    ],
+    ["content-length", "chunked", "until-close"],
 )
 def test_a_huge_answer_is_refused_at_the_cap_and_the_connection_dropped(
     serve: Callable[[Answer], Site], no_proxy_settings: pytest.MonkeyPatch, framing: str

@@ -152,6 +152,7 @@ class BlockingDriver:
                 failure = NoReply(
                     message.TOO_LARGE, f"an answer larger than {request.max_body} bytes", sent=True
                 )
+                reply.close()  # it holds the socket too, until garbage collection
                 conn.close()
             else:
                 answer = Response(reply.status, reply.reason or "", reply.headers, body)
@@ -226,7 +227,7 @@ def _read(reply: http.client.HTTPResponse, limit: int) -> bytes | None:
     if length is not None:
         return reply.read()
     data = bytearray()
-    while chunk := reply.read(_CHUNK):
+    while chunk := reply.read(min(_CHUNK, limit + 1 - len(data))):
         data += chunk
         if len(data) > limit:
             return None

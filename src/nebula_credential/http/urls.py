@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+from typing import Final
+from urllib.parse import urljoin, urlsplit
+
+_UNSHOWN: Final = re.compile(r"[^\x21-\x7e]")
 
 
 def shown_url(url: object) -> str:
@@ -27,3 +31,20 @@ def origin_and_path(url: str) -> tuple[str, str]:
     if parts.query:
         target += "?" + parts.query
     return f"{parts.scheme}://{parts.netloc}", target
+
+
+def shown_origin(url: str, location: str) -> str | None:
+    """``scheme://host[:port]`` of where ``location`` (relative to ``url``) points, as it
+    may be shown (a redirect's target): no user, path or query, no control or non-ASCII
+    characters; None when it is not a URL."""
+    try:
+        parts = urlsplit(urljoin(url, location))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = _UNSHOWN.sub("?", parts.scheme)[:10] or "?"
+    host = _UNSHOWN.sub("?", host)[:255]
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")

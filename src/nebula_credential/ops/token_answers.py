@@ -12,15 +12,15 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from .._hosts import is_loopback
 from ..domain import NotRotatable, RotationFailed, TokenEndpointUnreachable
+from ..http.urls import shown_origin
 
 MAX_ANSWER_BYTES: Final = 64 * 1024
 MAX_EXPIRES_IN: Final = 10**9
 _UNSAFE_URL: Final = re.compile(r"[\x00-\x20\x7f]")
-_UNSHOWN: Final = re.compile(r"[^\x21-\x7e]")
 _ERROR_CODE: Final = re.compile(r"[a-z0-9_.-]{1,40}")
 _RFC_CODES: Final = frozenset(
     {
@@ -225,21 +225,6 @@ def redirected(status: int, location: str | None, url: str, where: str) -> Rotat
         error_code="invalid_response",
         status=status,
     )
-
-
-def shown_origin(url: str, location: str) -> str | None:
-    """``scheme://host[:port]`` of where ``location`` (relative to ``url``) points, as it
-    may be shown (no user, path or query, no control or non-ASCII characters), or None."""
-    try:
-        parts = urlsplit(urljoin(url, location))
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if not host or parts.scheme not in ("http", "https"):
-        return None
-    host = _UNSHOWN.sub("?", host)
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def rejects_client(status: int, data: dict[str, Any] | None, unread: bool) -> bool:

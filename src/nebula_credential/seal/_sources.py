@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import urllib.parse
 from typing import Any, Final
 
@@ -15,12 +14,12 @@ from ..domain import (
     ProviderUnavailable,
     ValidationError,
 )
+from ..http.urls import shown_origin
 from ..kubernetes.model.mapping import encode
 
 MAX_CERT_BYTES: Final = 64 * 1024
 _ACCEPT: Final = "application/x-pem-file"
 _USER_AGENT: Final = "nebula-credential/0.1 (http.client)"
-_UNSHOWN: Final = re.compile(r"[^\x21-\x7e]")
 
 
 def load_document(text: str, *, kind: str, source: str) -> dict[str, Any]:
@@ -96,7 +95,7 @@ def fetch_url(url: str, *, timeout: float = 10.0) -> bytes:
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     status, location, body = _get(origin, target, proxy, timeout, shown, variable)
     if 300 <= status < 400:
-        to = _shown_origin(url, location) if location else None
+        to = shown_origin(url, location) if location else None
         raise ValidationError(
             f"certificate URL {shown} redirects (HTTP {status})"
             + (f" to {to}" if to else "")
@@ -150,20 +149,3 @@ def _get(
     if failure is not None:
         raise failure
     return reply.status, reply.headers.get("Location"), reply.body
-
-
-def _shown_origin(url: str, location: str) -> str | None:
-    """``scheme://host[:port]`` of where ``location`` (relative to ``url``) points, as it
-    may be shown: no user, path or query, no control or non-ASCII characters; None when
-    it is not a URL."""
-    try:
-        parts = urllib.parse.urlsplit(urllib.parse.urljoin(url, location))
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if not host:
-        return None
-    scheme = _UNSHOWN.sub("?", parts.scheme)[:10] or "?"
-    host = _UNSHOWN.sub("?", host)[:255]
-    host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
