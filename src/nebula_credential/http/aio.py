@@ -68,6 +68,7 @@ class AioDriver:
         self._retired: list[aiohttp.ClientSession] = []
         self._closing: set[asyncio.Future[None]] = set()
         self._auth: Mapping[str, str] = {}
+        self._auth_seen: Mapping[str, str] | None = None  # the last mapping given
 
     def _session_for(self, auth: Mapping[str, str]) -> aiohttp.ClientSession:
         """The session for the current TLS context, sending ``auth`` from now on.
@@ -78,13 +79,14 @@ class AioDriver:
         """
         context = self._context()
         session = self._session
-        if auth != self._auth:
+        if auth is not self._auth_seen and auth != self._auth:
             if session is not None:
                 defaults = session.headers
                 for key in self._auth.keys() - auth.keys():
                     defaults.pop(key, None)
                 defaults.update(auth)
             self._auth = dict(auth)
+        self._auth_seen = auth
         if session is not None and context is self._ssl:
             return session
         if session is not None:
@@ -233,10 +235,9 @@ class AioDriver:
 async def _read(reply: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The body, or None when it is longer than ``limit`` (not read past it)."""
     length = reply.content_length
-    if length is not None and length <= limit and not reply.headers.get("Content-Encoding"):
-        return await reply.read()
-    if length is not None and length > limit and not reply.headers.get("Content-Encoding"):
-        return None
+    if length is not None and "Content-Encoding" not in reply.headers:
+        # Declared and not compressed: what is read is what was declared.
+        return await reply.read() if length <= limit else None
     data = bytearray()
     while chunk := await reply.content.read(_CHUNK):
         data += chunk

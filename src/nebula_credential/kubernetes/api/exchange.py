@@ -83,7 +83,7 @@ class ApiClient:
         kind = "blocking" if self.blocking else "aiohttp"
         return f"ApiClient(server={self.site.server!r}, namespace={self.namespace!r}, {kind})"
 
-    async def auth(self, request: ApiRequest) -> dict[str, str]:
+    async def auth(self, request: ApiRequest) -> Mapping[str, str]:
         """The credentials to send now; ConfigurationError when they cannot be had."""
         try:
             return await self.endpoint.headers()

@@ -91,7 +91,7 @@ class Endpoint:
         (a new client certificate from an exec plugin); ``False`` for ``http://``."""
         return self._ssl
 
-    async def headers(self) -> dict[str, str]:
+    async def headers(self) -> Mapping[str, str]:
         """The ``Authorization`` header (if any) for the next request."""
         if self._token_file is not None:
             return {"Authorization": f"Bearer {self._token_file.token()}"}
@@ -104,7 +104,7 @@ class Endpoint:
             if issued.token is not None:
                 return {"Authorization": f"Bearer {issued.token}"}
             return {}
-        return dict(self._static)
+        return self._static  # the same object each time: callers do not change it
 
     async def unauthorized(self) -> bool:
         """After a 401: forget cached credentials; True when one retry may succeed."""

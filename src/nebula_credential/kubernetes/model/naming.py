@@ -78,6 +78,7 @@ def legacy_secret_name(prefix: str, credential_id: str) -> str:
     return _name(prefix, credential_id, LEGACY_NAME_HASH_CHARS)
 
 
+@functools.lru_cache(maxsize=4096)  # every read, write and list item asks, some twice
 def candidate_names(prefix: str, credential_id: str) -> tuple[str, ...]:
     """Where ``credential_id`` may live: its name, then its legacy name when different."""
     name = secret_name(prefix, credential_id)
