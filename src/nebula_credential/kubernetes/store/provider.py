@@ -132,8 +132,8 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
 
     async def retrieve(self, credential_id: str) -> Credential | None:
         cid = CredentialId(credential_id)
+        found = await self._locate(cid)
         try:
-            found = await self._locate(cid)
             return None if found is None else self._read(found, cid)
         except CredentialError as exc:
             _about(exc, cid)
@@ -142,25 +142,24 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
     async def retrieve_previous(self, credential_id: str) -> Credential | None:
         """The version kept under ``nebula-credential.previous`` in the credential's Secret."""
         cid = CredentialId(credential_id)
+        found = await self._locate(cid)
+        if found is None or not is_managed(found):
+            return None
         try:
-            found = await self._locate(cid)
-            if found is None or not is_managed(found):
-                return None
             return decode_previous(found, self.namespace, cid)
         except CredentialError as exc:
             _about(exc, cid)
             raise
 
     async def exists(self, credential_id: str) -> bool:
-        cid = CredentialId(credential_id)
+        return await self._locate(CredentialId(credential_id)) is not None
+
+    async def _locate(self, cid: CredentialId) -> SecretObject | None:
         try:
-            return await self._locate(cid) is not None
+            return await locate(self._transport, self.prefix, cid)
         except CredentialError as exc:
             _about(exc, cid)
             raise
-
-    async def _locate(self, cid: CredentialId) -> SecretObject | None:
-        return await locate(self._transport, self.prefix, cid)
 
     async def read_secret(
         self,
@@ -262,11 +261,9 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         A Secret at the credential's name that nebula-credential did not write, or that
         holds another id or another prefix's credential, is refused unless ``force``.
         """
-        return (
-            await self.force_delete(credential_id) is not None
-            if force
-            else (await self._delete(CredentialId(credential_id), force=False) is not None)
-        )
+        if force:
+            return await self.force_delete(credential_id) is not None
+        return await self._delete(CredentialId(credential_id), force=False) is not None
 
     async def force_delete(self, credential_id: str) -> str | None:
         """Delete whatever Secret is at the credential's name; says what it was."""
