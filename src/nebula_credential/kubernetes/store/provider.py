@@ -9,13 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 import msgspec
 
-from ...domain import (
-    Credential,
-    CredentialError,
-    CredentialId,
-    CredentialKind,
-    InvalidCredential,
-)
+from ...domain import Credential, CredentialError, CredentialId, CredentialKind, InvalidCredential
 from ...providers import (
     BlockingAccess,
     Change,
@@ -27,11 +21,7 @@ from ...providers import (
 from ..api.opening import transport_for
 from ..api.retry import RetryPolicy, TransportStats
 from ..api.transport import SecretTransport
-from ..model.mapping import (
-    ANN_ID,
-    decode_previous,
-    is_managed,
-)
+from ..model.mapping import ANN_ID, decode_previous, is_managed
 from ..model.naming import MANAGED_BY, MANAGER, check_namespace, check_prefix, secret_name
 from ..model.objects import SecretObject
 from .deletes import delete_credential, describe
