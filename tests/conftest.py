@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,36 @@ def cli(tmp_path: Path) -> RunCli:
         )
 
     return run
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., object]]:
+    """``serve(answer)`` starts a ``loopback_sites.Site``; all are stopped after the test."""
+    from loopback_sites import Site
+
+    started: list[Site] = []
+
+    def start(answer: Callable[..., None]) -> Site:
+        started.append(Site(answer))
+        return started[-1]
+
+    yield start
+    for site in started:
+        site.stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound, noted, closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment without any proxy setting, for the test to set its own."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch

@@ -38,15 +38,6 @@ async def failure(request: RefreshRequest, *, limit: float = 10.0) -> RotationFa
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound, noted, closed."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
 def silent_port() -> Iterator[int]:
     """A loopback port whose kernel completes the TCP handshake and takes the bytes sent,
     while nobody ever reads or answers them."""

@@ -6,81 +6,18 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import socket
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from oauth_server import AuthServer
 
+from loopback_sites import Answer, Site
 from nebula_credential import RotationFailed, TokenEndpointUnreachable
 from nebula_credential.ops.token_endpoint import RefreshRequest, refresh
 
 SECRET = "client-secret-canary-5c1e"  # the fixture's secret for client "app"
-PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY")
-Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
-
-
-class Site:
-    """A real HTTP/1.1 server on 127.0.0.1 answering POSTs with ``answer``; requests are
-    counted by their target (an absolute URL when it is asked as a proxy)."""
-
-    def __init__(self, answer: Answer) -> None:
-        site = self
-        self.hits: Counter[str] = Counter()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                site.hits[self.path] += 1
-                answer(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Answer], Site]]:
-    started: list[Site] = []
-
-    def start(answer: Answer) -> Site:
-        started.append(Site(answer))
-        return started[-1]
-
-    yield start
-    for site in started:
-        site.stop()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """The environment without any proxy setting, to set the test's own."""
-    for name in (*PROXY_VARIABLES, "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound, noted, closed."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 REFRESH = "rt-canary-7f3a9c2e41d0"
@@ -138,7 +75,7 @@ def forward(handler: http.server.BaseHTTPRequestHandler) -> None:
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 async def test_a_redirect_is_reported_and_its_target_gets_nothing(
-    auth: AuthServer, serve: Callable[[Answer], Site], env: pytest.MonkeyPatch, status: int
+    auth: AuthServer, serve: Callable[[Answer], Site], no_proxy_env: pytest.MonkeyPatch, status: int
 ) -> None:
     site = serve(redirect(auth.token_url(), status))
     error = await failure(ask(f"{site.url}/token", token=auth.grant("app")))
@@ -168,7 +105,7 @@ async def test_a_redirect_is_reported_and_its_target_gets_nothing(
     ],
 )
 async def test_a_redirect_shows_only_the_scheme_and_host_it_points_to(
-    serve: Callable[[Answer], Site], env: pytest.MonkeyPatch, location: str, shown: str
+    serve: Callable[[Answer], Site], no_proxy_env: pytest.MonkeyPatch, location: str, shown: str
 ) -> None:
     site = serve(redirect(location, 307))
     error = await failure(ask(f"{site.url}/token"))
@@ -183,17 +120,20 @@ async def test_a_redirect_shows_only_the_scheme_and_host_it_points_to(
 
 
 async def test_the_environments_proxy_is_used_and_no_proxy_exempts(
-    auth: AuthServer, serve: Callable[[Answer], Site], env: pytest.MonkeyPatch, closed_port: int
+    auth: AuthServer,
+    serve: Callable[[Answer], Site],
+    no_proxy_env: pytest.MonkeyPatch,
+    closed_port: int,
 ) -> None:
     proxy = serve(forward)
-    env.setenv("HTTP_PROXY", proxy.url)
+    no_proxy_env.setenv("HTTP_PROXY", proxy.url)
     grant = await refresh(ask(auth.token_url(), token=auth.grant("app")))
     assert grant.access_token == auth.issued[-1]["access_token"]
     assert proxy.hits == Counter({auth.token_url(): 1})
     assert auth.hits["/token"] == 1
     # NO_PROXY names the host: straight there, although the proxy is dead.
-    env.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
-    env.setenv("NO_PROXY", "localhost,127.0.0.1")
+    no_proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
+    no_proxy_env.setenv("NO_PROXY", "localhost,127.0.0.1")
     grant = await refresh(ask(auth.token_url(), token=auth.grant("app")))
     assert grant.access_token == auth.issued[-1]["access_token"]
     assert auth.hits["/token"] == 2
@@ -201,11 +141,11 @@ async def test_the_environments_proxy_is_used_and_no_proxy_exempts(
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
 async def test_a_dead_proxy_is_named_and_the_request_was_not_sent(
-    auth: AuthServer, env: pytest.MonkeyPatch, closed_port: int, scheme: str
+    auth: AuthServer, no_proxy_env: pytest.MonkeyPatch, closed_port: int, scheme: str
 ) -> None:
     variable = f"{scheme.upper()}_PROXY"
-    env.setenv(variable, f"http://puser:ppass-canary@127.0.0.1:{closed_port}")
-    env.setenv("NO_PROXY", "example.com")  # not this host
+    no_proxy_env.setenv(variable, f"http://puser:ppass-canary@127.0.0.1:{closed_port}")
+    no_proxy_env.setenv("NO_PROXY", "example.com")  # not this host
     url = auth.token_url().replace("http://", f"{scheme}://")
     error = await failure(ask(url))
     assert isinstance(error, TokenEndpointUnreachable)

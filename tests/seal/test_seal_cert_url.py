@@ -7,90 +7,29 @@ from __future__ import annotations
 import gc
 import http.client
 import http.server
-import socket
 import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from seal_keys import self_signed
 
+from loopback_sites import PROXY_VARIABLES, Answer, Site
 from nebula_credential.domain import ProviderUnavailable, ValidationError
 from nebula_credential.seal import fetch_url, load_certificate
 from nebula_credential.seal._sources import MAX_CERT_BYTES
 
-Answer = Callable[[http.server.BaseHTTPRequestHandler], None]
 HUGE = 256 * 1024 * 1024  # what an endless answer would send at most, if nobody hung up
 BLOCK = 64 * 1024
-PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY")
-
-
-class Site:
-    """A real HTTP/1.1 server on 127.0.0.1; ``answer`` writes each reply. Requests are
-    counted by their request target (an absolute URL when it is asked as a proxy)."""
-
-    def __init__(self, answer: Answer) -> None:
-        site = self
-        self.hits: Counter[str] = Counter()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                site.hits[self.path] += 1
-                answer(self)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Answer], Site]]:
-    started: list[Site] = []
-
-    def start(answer: Answer) -> Site:
-        started.append(Site(answer))
-        return started[-1]
-
-    yield start
-    for site in started:
-        site.stop()
 
 
 @pytest.fixture
 def pem(controller_key: rsa.RSAPrivateKey) -> bytes:
     return self_signed(controller_key)
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound, noted, closed."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*PROXY_VARIABLES, "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
 
 
 def body(data: bytes, status: int = 200) -> Answer:
@@ -134,7 +73,7 @@ def forward(handler: http.server.BaseHTTPRequestHandler) -> None:
 
 
 def test_a_certificate_url_is_fetched(
-    serve: Callable[[Answer], Site], pem: bytes, no_proxy_settings: pytest.MonkeyPatch
+    serve: Callable[[Answer], Site], pem: bytes, no_proxy_env: pytest.MonkeyPatch
 ) -> None:
     site = serve(body(pem))
     fetched = fetch_url(f"{site.url}/v1/cert.pem")
@@ -144,14 +83,14 @@ def test_a_certificate_url_is_fetched(
 
 
 def test_an_answer_of_exactly_the_cap_is_accepted(
-    serve: Callable[[Answer], Site], no_proxy_settings: pytest.MonkeyPatch
+    serve: Callable[[Answer], Site], no_proxy_env: pytest.MonkeyPatch
 ) -> None:
     site = serve(body(b"x" * MAX_CERT_BYTES))
     assert len(fetch_url(f"{site.url}/cert.pem")) == MAX_CERT_BYTES
 
 
 def test_an_error_status_is_unavailable_and_never_shows_the_urls_password(
-    serve: Callable[[Answer], Site], no_proxy_settings: pytest.MonkeyPatch
+    serve: Callable[[Answer], Site], no_proxy_env: pytest.MonkeyPatch
 ) -> None:
     site = serve(body(b"gone", 404))
     url = site.url.replace("http://", "http://user-canary:pw-canary@") + "/cert.pem"
@@ -166,7 +105,7 @@ def test_an_error_status_is_unavailable_and_never_shows_the_urls_password(
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_refused_and_its_target_never_asked(
-    serve: Callable[[Answer], Site], pem: bytes, no_proxy_settings: pytest.MonkeyPatch, status: int
+    serve: Callable[[Answer], Site], pem: bytes, no_proxy_env: pytest.MonkeyPatch, status: int
 ) -> None:
     target = serve(body(pem))
     moved = target.url.replace("127.0.0.1", "localhost") + "/cert.pem"  # loopback, plain http
@@ -196,7 +135,7 @@ def test_a_redirect_is_refused_and_its_target_never_asked(
 )
 def test_a_redirect_shows_only_the_scheme_and_host_it_points_to(
     serve: Callable[[Answer], Site],
-    no_proxy_settings: pytest.MonkeyPatch,
+    no_proxy_env: pytest.MonkeyPatch,
     location: str,
     shown: str | None,
 ) -> None:
@@ -220,7 +159,7 @@ def test_a_redirect_shows_only_the_scheme_and_host_it_points_to(
     ["content-length", "chunked", "until-close"],
 )
 def test_a_huge_answer_is_refused_at_the_cap_and_the_connection_dropped(
-    serve: Callable[[Answer], Site], no_proxy_settings: pytest.MonkeyPatch, framing: str
+    serve: Callable[[Answer], Site], no_proxy_env: pytest.MonkeyPatch, framing: str
 ) -> None:
     """256 MiB on offer, declared, chunked or until the connection closes: the client
     reads no more than the cap allows and hangs up, and the server's writes fail long
@@ -277,18 +216,18 @@ def test_a_huge_answer_is_refused_at_the_cap_and_the_connection_dropped(
 def test_the_environments_proxy_is_used_and_no_proxy_exempts(
     serve: Callable[[Answer], Site],
     pem: bytes,
-    no_proxy_settings: pytest.MonkeyPatch,
+    no_proxy_env: pytest.MonkeyPatch,
     closed_port: int,
 ) -> None:
     origin = serve(body(pem))
     proxy = serve(forward)
-    no_proxy_settings.setenv("HTTP_PROXY", proxy.url)
+    no_proxy_env.setenv("HTTP_PROXY", proxy.url)
     assert fetch_url(f"{origin.url}/cert.pem") == pem
     assert proxy.hits == Counter({f"{origin.url}/cert.pem": 1})
     assert origin.hits == Counter({"/cert.pem": 1})
     # NO_PROXY names the host: straight there, although the proxy is dead.
-    no_proxy_settings.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
-    no_proxy_settings.setenv("NO_PROXY", "127.0.0.1")
+    no_proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
+    no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
     assert fetch_url(f"{origin.url}/cert.pem") == pem
     assert origin.hits == Counter({"/cert.pem": 2})
 
@@ -297,15 +236,15 @@ def test_the_environments_proxy_is_used_and_no_proxy_exempts(
 def test_a_dead_proxy_is_named_as_the_failure(
     serve: Callable[[Answer], Site],
     pem: bytes,
-    no_proxy_settings: pytest.MonkeyPatch,
+    no_proxy_env: pytest.MonkeyPatch,
     closed_port: int,
     scheme: str,
 ) -> None:
     origin = serve(body(pem))
     variable = f"{scheme.upper()}_PROXY"
     # A user and password in the proxy URL are never shown.
-    no_proxy_settings.setenv(variable, f"http://puser:ppass-canary@127.0.0.1:{closed_port}")
-    no_proxy_settings.setenv("NO_PROXY", "example.com")  # not this host
+    no_proxy_env.setenv(variable, f"http://puser:ppass-canary@127.0.0.1:{closed_port}")
+    no_proxy_env.setenv("NO_PROXY", "example.com")  # not this host
     url = origin.url.replace("http://", f"{scheme}://") + "/cert.pem"
     with pytest.raises(ProviderUnavailable) as caught:
         fetch_url(url)

@@ -2,8 +2,8 @@
 
 An update whose version is known needs no read first: the patch's ``test`` operations
 check, on the server and in the same write, everything the read-then-replace path
-checks on the Secret it read -- the managed-by label, the prefix label, the id, version
-and created-at annotations and the kind label -- and the API server applies the rest
+checks on the Secret it read -- its type, the managed-by label, the prefix label, the
+id, version and created-at annotations and the kind label -- and the API server applies the rest
 only when every test holds (on failure it answers 422 and nothing changes). Then the
 labels and annotations are set whole, each data key of the new credential is set, and
 each secret field of the kind the credential no longer has is removed (``add`` then
@@ -51,6 +51,9 @@ def update_patch(stored: Credential, secret: SecretObject, *, over_version: int)
     if created is None or prefix is None:
         return None
     tests = (
+        # A Secret of another type (tls, basic-auth) is refused by the replace that
+        # would follow a read: its type cannot change. Not written into here either.
+        ("/type", secret.type),
         (pointer("metadata", "labels", MANAGED_BY), MANAGER),
         (pointer("metadata", "labels", PREFIX_LABEL), prefix),
         (pointer("metadata", "labels", KIND_LABEL), stored.kind.value),
