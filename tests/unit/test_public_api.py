@@ -73,7 +73,20 @@ def test_importing_the_package_does_not_load_heavy_backends() -> None:
     import subprocess
     import sys
 
-    heavy = ("lightkube", "cryptography", "yaml", "rich", "authlib", "httpx2")
+    heavy = ("aiohttp", "cryptography", "yaml", "rich", "authlib", "asyncio")
     code = f"import sys, nebula_credential; print(sorted(set({heavy!r}) & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_package_depends_on_one_http_client() -> None:
+    """What ``pip install nebula-credential`` pulls: aiohttp is the one HTTP client."""
+    from importlib.metadata import requires
+
+    names = {
+        req.split(";")[0].split("[")[0].split(">")[0].split("<")[0].split("=")[0].strip().lower()
+        for req in requires("nebula-credential") or []
+        if "extra ==" not in req
+    }
+    assert "aiohttp" in names
+    assert names.isdisjoint({"lightkube", "httpx", "httpx2", "requests", "kubernetes", "urllib3"})
