@@ -101,3 +101,22 @@ async def test_the_cache_follows_changes_across_an_api_server_restart(
             # longer reaches back that far) started over once after 410 Gone.
             assert cache.stats.resyncs in (1, 2)
             assert cache.stats.watch_lost == 1
+
+
+async def test_a_role_without_watch_ends_the_feed_instead_of_listing_forever(
+    control_plane: ControlPlane,
+) -> None:
+    """A Role granting get and list but not watch: the feed stops at the first 403 and the
+    cache says so once; it does not LIST again every few seconds."""
+    namespace = new_namespace(control_plane, "nowatch")
+    reader = control_plane.identity(namespace, ["get", "list", "create"])
+    inner = provider_for(control_plane, namespace, kubeconfig=reader.kubeconfig)
+    async with asyncio.timeout(60), CachingProvider(inner) as cache:
+        await cache.store(Credential("svc", "api_key", {"api_key": "k"}))
+        await cache.get("svc")
+        await until(lambda: cache.stats.watch_lost == 1, 10, "the feed gave up")
+        requests = inner.stats.requests
+        await asyncio.sleep(3)  # the feed's own backoff tops out at 2 s
+        assert inner.stats.requests == requests
+        assert not cache.stats.watching
+        assert (await cache.get("svc")).reveal("api_key") == "k"  # the TTL still serves

@@ -4,7 +4,9 @@ A list gives the resourceVersion to start from, so nothing after it is missed. A
 dropped connection or a restarted API server resumes the watch from the last version
 seen (the server replays what happened meanwhile); a version too old to resume (HTTP
 410 Gone) starts over from a fresh list and tells the consumer to forget everything.
-Reconnection backs off up to two seconds and goes on until the consumer closes the feed.
+Reconnection backs off up to two seconds and goes on until the consumer closes the feed;
+a refusal that asking again cannot cure (403, a second 401, a configuration error) ends
+the feed with that error.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from contextlib import aclosing
 from typing import Final
 
 from ..._log import get_logger
-from ...domain import CredentialError
+from ...domain import (
+    AuthenticationError,
+    ConfigurationError,
+    CredentialError,
+    PermissionDenied,
+)
 from ...providers import Change
 from ..api.errors import Gone
 from ..api.transport import SecretTransport
@@ -60,6 +67,11 @@ async def change_feed(
             logger.info("watch on secrets in %s expired; starting over", where)
             version = None
             continue
+        except (PermissionDenied, AuthenticationError, ConfigurationError) as exc:
+            # Asking again cannot help (a Role without 'watch', refused credentials):
+            # the consumer learns it at once instead of a LIST every two seconds forever.
+            logger.warning("the watch on secrets in %s cannot go on: %s", where, exc)
+            raise
         except CredentialError as exc:
             failures += 1
             if failures == 1:
