@@ -40,6 +40,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nebula_credential import Credential, LocalStorageProvider, SyncCredentialProvider
 
 IDS = 50
+K8S_GET = "nebula-credential get ID (kubernetes)"
+FLOOR = "floor: typer+yaml+http.client GET"
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -188,9 +190,9 @@ def cli_cold_start(directory: Path, kubeconfig: Path | None, rounds: int) -> Non
         k8s = [exe, "--provider", "kubernetes", "--kubeconfig", str(kubeconfig), "--namespace", ns]
         run_ok([*k8s, *store[1:]], env, stdin="k")
         secret = run_ok([*kubectl, "-n", ns, "get", "secret", "-o", "name"], env).split()[0]
-        commands["nebula-credential get ID (kubernetes)"] = [*k8s, "get", "cold"]
+        commands[K8S_GET] = [*k8s, "get", "cold"]
         floor = [sys.executable, str(Path(__file__).with_name("cli_floor.py")), str(kubeconfig)]
-        commands["floor: typer+yaml+http.client GET"] = [*floor, ns, secret.split("/")[-1]]
+        commands[FLOOR] = [*floor, ns, secret.split("/")[-1]]
         commands["kubectl get secret NAME"] = [*kubectl, "-n", ns, "get", secret]
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for argv in commands.values():  # warm-up: compiled modules written, caches filled
@@ -205,6 +207,14 @@ def cli_cold_start(directory: Path, kubeconfig: Path | None, rounds: int) -> Non
     print(f"(b) CLI cold start, {rounds} interleaved rounds; ratios to {against} (target <=2x)")
     for name, values in samples.items():
         report(name, values, base if name.startswith(("nebula", "floor")) else None, digits=1)
+    ours, floor_runs = samples.get(K8S_GET), samples.get(FLOOR)
+    if ours and floor_runs:
+        paired = [a / b for a, b in zip(ours, floor_runs, strict=True)]
+        print(
+            f"  kubernetes get / floor (target <=1.1x): ratio of p50s "
+            f"{statistics.median(ours) / statistics.median(floor_runs):4.2f}x, "
+            f"median of per-round ratios {statistics.median(paired):4.2f}x"
+        )
 
 
 def main() -> None:
