@@ -50,8 +50,19 @@ def body_bytes(secret: SecretObject) -> int:
     return sum(len(k) + len(v.encode()) + 6 for k, v in pairs) + len(secret.name)
 
 
+def _characters(secret: SecretObject) -> int:
+    maps = (secret.labels, secret.annotations, secret.data)
+    return sum(sum(map(len, m)) + sum(map(len, m.values())) for m in maps) + len(secret.name)
+
+
 def check_object_size(secret: SecretObject, credential_id: str) -> None:
     """PayloadTooLarge when the Secret would exceed what the cluster stores."""
+    # At most 4 bytes per character, each key once more in managedFields: a Secret far
+    # below the limits (nearly all of them) needs no closer count.
+    keys = len(secret.labels) + len(secret.annotations) + len(secret.data)
+    rough = METADATA_ALLOWANCE + 6 * _characters(secret) + (MANAGED_FIELD_BYTES + 6) * keys
+    if rough <= min(MAX_STORED_BYTES, MAX_BODY_BYTES):
+        return
     stored, body = stored_bytes(secret), body_bytes(secret)
     if stored <= MAX_STORED_BYTES and body <= MAX_BODY_BYTES:
         return
