@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-# lightkube costs ~200 ms to import: load the Kubernetes provider only when asked for.
+# The HTTP stack costs tens of ms to import: load the Kubernetes provider only when asked.
 # The local store (sqlite3, cryptography), the cache and the pod readers (asyncio, the
 # Secret mapping) load on first use as well: each command of the CLI imports only what
 # it uses, and the blocking local store never imports asyncio.

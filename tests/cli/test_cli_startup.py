@@ -26,11 +26,8 @@ NOT_FOR_THE_LOCAL_STORE = (
     "asyncio",
     "logging",
     "yaml",
-    "lightkube",
     "aiohttp",
-    "httpx",
-    "httpx2",
-    "httpcore",
+    "nebula_credential.http",
     "prometheus_client",
     "rich.progress",
     "rich.markdown",
@@ -49,7 +46,7 @@ NOT_FOR_THE_LOCAL_STORE = (
 CANARY = "canary-startup-5e0c"
 # What a Kubernetes command through the sync facade needs of that: the provider on its
 # blocking transport and YAML (kubeconfig files); no event loop and no aiohttp.
-_KUBERNETES_GET = ("yaml", "nebula_credential.kubernetes")
+_KUBERNETES_GET = ("yaml", "nebula_credential.kubernetes", "nebula_credential.http")
 
 
 # Runs the console script as its own process would, then lists sys.modules at exit.
@@ -194,6 +191,7 @@ def test_kubernetes_commands_import_neither_the_local_store_nor_an_event_loop(
     scope = ("--provider", "kubernetes", "--kubeconfig", kubeconfig, "--namespace", namespace)
     not_needed = ("sqlite3", "cryptography", "nebula_credential.local", "rich")
     others = tuple(p for p in NOT_FOR_THE_LOCAL_STORE if not p.startswith(_KUBERNETES_GET))
+    others += ("nebula_credential.http.aio",)  # the blocking driver serves one-shot commands
     store = ("store", "svc", "--kind", "api_key", "--field", "api_key=-")
     for args, code, expected in [
         (("get", "absent"), 3, "absent"),

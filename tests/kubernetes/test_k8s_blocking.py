@@ -49,7 +49,7 @@ with SyncKubernetesSecretsProvider(
         "absent": store.retrieve("svc") is None,
         "threads": threading.active_count(),
         "modules": sorted(
-            m for m in ("asyncio", "aiohttp", "lightkube", "httpx2") if m in sys.modules
+            m for m in ("asyncio", "aiohttp", "nebula_credential.http.aio") if m in sys.modules
         ),
     }
 print(json.dumps(seen))

@@ -1,5 +1,5 @@
 """Every kubeconfig form through KubernetesSecretsProvider (store, then retrieve) on both
-transports: the default aiohttp one and ``transport="lightkube"``."""
+drivers: the default aiohttp one and the blocking one."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("lightkube", "httpx", "httpx2", "httpcore", "cryptography", "yaml", "rich")
+HEAVY = ("aiohttp", "http.client", "nebula_credential.http", "cryptography", "yaml", "rich")
 
 
 def _loaded(code: str) -> str:

@@ -1,4 +1,4 @@
-"""The Secret mapping is cheap to import: no lightkube, no HTTP stack.
+"""The Secret mapping is cheap to import: no HTTP stack.
 
 Pod readers, manifests and sealing need Secret names and the keys <-> fields mapping,
 not a Kubernetes client. import-linter forbids the imports statically; this checks what
@@ -16,7 +16,13 @@ import yaml
 
 import nebula_credential.kubernetes as kubernetes
 
-HTTP_STACK = ("lightkube", "httpx", "httpx2", "httpcore", "httpcore2")
+HTTP_STACK = (
+    "aiohttp",
+    "asyncio",
+    "http.client",
+    "nebula_credential.http.aio",
+    "nebula_credential.http.blocking",
+)
 
 
 @pytest.mark.parametrize(
@@ -48,9 +54,9 @@ def test_every_lazy_export_resolves() -> None:
 
 
 # Whatever the kubeconfig holds, a Kubernetes command first resolves it and builds its
-# endpoint; none of these may load on that path (lightkube and asyncio alone cost tens of
+# endpoint; none of these may load on that path (aiohttp and asyncio alone cost tens of
 # milliseconds of every `nebula-credential get`).
-NOT_FOR_RESOLVING = ("lightkube", "httpx", "httpx2", "aiohttp", "asyncio")
+NOT_FOR_RESOLVING = ("aiohttp", "asyncio", "nebula_credential.http.aio")
 
 
 def test_resolving_a_kubeconfig_and_its_endpoint_loads_no_client(tmp_path: Path) -> None:

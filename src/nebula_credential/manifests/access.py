@@ -29,7 +29,7 @@ from ..domain import CredentialId
 from ..kubernetes.model.naming import check_prefix, secret_name
 from ._checks import ManifestError, dns_label
 
-# The KubernetesSecretsProvider's default (its module loads lightkube; a test pins both).
+# The KubernetesSecretsProvider's default (its module loads the HTTP core; a test pins both).
 DEFAULT_PREFIX: Final = "nebula-credentials"
 DEFAULT_NAMESPACE: Final = "nebula-prod"
 DEFAULT_SERVICE_ACCOUNT: Final = "nebula-app"

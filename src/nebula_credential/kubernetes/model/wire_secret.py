@@ -118,7 +118,7 @@ def rewrite_body(resource_version: str) -> bytes:
 
 
 def to_object(secret: Secret | Any) -> SecretObject:
-    """The provider's view of a Secret: one of our structs, or lightkube's model (the
+    """The provider's view of a Secret decoded into our structs (or any object with the
     same attribute names)."""
     meta = secret.metadata
     return SecretObject(
