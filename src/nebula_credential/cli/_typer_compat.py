@@ -26,7 +26,8 @@ ClickError = typer.TyperException
 # A word that was not an option or argument may be a value that lost its option (a
 # secret after "--field api_key= "): such words are not repeated in error messages.
 # Short options are not shown either: click names only their first letter, of the value.
-_OPTION_LIKE = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,40}")
+# A pattern, not a compiled one: only an error needs it (re caches it on first use).
+_OPTION_LIKE = r"--[A-Za-z][A-Za-z0-9-]{0,40}"
 
 
 def click_message(exc: ClickError) -> str:
@@ -39,7 +40,7 @@ def click_message(exc: ClickError) -> str:
         )
     option = getattr(exc, "option_name", None)
     if message.startswith("No such option") and not (
-        isinstance(option, str) and _OPTION_LIKE.fullmatch(option)
+        isinstance(option, str) and re.fullmatch(_OPTION_LIKE, option)
     ):
         return (
             "an argument starts with '-' but is not an option (not shown, in case it is a secret)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import ssl
 import threading
 import time
@@ -47,7 +48,7 @@ class _Connection(http.client.HTTPSConnection):
     def connect(self) -> None:
         http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT of a tunnel
         name = self._sni or self._tunnel_host or self.host  # type: ignore[attr-defined]
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=name)  # type: ignore[attr-defined]
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=_encoded(name))  # type: ignore[attr-defined]
 
 
 class BlockingDriver:
@@ -101,12 +102,15 @@ class BlockingDriver:
         if self.proxy is not None:
             url = urlsplit(self.proxy)
             host, port = url.hostname or "", url.port or 80
+        conn: http.client.HTTPConnection
         if not self._tls:
-            return http.client.HTTPConnection(host, port, timeout=self._timeout)
-        assert isinstance(context, ssl.SSLContext)
-        conn = _Connection(host, port, sni=self._sni, timeout=self._timeout, context=context)
-        if self.proxy is not None:
-            conn.set_tunnel(self._host, self._port, self._tunnel_headers)
+            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        else:
+            assert isinstance(context, ssl.SSLContext)
+            conn = _Connection(host, port, sni=self._sni, timeout=self._timeout, context=context)
+            if self.proxy is not None:
+                conn.set_tunnel(self._host, self._port, self._tunnel_headers)
+        conn._create_connection = _create_connection  # type: ignore[attr-defined]
         return conn
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
@@ -213,6 +217,27 @@ class BlockingDriver:
 
     async def close(self) -> None:
         self._drop_idle(closing=True)
+
+
+def _encoded(name: str) -> str | bytes:
+    """``name`` as ``getaddrinfo`` and ``ssl`` would encode it: bytes when it is ASCII and
+    passes the idna codec's checks, so that they do not import the codec (with
+    ``unicodedata``: milliseconds of a command's start-up) to find the same bytes; any
+    other name as it is."""
+    if not name.isascii():
+        return name
+    *inner, last = name.split(".")
+    if len(last) >= 64 or not all(0 < len(label) < 64 for label in inner):
+        return name  # the codec raises its own error, as before
+    return name.encode("ascii")
+
+
+def _create_connection(
+    address: tuple[str, int], timeout: float, source_address: tuple[str, int] | None = None
+) -> socket.socket:
+    """``socket.create_connection`` for ``http.client``, the host name encoded first."""
+    host, port = address
+    return socket.create_connection((_encoded(host), port), timeout, source_address)  # type: ignore[arg-type]
 
 
 def _tls_error(exc: BaseException) -> bool:

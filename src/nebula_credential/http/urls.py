@@ -6,7 +6,8 @@ import re
 from typing import Final
 from urllib.parse import urljoin, urlsplit
 
-_UNSHOWN: Final = re.compile(r"[^\x21-\x7e]")
+# A pattern, not a compiled one: only a redirect needs it (re caches it on first use).
+_UNSHOWN: Final = r"[^\x21-\x7e]"
 
 
 def shown_url(url: object) -> str:
@@ -44,7 +45,7 @@ def shown_origin(url: str, location: str) -> str | None:
         return None
     if not host:
         return None
-    scheme = _UNSHOWN.sub("?", parts.scheme)[:10] or "?"
-    host = _UNSHOWN.sub("?", host)[:255]
+    scheme = re.sub(_UNSHOWN, "?", parts.scheme)[:10] or "?"
+    host = re.sub(_UNSHOWN, "?", host)[:255]
     host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{host}" + (f":{port}" if port is not None else "")

@@ -27,10 +27,10 @@ from ...http.urls import shown_url as shown_server
 from .cluster import ClusterConfig
 from .kubeconfig import KubeUser
 from .tls import decode_data, load_client_cert, read_file, server_context
-from .tokens import TokenFile
 
 if TYPE_CHECKING:
     from .exec_plugin import ExecPlugin
+    from .tokens import TokenFile
 
 _SCHEMES: Final = ("http", "https")
 EXEC_TIMEOUT: Final = 60.0  # seconds an exec credential plugin may run
@@ -165,6 +165,8 @@ def endpoint_for(
             "gke-gcloud-auth-plugin, aws eks get-token)"
         )
     if user.token_file:
+        from .tokens import TokenFile  # only where a token file is used
+
         token_file = TokenFile(user.token_file, f"tokenFile of {where}")
     elif user.token:
         token = user.token.strip()
