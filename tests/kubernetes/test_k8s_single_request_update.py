@@ -152,3 +152,20 @@ async def test_a_patch_whose_reply_was_lost_is_written_once(
             stored.evolve(fields={"access_token": "at-4"}), expected_version=stored.version
         )
         assert stored.version == first.version + 3
+
+
+async def test_a_role_without_patch_still_updates_by_read_and_replace(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    """Roles written before updates became patches grant 'update' only: the first update
+    learns that and every later one reads and replaces, as that Role allows."""
+    writer = control_plane.identity(namespace, ["get", "create", "update"])
+    async with provider_for(control_plane, namespace, kubeconfig=writer.kubeconfig) as provider:
+        stored = await provider.store(oauth())
+        for round_ in range(3):
+            before = provider.stats.requests
+            stored = await provider.store(stored.evolve(fields={"access_token": f"at-{round_}"}))
+            # The first: the refused patch, a read and a replace; then a read and a replace.
+            assert provider.stats.requests - before == (3 if round_ == 0 else 2)
+        assert stored.version == 4
+        assert (await provider.retrieve("svc")).reveal("access_token") == "at-2"

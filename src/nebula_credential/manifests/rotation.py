@@ -1,8 +1,9 @@
 """The rotation CronJob and the Role it runs with.
 
 ``nebula-credential rotate --due`` lists the namespace's Secrets, reads and rewrites the
-credentials that are due (``get``, ``list``, ``update``; it never creates, patches or
-deletes a Secret: a credential deleted meanwhile is a conflict, not re-created) and
+credentials that are due (``get``, ``list``, ``update``, ``patch``: an update with a known
+version is one guarded JSON Patch; it never creates or deletes a Secret: a credential
+deleted meanwhile is a conflict, not re-created) and
 holds a rotation lease per credential while it does, a ``coordination.k8s.io`` Lease
 named like the credential's Secret (``get``, ``create``, ``delete``). Which credentials
 are due is known only when the job runs, so neither can be held to names.
@@ -46,7 +47,7 @@ DEFAULT_ROTATOR: Final = "nebula-rotator"
 DATA_MOUNT: Final = "/var/lib/nebula-credential"
 DATA_DIR: Final = f"{DATA_MOUNT}/home"
 HOME_ENV: Final = "NEBULA_CREDENTIAL_HOME"
-ROTATE_SECRET_VERBS: Final = ("get", "list", "update")
+ROTATE_SECRET_VERBS: Final = ("get", "list", "update", "patch")
 DEFAULT_TIMEOUT: Final = 30
 MAX_TIMEOUT: Final = 240  # what `rotate --timeout` accepts
 DEFAULT_WRITE_DEADLINE: Final = "330s"
@@ -87,11 +88,11 @@ def rotation_rbac(
         namespace,
         name,
         [rule(ROTATE_SECRET_VERBS), lease_rule(LEASE_VERBS)],
-        f"get/list/update of EVERY Secret in {namespace} (rotate --due lists them all and "
+        f"get/list/update/patch of EVERY Secret in {namespace} (rotate --due lists them all and "
         "rewrites whichever credential is due; resourceNames cannot restrict list, and "
         "which are due is known only at run time) and get/create/delete of EVERY Lease in "
         f"{namespace} (each credential's rotation lease, named like its Secret); no "
-        "create, patch or delete of Secrets",
+        "create or delete of Secrets",
     )
     return [made, binding(namespace, name, service_account, sa_ns)]
 

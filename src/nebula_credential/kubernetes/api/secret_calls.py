@@ -22,7 +22,12 @@ from contextlib import aclosing
 import msgspec
 
 from ... import observe
-from ...domain import ConfigurationError, CredentialError, ProviderUnavailable
+from ...domain import (
+    ConfigurationError,
+    CredentialError,
+    PermissionDenied,
+    ProviderUnavailable,
+)
 from ...http.message import NoReply, Response, StatusError
 from ..model import wire_lease
 from ..model.objects import SecretObject
@@ -68,6 +73,7 @@ class HttpTransport(SecretTransport):
         self.blocking = api.blocking
         self._api = api
         self._owns = owns
+        self._patch_denied = False
         base = api.base
         self._secrets = Collection(f"{base}/api/v1", namespace, "secrets", "secrets")
         self._leases = Collection(
@@ -111,10 +117,17 @@ class HttpTransport(SecretTransport):
         return self._version(request, await self._api.call(request))
 
     async def patch(self, name: str, operations: bytes) -> str | None:
+        if self._patch_denied:
+            return None
         request = self._secrets.patch(name, operations, JSON_PATCH)
         try:
             answer = await self._api.call(request)
         except (PatchRefused, Missing):
+            return None
+        except PermissionDenied:
+            # A Role from before updates were patches grants 'update' only: read and
+            # replace from now on, as that Role allows.
+            self._patch_denied = True
             return None
         return self._version(request, answer)
 

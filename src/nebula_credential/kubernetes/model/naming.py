@@ -78,7 +78,7 @@ def legacy_secret_name(prefix: str, credential_id: str) -> str:
     return _name(prefix, credential_id, LEGACY_NAME_HASH_CHARS)
 
 
-@functools.lru_cache(maxsize=4096)  # every read, write and list item asks, some twice
+@functools.lru_cache(maxsize=256)  # asked twice per read or write: a few recent ids suffice
 def candidate_names(prefix: str, credential_id: str) -> tuple[str, ...]:
     """Where ``credential_id`` may live: its name, then its legacy name when different."""
     name = secret_name(prefix, credential_id)
