@@ -61,8 +61,10 @@ class AioDriver:
         self._user_agent = user_agent
         self._decompress = decompress
         self._connections = connections
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout)
-        self._stream_timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=None)
+        # Opening a socket and each read are bounded; waiting for a pooled connection is
+        # not (a timer per request for nothing: the pool is as large as the concurrency).
+        self._timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
+        self._stream_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=None)
         self._session: aiohttp.ClientSession | None = None
         self._ssl: ssl.SSLContext | bool | None = None
         self._retired: list[aiohttp.ClientSession] = []
