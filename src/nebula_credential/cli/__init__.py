@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from ..domain import CredentialError
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
+    # A one-shot command allocates mostly objects that live until it exits: collecting
+    # every 700 allocations costs several milliseconds of start-up and frees nothing.
+    gc.set_threshold(50_000, 10, 10)
     sys.exit(main())
 
 

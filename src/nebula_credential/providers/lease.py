@@ -23,8 +23,6 @@ Rules every provider keeps:
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -37,6 +35,9 @@ CLOCK_SKEW: Final = timedelta(seconds=5)
 
 def new_holder() -> str:
     """A holder identity: host and process for people, random so it is never reused."""
+    import secrets  # with hashlib and hmac: loaded by a rotation only, not by every get
+    import socket
+
     host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40]
     return f"{host or 'host'}/{os.getpid()}/{secrets.token_hex(6)}"
 

@@ -15,7 +15,6 @@ annotation, checked on every read, list, write and delete, tell them apart.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from typing import Final
 
@@ -45,6 +44,8 @@ _NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 def digest(text: str, chars: int) -> str:
     """A lower-case hex digest of ``text`` (sha256, truncated)."""
+    import hashlib  # a few milliseconds of start-up that a get of a plain id never needs
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:chars]
 
 
