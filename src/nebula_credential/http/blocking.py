@@ -11,11 +11,11 @@ and ``sent`` says whether the request had been written whole.
 
 from __future__ import annotations
 
+import _thread
 import base64
 import http.client
 import socket
 import ssl
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Final
@@ -80,7 +80,7 @@ class BlockingDriver:
         self._prefix = self.origin if proxy and not self._tls else ""
         self._idle: list[http.client.HTTPConnection] = []
         self._ssl: ssl.SSLContext | bool | None = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading itself is not needed
         self._closed = False
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._tunnel_headers: dict[str, str] = {}

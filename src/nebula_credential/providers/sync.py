@@ -12,7 +12,7 @@ still being read are closed with the provider.
 
 from __future__ import annotations
 
-import threading
+import _thread  # a lock without the threading module: the CLI never starts a thread
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from types import TracebackType
@@ -30,6 +30,7 @@ from .base import (
 
 if TYPE_CHECKING:
     import asyncio
+    import threading
     from concurrent.futures import Future
 
 T = TypeVar("T")
@@ -44,7 +45,7 @@ class SyncCredentialProvider:
         self._blocking: BlockingAccess | None = provider.blocking()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._closed = False
         self._open_lists: weakref.WeakSet[AsyncIterator[Any]] = weakref.WeakSet()
 
@@ -60,6 +61,8 @@ class SyncCredentialProvider:
             if self._closed:
                 raise self._closed_error()
             if self._loop is None:
+                import threading
+
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
                     target=loop.run_forever, name="nebula-credential-sync", daemon=True
@@ -214,6 +217,7 @@ class SyncCredentialProvider:
                 self._blocking.close()
             else:  # never used through this facade; the caller may be inside a loop
                 import asyncio
+                import threading
 
                 closer = threading.Thread(target=asyncio.run, args=(self.provider.close(),))
                 closer.start()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -29,9 +30,8 @@ from ...domain import (
     ProviderUnavailable,
 )
 from ...http.message import NoReply, Response, StatusError
-from ..model import wire_lease
+from ..model.naming import LEASE_API_VERSION, LEASE_RESOURCE
 from ..model.objects import SecretObject
-from ..model.wire_lease import LeaseObject
 from ..model.wire_secret import (
     SECRET,
     SECRET_LIST,
@@ -47,7 +47,9 @@ from .errors import Missing, Operation, PatchRefused, server_reply
 from .exchange import ApiClient
 from .requests import JSON_PATCH, MERGE_PATCH, ApiRequest, Collection
 from .transport import SecretTransport, one_by_one, read_ahead
-from .watch import MAX_LINE, REAUTH, STOP, WatchState
+
+if TYPE_CHECKING:  # loaded by the first lease call
+    from ..model.wire_lease import LeaseObject
 
 
 class _Written(msgspec.Struct):
@@ -77,7 +79,7 @@ class HttpTransport(SecretTransport):
         base = api.base
         self._secrets = Collection(f"{base}/api/v1", namespace, "secrets", "secrets")
         self._leases = Collection(
-            f"{base}/apis/{wire_lease.API_VERSION}", namespace, "leases", wire_lease.RESOURCE
+            f"{base}/apis/{LEASE_API_VERSION}", namespace, "leases", LEASE_RESOURCE
         )
 
     def _decode(self, op: Operation, body: bytes) -> Secret:
@@ -145,7 +147,9 @@ class HttpTransport(SecretTransport):
         return True
 
     def _lease(self, op: Operation, answer: Response) -> LeaseObject:
-        found = wire_lease.lease_object(answer.body, answer.headers.get("Date"))
+        from ..model.wire_lease import lease_object
+
+        found = lease_object(answer.body, answer.headers.get("Date"))
         if found is None:
             raise ProviderUnavailable(
                 f"the API server at {self.server} answered {op.describe()} with a reply "
@@ -162,7 +166,9 @@ class HttpTransport(SecretTransport):
         return self._lease(request.op, answer)
 
     async def lease_create(self, lease: LeaseObject) -> LeaseObject:
-        body = wire_lease.lease_body(lease, self.namespace)
+        from ..model.wire_lease import lease_body
+
+        body = lease_body(lease, self.namespace)
         request = self._leases.create(lease.name, body)
         return self._lease(request.op, await self._api.call(request))
 
@@ -222,6 +228,8 @@ class HttpTransport(SecretTransport):
         *,
         restart_on_gone: bool = True,
     ) -> AsyncGenerator[tuple[str, SecretObject], None]:
+        from .watch import MAX_LINE, REAUTH, STOP, WatchState  # watches need a loop: not the CLI
+
         api = self._api
         if api.blocking:
             raise ConfigurationError(

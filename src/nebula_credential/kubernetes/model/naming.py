@@ -30,6 +30,9 @@ LABEL_HASH_CHARS: Final = 40
 MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGER: Final = "nebula-credential"
 KIND_LABEL: Final = "nebula-credential/kind"
+# Rotation leases: a coordination.k8s.io Lease per credential, named like its Secret.
+LEASE_API_VERSION: Final = "coordination.k8s.io/v1"
+LEASE_RESOURCE: Final = "leases.coordination.k8s.io"
 PREFIX_LABEL: Final = "nebula-credential/prefix"
 SCOPE_HASH_LABEL: Final = "nebula-credential/scope-hash"
 SCOPE_LEVEL_LABEL: Final = "nebula-credential/scope-level-{depth}"

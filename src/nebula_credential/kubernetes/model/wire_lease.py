@@ -16,10 +16,11 @@ from typing import Final
 import msgspec
 
 from ...domain import format_timestamp
+from .naming import LEASE_API_VERSION, LEASE_RESOURCE
 from .wire_secret import ENCODER, Meta
 
-API_VERSION: Final = "coordination.k8s.io/v1"
-RESOURCE: Final = "leases.coordination.k8s.io"
+API_VERSION: Final = LEASE_API_VERSION
+RESOURCE: Final = LEASE_RESOURCE
 
 
 class LeaseSpec(msgspec.Struct, omit_defaults=True):

@@ -35,7 +35,9 @@ from ..api.errors import AlreadyExists, StaleWrite
 from ..api.transport import SecretTransport
 from ..model.mapping import ANN_ID
 from ..model.naming import MANAGED_BY, MANAGER, secret_name
-from ..model.wire_lease import LeaseObject
+
+if TYPE_CHECKING:  # loaded by the first lease: a get or store needs none
+    from ..model.wire_lease import LeaseObject
 
 _ATTEMPTS: Final = 4
 
@@ -74,6 +76,8 @@ async def acquire(
     term = check_lease_seconds(seconds)
     who = holder or new_holder()
     name = secret_name(prefix, cid)
+    from ..model.wire_lease import LeaseObject
+
     wanted = LeaseObject(
         name,
         holder=who,
@@ -113,6 +117,8 @@ async def acquire(
 async def check(transport: SecretTransport, prefix: str, lease: Lease) -> LeaseObject:
     """The Lease as it is now, when it is still ``lease``; LeaseLost otherwise."""
     found = await transport.lease_get(secret_name(prefix, lease.credential_id))
+    from ..model.wire_lease import LeaseObject
+
     mine = lease.handle if isinstance(lease.handle, LeaseObject) else None
     if found is None or found.holder != lease.holder or (mine and mine.uid != found.uid):
         taken = (
