@@ -53,6 +53,11 @@ _REQUIRED: Final = {
     kind: tuple(spec.name for spec in specs if spec.required) for kind, specs in KIND_FIELDS.items()
 }
 _GENERIC: Final = FieldSpec(name="*", secret=True)
+assert all(
+    FIELD_NAME.fullmatch(name) and name not in RESERVED_FIELD_NAMES
+    for specs in _SPECS.values()
+    for name in specs
+), "a kind's field name would not pass the field-name rules"
 _SCOPES: dict[str, CredentialScope] = {}
 
 
@@ -114,7 +119,8 @@ def _fields(
         spec = _GENERIC if generic else specs.get(name)
         if spec is None or type(value) is not spec.type:
             return None
-        if FIELD_NAME.fullmatch(name) is None or name in RESERVED_FIELD_NAMES:
+        # A kind's own field names are valid and unreserved (checked at import, below).
+        if generic and (FIELD_NAME.fullmatch(name) is None or name in RESERVED_FIELD_NAMES):
             return None
         if type(value) is str and not value.isascii():
             check_text(value, f"field {name!r}", cid)

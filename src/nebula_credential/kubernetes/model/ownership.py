@@ -13,7 +13,7 @@ from enum import Enum
 
 from ...domain import CorruptData
 from .mapping import ANN_ID, is_managed, where
-from .naming import PREFIX_LABEL, candidate_names
+from .naming import PREFIX_LABEL, candidate_names, secret_name
 from .objects import SecretObject
 
 
@@ -31,7 +31,10 @@ def belongs(secret: SecretObject, prefix: str, credential_id: str) -> bool:
         return False
     if secret.labels.get(PREFIX_LABEL, prefix) != prefix:
         return False
-    return secret.name in candidate_names(prefix, credential_id)
+    # Its name, else its legacy name: the second is worked out only when needed.
+    return secret.name == secret_name(prefix, credential_id) or (
+        secret.name in candidate_names(prefix, credential_id)
+    )
 
 
 def classify(secret: SecretObject, prefix: str) -> Listed:
