@@ -106,3 +106,17 @@ def test_an_unreachable_server_is_a_clear_finding_without_traceback(
     assert "Traceback" not in done.stdout + done.stderr
     assert plane.admin_token not in done.stdout + done.stderr
     assert "access" not in done.stdout  # nothing else is asked of a server that is down
+
+
+def test_a_dead_proxy_is_named_as_the_proxy_not_the_server(
+    cli, control_plane: ControlPlane, closed_port: int
+) -> None:
+    proxy = f"http://user:pw-canary-3d9e@127.0.0.1:{closed_port}"
+    env = {"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
+    done = cli("--kubeconfig", str(control_plane.admin_kubeconfig), "doctor", env=env)
+    assert done.returncode == 1
+    shown = f"http://127.0.0.1:{closed_port}"
+    assert f"the proxy {shown} failed" in done.stdout
+    assert f"fix: check the proxy {shown}" in done.stdout
+    assert "pw-canary-3d9e" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

@@ -231,10 +231,13 @@ async def _against(probe: ClusterProbe, report: Report, needed: Sequence[str]) -
         await _access(probe, report, needed)
         await _operators(probe, report)
     except Unreachable as exc:
-        report.add(
-            "API server",
-            Status.FAIL,
-            f"cannot reach {probe.server}: {exc}",
+        fix = (
             f"check that the server in {probe.target.source} is up and reachable "
-            f"(kubectl --context {probe.target.context or '<context>'} version)",
+            f"(kubectl --context {probe.target.context or '<context>'} version)"
         )
+        if exc.proxy is not None:
+            fix = (
+                f"check the proxy {exc.proxy} (the cluster's proxy-url, or HTTPS_PROXY / "
+                "HTTP_PROXY and NO_PROXY)"
+            )
+        report.add("API server", Status.FAIL, f"cannot reach {probe.server}: {exc}", fix)

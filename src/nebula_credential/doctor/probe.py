@@ -23,7 +23,12 @@ MAX_ANSWER: Final = 1024 * 1024
 
 
 class Unreachable(Exception):
-    """The API server did not answer (connection refused, TLS failure, timeout)."""
+    """The API server did not answer (connection refused, TLS failure, timeout);
+    ``proxy`` is the proxy, as shown, when it was the proxy that failed."""
+
+    def __init__(self, message: str, *, proxy: str | None = None) -> None:
+        super().__init__(message)
+        self.proxy = proxy
 
 
 class ClusterProbe:
@@ -53,6 +58,10 @@ class ClusterProbe:
         except NoReply as exc:
             if exc.kind == "untrusted":
                 raise Unreachable("its TLS certificate is not trusted") from None
+            proxy = self._client.site.proxy
+            if exc.kind == "proxy" and proxy is not None:
+                detail = exc.detail.split(":")[0]
+                raise Unreachable(f"the proxy {proxy} failed ({detail})", proxy=proxy) from None
             raise Unreachable(f"no answer ({exc.detail.split(':')[0]})") from None
         try:
             payload = json.loads(answer.body)
