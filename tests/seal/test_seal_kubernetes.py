@@ -102,3 +102,16 @@ def test_seal_a_stored_secret_and_restore_it_from_git(
     assert cli("get", "Db_Main", "--field", "api_key", "--reveal").stdout == CANARY + "\n"
     listed = cli("list", "--tag", "env=prod")
     assert "Db_Main" in listed.stdout
+
+
+def test_a_dead_proxy_on_the_way_to_the_controller_is_named(
+    cli, control_plane: ControlPlane, closed_port: int
+) -> None:
+    proxy = f"http://127.0.0.1:{closed_port}"
+    env = {"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
+    kubeconfig = str(control_plane.admin_kubeconfig)
+    done = cli("--kubeconfig", kubeconfig, "seal", "--from-secret", "-", stdin=SECRET, env=env)
+    assert done.returncode == 6, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert f"the proxy {proxy} did not let us reach the API server" in line

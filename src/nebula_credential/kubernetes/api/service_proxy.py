@@ -64,6 +64,12 @@ async def fetch_service_path(
     except NoReply as exc:
         if exc.kind == "too_large":
             raise CredentialError(f"{where} answered more than {MAX_BODY} bytes") from None
+        if exc.kind == "proxy" and client.site.proxy is not None:
+            raise ProviderUnavailable(
+                f"the proxy {client.site.proxy} did not let us reach the API server at "
+                f"{server} ({exc.detail.split(':')[0]}); check the cluster's proxy-url, or "
+                "HTTPS_PROXY / HTTP_PROXY and NO_PROXY"
+            ) from None
         raise ProviderUnavailable(
             f"cannot reach the API server at {server} to fetch /{path.lstrip('/')} from "
             f"{where}: {exc.detail.split(':')[0]}; check with: kubectl get --raw /readyz"
