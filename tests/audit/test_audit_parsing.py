@@ -162,3 +162,27 @@ def test_memory_stays_flat_on_a_large_log() -> None:
     assert report.events == 30_000
     assert len(report.flagged) == 4
     assert peak < 2 * 1024 * 1024, peak
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "gzip"])
+def test_a_line_over_the_bound_is_skipped_without_being_held(tmp_path, packed: bool) -> None:  # type: ignore[no-untyped-def]
+    """A 40 MB line between two events (a log someone wrote into by hand, or garbage):
+    counted as malformed, read past in chunks, never held whole."""
+    log = tmp_path / ("audit.log.gz" if packed else "audit.log")
+    opener = gzip.open if packed else open
+    with opener(log, "wb") as out:
+        out.write(event("get", "before").encode() + b"\n")
+        for _ in range(40):
+            out.write(b"x" * (1024 * 1024))
+        out.write(b"\n" + event("get", "after").encode() + b"\n")
+    tracemalloc.start()
+    try:
+        with log.open("rb") as stream:
+            report = analyse(open_lines(stream), AuditFilter())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.events == 2
+    assert report.malformed == 1
+    assert report.malformed_lines == [2]
+    assert peak < 20 * 1024 * 1024, peak  # the bound (16 MiB) and a little, not 40 MB

@@ -20,6 +20,11 @@ KEPT_LINE_NUMBERS: Final = 20
 KEPT_NAMES: Final = 50
 GZIP_MAGIC: Final = b"\x1f\x8b"
 TRUNCATED: Final = b"\x00 truncated or corrupt gzip stream"
+# An event with a Secret in its request and response objects is a few MiB at most; a
+# longer line is skipped as malformed, never held whole (a 150 MB line took 315 MB).
+MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+OVERSIZED: Final = b"\x00 a line longer than the bound"
+_SKIP_CHUNK: Final = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +150,39 @@ def open_lines(stream: IO[bytes]) -> Iterator[bytes]:
     """The lines of a plain or gzip-compressed binary stream, read lazily.
 
     A gzip stream cut short (a log copied while being rotated) ends with one line that
-    :func:`analyse` counts as malformed, instead of an error that loses the report.
+    :func:`analyse` counts as malformed, instead of an error that loses the report. So
+    does each line longer than :data:`MAX_LINE_BYTES`, read past without being kept.
     """
     buffered: Any = stream if hasattr(stream, "peek") else io.BufferedReader(cast(Any, stream))
     if buffered.peek(2)[:2] != GZIP_MAGIC:
-        yield from buffered
+        yield from _bounded(buffered)
         return
     try:
-        yield from gzip.GzipFile(fileobj=buffered)
+        yield from _bounded(gzip.GzipFile(fileobj=buffered))
     except (EOFError, OSError, zlib.error):  # gzip.BadGzipFile is an OSError
         yield TRUNCATED
+
+
+def _bounded(stream: Any) -> Iterator[bytes]:
+    """Each line of ``stream``, or OVERSIZED in place of one over the bound (read in
+    chunks and dropped as soon as it is known to be too long)."""
+    while chunk := stream.readline(_SKIP_CHUNK):
+        if chunk.endswith(b"\n"):
+            yield chunk  # nearly every line: one read, no copy
+            continue
+        parts, size, ended = [chunk], len(chunk), False
+        while size <= MAX_LINE_BYTES and (chunk := stream.readline(_SKIP_CHUNK)):
+            parts.append(chunk)
+            size += len(chunk)
+            if ended := chunk.endswith(b"\n"):
+                break
+        if size <= MAX_LINE_BYTES:
+            yield b"".join(parts)
+            continue
+        parts.clear()
+        while not ended and (chunk := stream.readline(_SKIP_CHUNK)):
+            ended = chunk.endswith(b"\n")
+        yield OVERSIZED
 
 
 def analyse(
