@@ -8,7 +8,8 @@ Series (label values are operation names and status words only: never a credenti
 a Secret name or a value):
 
 - ``nebula_k8s_secret_operations_total{operation,status}``: every Kubernetes API request,
-  retries included; ``operation`` is get, create, replace, delete, list or watch, and
+  retries included; ``operation`` is get, create, replace (an update, whether a PUT or
+  a guarded patch), delete, list or watch, and
   ``status`` is ``success`` or what went wrong (``throttled``, ``server_error``,
   ``connection_error``, ``permission_denied``, ...);
 - ``nebula_k8s_secret_duration_seconds{operation}``: how long each request took;
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 # Our verbs for requests, as the seed's metric names them.
-_OPERATIONS: Final = {"update": "replace"}
+_OPERATIONS: Final = {"update": "replace", "patch": "replace"}
 _CACHE_EVENTS: Final = ("hit", "miss", "eviction", "invalidation", "watch_lost")
 _READER_EVENTS: Final = ("reload", "reload_error")
 _enabled: dict[int, Metrics] = {}

@@ -82,8 +82,9 @@ class Collection:
         return ApiRequest(op, "PUT", f"{self.path}/{name}{WRITE}", body=body, resend=GUARDED)
 
     def patch(self, name: str, body: bytes, content_type: str) -> ApiRequest:
-        """A merge patch naming the resourceVersion, or a JSON Patch with ``test`` ops."""
-        op = self.op("update", name)
+        """A merge patch naming the resourceVersion, or a JSON Patch with ``test`` ops.
+        Its verb is ``patch``: a refusal names the verb the Role must grant."""
+        op = self.op("patch", name)
         return ApiRequest(
             op,
             "PATCH",
