@@ -121,3 +121,10 @@ def test_bad_audit_input(tmp_path: Path) -> None:
     since = run("audit", "-", "--since", "yesterday", stdin=b"")
     assert since.returncode == 2
     assert b"RFC 3339" in since.stderr
+    # A span past what dates can hold is a usage error, not an unexpected OverflowError.
+    huge = run("audit", "-", "--since", "999999d", stdin=b"")
+    assert huge.returncode == 2
+    assert (
+        huge.stderr.strip()
+        == b"error: --since '999999d' is longer than a century; give a shorter span"
+    )

@@ -124,6 +124,8 @@ def test_usage_errors(cli: RunCli) -> None:
         ["rotate", "a", "--due"],
         ["rotate", "--due", "--rollback"],
         ["rotate", "--due", "--within", "soon"],
+        ["rotate", "--due", "--within", "9999999d"],  # past what dates hold: not an OverflowError
+        ["rotate", "a", "--write-deadline", "999999999d"],
         ["rotate", "a", "--scope", "org:x"],
     ):
         done = cli(*args)

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
-from .inputs import UsageError
+from .inputs import UsageError, parse_duration
 from .output import OutputFormat, _dump_yaml
 from .safe_text import cell, json_text, one_line
 
 if TYPE_CHECKING:
     from ..audit import AuditEvent, AuditReport
 
-_RELATIVE = re.compile(r"(\d{1,6})([smhd])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_RELATIVE = re.compile(r"\d{1,9}[smhd]")
 _VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 Many = Annotated[list[str] | None, typer.Option()]
@@ -31,9 +30,8 @@ def _moment(text: str | None, option: str, now: datetime) -> datetime | None:
     """RFC 3339, or a duration back from now: 90s, 30m, 2h, 7d."""
     if text is None:
         return None
-    relative = _RELATIVE.fullmatch(text)
-    if relative:
-        return now - timedelta(**{_UNITS[relative[2]]: int(relative[1])})
+    if _RELATIVE.fullmatch(text):
+        return now - parse_duration(text, option, bare_seconds=False)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -235,3 +236,22 @@ __all__ = [
     "prompt_missing",
     "stdin_is_interactive",
 ]
+
+
+_DURATION = re.compile(r"(\d{1,9})([smhd]?)")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=36500)  # a century: longer spans overflow date arithmetic
+
+
+def parse_duration(text: str, option: str, *, bare_seconds: bool = True) -> timedelta:
+    """``90s``, ``10m``, ``2h``, ``7d`` (or plain seconds when ``bare_seconds``), at most a
+    century; anything else is a UsageError naming ``option``."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or (not bare_seconds and not match.group(2)):
+        example = "90s, 10m, 2h or 1d"
+        raise UsageError(f"{option} {text[:30]!r} is not a duration like {example}")
+    seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise UsageError(f"{option} {text[:30]!r} is longer than a century; give a shorter span")
+    return timedelta(seconds=seconds)
+

@@ -11,7 +11,6 @@ rotated, failed or skipped, then a summary; exit 1 when any failed.
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 from datetime import timedelta
 from typing import Annotated, Any, TextIO
@@ -31,22 +30,16 @@ from ..ops import (
     rotate_due,
 )
 from .exit_codes import FAILURE
-from .inputs import UsageError
+from .inputs import UsageError, parse_duration
 from .ops_cmd import Descendants, OutputOverride, Scope, _root, _selection
 from .output import OutputFormat, _dump_yaml
 from .providers import ProviderOptions
 from .safe_text import json_text, one_line, visible
 
-_DURATION = re.compile(r"(\d{1,7})([smhd]?)")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def parse_within(text: str, option: str = "--within") -> timedelta:
-    """``90s``, ``10m``, ``2h``, ``1d`` or plain seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if match is None:
-        raise UsageError(f"{option} {text[:30]!r} is not a duration like 90s, 10m, 2h or 1d")
-    return timedelta(seconds=int(match.group(1)) * _UNIT[match.group(2)])
+    """``90s``, ``10m``, ``2h``, ``1d`` or plain seconds, at most a century."""
+    return parse_duration(text, option)
 
 
 def result_line(result: RotationResult) -> str:
