@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import UTC, datetime
 
 import pytest
 from k8s_support import CANARY, ControlPlane, kubectl, new_namespace, provider_for
@@ -19,6 +20,8 @@ from nebula_credential.domain import NotOwned
 from nebula_credential.kubernetes.api.errors import StaleWrite
 from nebula_credential.kubernetes.model.mapping import encode
 from nebula_credential.kubernetes.model.naming import digest, legacy_secret_name, secret_name
+
+_NOW = datetime(2026, 1, 2, tzinfo=UTC)
 
 pytestmark = pytest.mark.kubernetes
 PREFIX = "nebula-credentials"
@@ -240,3 +243,28 @@ def test_cli_list_skips_a_foreign_labelled_secret_and_exits_partial(
     assert "skipped 1" in err
     assert cli(control_plane, namespace, "list", "--strict") == 1
     capsys.readouterr()
+
+
+async def test_create_only_store_never_writes_over_a_secret_labelled_for_adoption(
+    control_plane: ControlPlane,
+) -> None:
+    """What the "adopt it" hint tells a user to do (label a kubectl Secret managed-by us)
+    makes it ours to update, never to create over: expected_version 0 is a Conflict."""
+    ns = new_namespace(control_plane, "adopt")
+    admin = control_plane.admin_kubeconfig
+    name = secret_name("nebula-credentials", "adopt")
+    kubectl(
+        admin, "create", "secret", "generic", name, "-n", ns, f"--from-literal=api_key={CANARY}"
+    )
+    kubectl(
+        admin, "label", "secret", name, "-n", ns, "app.kubernetes.io/managed-by=nebula-credential"
+    )
+    async with provider_for(control_plane, ns) as provider:
+        for credential in (
+            Credential("adopt", "api_key", {"api_key": "mine"}),
+            Credential("adopt", "api_key", {"api_key": "mine"}).revised(3, _NOW, _NOW),
+        ):
+            with pytest.raises(Conflict, match="already exists"):
+                await provider.store(credential, expected_version=0)
+    data = json.loads(kubectl(admin, "get", "secret", name, "-n", ns, "-o", "json"))["data"]
+    assert data == {"api_key": base64.b64encode(CANARY.encode()).decode()}

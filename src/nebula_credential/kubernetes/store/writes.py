@@ -130,6 +130,16 @@ async def write_credential(
                     continue
                 if landed(current, stored, transport.namespace):
                     return stored
+        if expected_version == 0:
+            # Create means create: whatever is at the name (a Secret labelled to be
+            # adopted, an unreadable one) is not written over by a create-only store.
+            raise Conflict(
+                f"{where(current, transport.namespace)} already exists, so credential "
+                f"{credential.id!r} cannot be created there; store it without "
+                "expected_version 0 to write over it",
+                credential_id=credential.id,
+                expected_version=0,
+            )
         previous, version = previous_of(current, prefix, credential.id, transport.namespace)
         # With a stale expected_version this raises Conflict naming the actual version.
         stored = next_revision(
