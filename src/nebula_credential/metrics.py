@@ -20,6 +20,7 @@ a Secret name or a value):
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,7 +33,10 @@ if TYPE_CHECKING:
 _OPERATIONS: Final = {"update": "replace", "patch": "replace"}
 _CACHE_EVENTS: Final = ("hit", "miss", "eviction", "invalidation", "watch_lost")
 _READER_EVENTS: Final = ("reload", "reload_error")
-_enabled: dict[int, Metrics] = {}
+# By the registry itself (not its id(), which a new registry may reuse): the collectors
+# made for it, kept after disable() so that enable() can report into them again.
+_made: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
+_enabled: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -101,9 +105,12 @@ def enable(registry: CollectorRegistry | None = None) -> Metrics:
 
         registry = REGISTRY
     with _lock:
-        metrics = _enabled.get(id(registry))
+        metrics = _enabled.get(registry)
         if metrics is None:
-            metrics = _enabled[id(registry)] = Metrics(registry)
+            metrics = _made.get(registry)
+            if metrics is None:
+                metrics = _made[registry] = Metrics(registry)
+            _enabled[registry] = metrics
             observe.add_observer(metrics)
     return metrics
 
@@ -115,7 +122,7 @@ def disable(registry: CollectorRegistry | None = None) -> None:
 
         registry = REGISTRY
     with _lock:
-        metrics = _enabled.pop(id(registry), None)
+        metrics = _enabled.pop(registry, None)
     if metrics is not None:
         observe.remove_observer(metrics)
 

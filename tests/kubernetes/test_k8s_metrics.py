@@ -96,3 +96,30 @@ async def test_api_calls_and_cache_events_are_counted_without_ids_or_values(
     for record in caplog.records:
         assert CANARY not in record.getMessage()
         assert CANARY not in repr(record.__dict__)
+
+
+async def test_metrics_enabled_again_after_disable_report_again(
+    control_plane: ControlPlane,
+) -> None:
+    """disable() then enable() on one registry: reporting resumes into the same series."""
+    registry = CollectorRegistry()
+    ns = new_namespace(control_plane, "remetrics")
+
+    def gets() -> float:
+        value = registry.get_sample_value(
+            "nebula_k8s_secret_operations_total", {"operation": "get", "status": "success"}
+        )
+        return value or 0.0
+
+    first = metrics.enable(registry)
+    async with provider_for(control_plane, ns) as provider:
+        await provider.store(Credential("m", "api_key", {"api_key": "k"}))
+        await provider.retrieve("m")
+        assert gets() == 1
+        metrics.disable(registry)
+        await provider.retrieve("m")
+        assert gets() == 1  # not reporting while disabled
+        assert metrics.enable(registry) is first
+        await provider.retrieve("m")
+        assert gets() == 2
+    metrics.disable(registry)
