@@ -35,6 +35,22 @@ def test_migrate_between_local_stores_then_rerun(cli: RunCli, tmp_path: Path) ->
     assert SECRET not in first.stdout + first.stderr + again.stdout + again.stderr
 
 
+def test_a_dry_run_says_would_on_every_line(cli: RunCli, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        stored = cli("store", name, "--kind", "api_key", "--field", "api_key=-", stdin=SECRET)
+        assert stored.returncode == 0, stored.stderr
+    other = str(tmp_path / "other")
+    dry = cli("migrate", "--to-provider", "local", "--to-data-dir", other, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert sorted(line[6:] for line in dry.stderr.splitlines()) == [
+        "would be created a",
+        "would be created b",
+    ]
+    assert dry.stdout.startswith("local: would be: 2 created")
+    listed = cli("--data-dir", other, "-o", "json", "list")
+    assert json.loads(listed.stdout or "[]") == []  # nothing was written
+
+
 def test_usage_errors_exit_2(cli: RunCli, tmp_path: Path) -> None:
     same = cli("migrate", "--to-provider", "local")
     assert same.returncode == 2

@@ -107,7 +107,7 @@ def migrate_command(
         try:
             dst = target.build()
             try:
-                with ProgressView(with_target=False) as view:
+                with ProgressView(with_target=False, dry_run=dry_run) as view:
                     return await migrate(
                         src,
                         dst,
@@ -178,7 +178,7 @@ def replicate_command(
                 broken.append(CopySummary(name, dry_run, [failed]))
         src = source.build()
         try:
-            with ProgressView(with_target=True) as view:
+            with ProgressView(with_target=True, dry_run=dry_run) as view:
                 done = await replicate(
                     src,
                     built,

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
 
-def result_line(result: ItemResult, *, with_target: bool) -> str:
+def result_line(result: ItemResult, *, with_target: bool, dry_run: bool = False) -> str:
     where = f"{visible(result.target)}: " if with_target else ""
     why = f" ({one_line(result.reason)})" if result.reason else ""
-    return f"{where}{result.outcome.value} {visible(result.credential_id)}{why}"
+    what = result.outcome.value
+    if dry_run and result.outcome in (Outcome.CREATED, Outcome.UPDATED):
+        what = f"would be {what}"  # nothing was written
+    return f"{where}{what} {visible(result.credential_id)}{why}"
 
 
 class ProgressView:
@@ -29,9 +32,12 @@ class ProgressView:
     Lines go to stderr so that stdout stays the summary a script reads.
     """
 
-    def __init__(self, *, with_target: bool, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, *, with_target: bool, dry_run: bool = False, stream: TextIO | None = None
+    ) -> None:
         self._stream = stream or sys.stderr
         self._with_target = with_target
+        self._dry_run = dry_run
         self._bar: RichProgress | None = None
         self._tasks: dict[str, TaskID] = {}
         if self._stream.isatty():
@@ -58,7 +64,7 @@ class ProgressView:
         result = step.result
         if self._bar is None:
             if step.phase == "copy" or result.outcome is Outcome.FAILED:
-                line = result_line(result, with_target=self._with_target)
+                line = result_line(result, with_target=self._with_target, dry_run=self._dry_run)
                 self._stream.write(f"[{step.done}/{step.total}] {line}\n")
             return
         task = self._tasks.get(result.target)
@@ -104,5 +110,6 @@ def print_summaries(
     for summary in summaries:
         for result in summary.results:
             if per_item or result.outcome in (Outcome.FAILED, Outcome.SKIPPED):
-                out.write(result_line(result, with_target=per_item) + "\n")
+                line = result_line(result, with_target=per_item, dry_run=summary.dry_run)
+                out.write(line + "\n")
         out.write(f"{visible(summary.target)}: {_totals(summary)}\n")
