@@ -93,6 +93,8 @@ def test_seal_a_stored_credential_and_recover_it(
     assert {"credential.json", "access_token"} <= set(doc["spec"]["encryptedData"])
     labels = doc["spec"]["template"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/managed-by"] == "nebula-credential"
+    # The prefix label, as the provider writes it: reads of that prefix claim the Secret.
+    assert labels["nebula-credential/prefix"] == "nebula-credentials"
     assert CANARY not in sealed.stdout
     path = tmp_path / "sealed.json"
     path.write_text(sealed.stdout)

@@ -111,6 +111,8 @@ def _credential_secret(ctx: typer.Context, credential_id: str) -> dict[str, Any]
     options = _root(ctx).options
     cid = CredentialId(credential_id)
 
+    prefix = options.prefix or DEFAULT_PREFIX
+
     async def read() -> tuple[Credential, str | None, str]:
         provider = options.build()
         try:
@@ -119,13 +121,13 @@ def _credential_secret(ctx: typer.Context, credential_id: str) -> dict[str, Any]
             await provider.close()
         namespace = options.namespace or getattr(provider, "namespace", None)
         name_of = getattr(provider, "secret_name", None)
-        name = name_of(cid) if name_of else secret_name(options.prefix or DEFAULT_PREFIX, cid)
+        name = name_of(cid) if name_of else secret_name(prefix, cid)
         return credential, namespace, name
 
     credential, namespace, name = asyncio.run(read())
     if not namespace:
         raise UsageError("sealing a credential of the local store needs --namespace NS")
-    return credential_secret(credential, name=name, namespace=namespace)
+    return credential_secret(credential, name=name, namespace=namespace, prefix=prefix)
 
 
 def seal(

@@ -39,9 +39,13 @@ def load_document(text: str, *, kind: str, source: str) -> dict[str, Any]:
     return doc
 
 
-def credential_secret(credential: Credential, *, name: str, namespace: str) -> dict[str, Any]:
-    """The Secret manifest nebula-credential would write for ``credential``."""
-    obj = encode(credential, name)
+def credential_secret(
+    credential: Credential, *, name: str, namespace: str, prefix: str | None = None
+) -> dict[str, Any]:
+    """The Secret manifest nebula-credential would write for ``credential`` under
+    ``prefix`` (its prefix label: without it, reads of that prefix take the Secret for
+    one written before the label existed)."""
+    obj = encode(credential, name, prefix=prefix)
     meta: dict[str, Any] = {"name": name, "namespace": namespace}
     meta["labels"] = dict(obj.labels)
     meta["annotations"] = dict(obj.annotations)
