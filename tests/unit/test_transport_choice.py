@@ -9,7 +9,11 @@ import pytest
 from nebula_credential import ConfigurationError
 from nebula_credential.http.aio import AioDriver
 from nebula_credential.http.blocking import BlockingDriver
-from nebula_credential.kubernetes import KubernetesSecretsProvider, open_client
+from nebula_credential.kubernetes import (
+    KubernetesSecretsProvider,
+    SyncKubernetesSecretsProvider,
+    open_client,
+)
 from nebula_credential.kubernetes.api.clients import transport_name
 
 KUBECONFIG = """
@@ -44,22 +48,40 @@ def test_an_unknown_name_names_where_it_came_from() -> None:
     [("aiohttp", AioDriver, False), ("blocking", BlockingDriver, True)],
 )
 async def test_the_provider_talks_through_the_chosen_driver(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str, driver: type, inline: bool
+    tmp_path: Path, chosen: str, driver: type, inline: bool
 ) -> None:
     config = tmp_path / "config"
     config.write_text(KUBECONFIG)
-    monkeypatch.setenv("NEBULA_CREDENTIAL_TRANSPORT", chosen)
-    async with KubernetesSecretsProvider(kubeconfig=config) as provider:
+    async with KubernetesSecretsProvider(kubeconfig=config, transport=chosen) as provider:
         # Only the blocking driver lets the sync facade run calls on the caller's thread.
         assert (provider.blocking() is not None) is inline
         assert provider.namespace == "team"
-    client = open_client(kubeconfig=config)
+    client = open_client(kubeconfig=config, transport=chosen)
     try:
         assert isinstance(client.driver, driver)
         assert client.blocking is inline
         assert client.namespace == "team"
     finally:
         await client.close()
+
+
+async def test_the_variable_picks_blocking_for_sync_callers_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEBULA_CREDENTIAL_TRANSPORT=blocking, set for scripts, must not stall a service:
+    an async provider or client keeps the aiohttp driver; the sync facade blocks."""
+    config = tmp_path / "config"
+    config.write_text(KUBECONFIG)
+    monkeypatch.setenv("NEBULA_CREDENTIAL_TRANSPORT", "blocking")
+    async with KubernetesSecretsProvider(kubeconfig=config) as provider:
+        assert provider.blocking() is None
+    client = open_client(kubeconfig=config)
+    try:
+        assert isinstance(client.driver, AioDriver)
+    finally:
+        await client.close()
+    with SyncKubernetesSecretsProvider(kubeconfig=config) as store:
+        assert store.provider.blocking() is not None
 
 
 @pytest.mark.parametrize(

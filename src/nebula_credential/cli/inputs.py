@@ -254,4 +254,3 @@ def parse_duration(text: str, option: str, *, bare_seconds: bool = True) -> time
     if seconds > MAX_DURATION.total_seconds():
         raise UsageError(f"{option} {text[:30]!r} is longer than a century; give a shorter span")
     return timedelta(seconds=seconds)
-

@@ -75,6 +75,10 @@ class ProviderOptions(NamedTuple):  # a dataclass takes a millisecond to define 
         }
         if self.prefix is not None:
             kwargs["prefix"] = self.prefix
-        if one_shot and not os.environ.get(TRANSPORT_ENV, "").strip():
-            kwargs["transport"] = "blocking"
+        if one_shot:
+            from ..kubernetes.api.clients import transport_name
+
+            # The variable's choice (checked, named in its error), else blocking.
+            chosen = os.environ.get(TRANSPORT_ENV, "").strip()
+            kwargs["transport"] = transport_name(None) if chosen else "blocking"
         return KubernetesSecretsProvider(**kwargs)  # type: ignore[arg-type]

@@ -26,8 +26,18 @@ TRANSPORTS: Final = ("aiohttp", "blocking")
 DEFAULT_TRANSPORT: Final = "aiohttp"
 
 
-def transport_name(chosen: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """``chosen``, else ``NEBULA_CREDENTIAL_TRANSPORT``, else the default; checked."""
+def transport_name(
+    chosen: str | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    may_block: bool = True,
+) -> str:
+    """``chosen``, else ``NEBULA_CREDENTIAL_TRANSPORT``, else the default; checked.
+
+    The variable picks ``blocking`` only where the caller may block (``may_block``: the
+    sync facades and the CLI); for an async caller it means the default, so a setting
+    made for scripts never stalls a service's event loop.
+    """
     env = os.environ if environ is None else environ
     name = chosen or env.get(TRANSPORT_ENV, "").strip().lower() or DEFAULT_TRANSPORT
     if name not in TRANSPORTS:
@@ -36,6 +46,8 @@ def transport_name(chosen: str | None, environ: Mapping[str, str] | None = None)
             f"unknown Kubernetes transport {where}{name[:40]!r}; use one of: "
             f"{', '.join(TRANSPORTS)}"
         )
+    if name == "blocking" and not chosen and not may_block:
+        return DEFAULT_TRANSPORT
     return name
 
 
@@ -81,6 +93,6 @@ def open_client(
 ) -> ApiClient:
     """A client of the cluster the kubeconfig (or the pod's ServiceAccount) names, to share
     between providers: ``KubernetesSecretsProvider.with_client(client, namespace)``."""
-    name = transport_name(transport)
+    name = transport_name(transport, may_block=False)
     target = load_cluster_config(namespace=namespace, context=context, kubeconfig=kubeconfig)
     return client_on(name, target, policy=retry or RetryPolicy(), timeout=timeout)

@@ -24,7 +24,9 @@ def transport_for(
     the cluster the kubeconfig infers."""
     if isinstance(transport, SecretTransport):
         return transport
-    name = transport_name(transport)  # a bad name fails before any file is read
+    # A bad name fails before any file is read; the variable's "blocking" is for the sync
+    # facades, which pass it on explicitly.
+    name = transport_name(transport, may_block=False)
     target = load_cluster_config(namespace=namespace, context=context, kubeconfig=kubeconfig)
     return open_transport(name, target, policy=policy, timeout=timeout)
 

@@ -8,6 +8,7 @@ from typing import Any
 from ...domain import Credential, CredentialKind
 from ...providers import SyncCredentialProvider
 from ...providers.inline import run_inline
+from ..api.clients import transport_name
 from ..api.retry import TransportStats
 from .provider import KubernetesSecretsProvider, SecretEvent
 
@@ -25,6 +26,9 @@ class SyncKubernetesSecretsProvider(SyncCredentialProvider):
     provider: KubernetesSecretsProvider
 
     def __init__(self, provider: KubernetesSecretsProvider | None = None, **kwargs: Any) -> None:
+        if provider is None and kwargs.get("transport") is None and kwargs.get("client") is None:
+            # A sync caller may block: NEBULA_CREDENTIAL_TRANSPORT=blocking applies here.
+            kwargs["transport"] = transport_name(None)
         super().__init__(provider if provider is not None else KubernetesSecretsProvider(**kwargs))
 
     @property
