@@ -28,6 +28,7 @@ from .domain import (
     LeaseHeld,
     LeaseLost,
     NotFound,
+    NotOwned,
     NotRotatable,
     PayloadTooLarge,
     PermissionDenied,
@@ -38,7 +39,14 @@ from .domain import (
     ValidationError,
     fields_of,
 )
-from .providers import CredentialProvider, ListFilter, SyncCredentialProvider
+from .providers import (
+    NOT_CACHED,
+    Change,
+    CredentialProvider,
+    ListFilter,
+    NotCached,
+    SyncCredentialProvider,
+)
 
 if TYPE_CHECKING:
     from .cache import CacheStats, CachingProvider
@@ -70,10 +78,12 @@ __getattr__ = lazy_exports(
 
 
 __all__ = [
+    "NOT_CACHED",
     "REDACTED",
     "AuthenticationError",
     "CacheStats",
     "CachingProvider",
+    "Change",
     "ConfigurationError",
     "Conflict",
     "CorruptData",
@@ -96,7 +106,9 @@ __all__ = [
     "LocalStorageProvider",
     "MountedChange",
     "MountedCredential",
+    "NotCached",
     "NotFound",
+    "NotOwned",
     "NotRotatable",
     "PayloadTooLarge",
     "PermissionDenied",

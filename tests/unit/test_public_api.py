@@ -28,7 +28,11 @@ EXPECTED = {
     "LocalStorageProvider",
     "MountedChange",
     "MountedCredential",
+    "NOT_CACHED",
+    "NotCached",
+    "Change",
     "NotFound",
+    "NotOwned",
     "NotRotatable",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -62,7 +66,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(nebula_credential, n), type)
         and issubclass(getattr(nebula_credential, n), Exception)
     ]
-    assert len(errors) == 20
+    assert len(errors) == 21
     assert nebula_credential.KubernetesSecretsProvider.name == "kubernetes"
     assert all(issubclass(e, nebula_credential.CredentialError) for e in errors)
     # Exit codes are the CLI's concern (tests/cli/test_exit_codes.py), not the errors'.
