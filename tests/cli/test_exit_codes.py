@@ -28,6 +28,7 @@ EXPECTED = {
     nc.DecryptionFailed: 1,
     nc.ConfigurationError: 1,
     nc.NotRotatable: 2,
+    nc.NotOwned: 2,  # delete of what is not the credential's: refused as bad input
     nc.RotationFailed: 1,
     nc.TokenEndpointUnreachable: 6,
     nc.LeaseHeld: 4,
