@@ -124,10 +124,6 @@ class SecretTransport(abc.ABC):
         """Release connections."""
 
 
-def selector(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{key}={value}" for key, value in labels.items())
-
-
 async def read_ahead(
     fetch: Callable[[], Awaitable[tuple[bool, list[T]]]],
 ) -> AsyncGenerator[list[T], None]:

@@ -16,11 +16,8 @@ from typing import Final
 import msgspec
 
 from ...domain import format_timestamp
-from .naming import LEASE_API_VERSION, LEASE_RESOURCE
+from .naming import LEASE_API_VERSION
 from .wire_secret import ENCODER, Meta
-
-API_VERSION: Final = LEASE_API_VERSION
-RESOURCE: Final = LEASE_RESOURCE
 
 
 class LeaseSpec(msgspec.Struct, omit_defaults=True):
@@ -63,7 +60,7 @@ def lease_body(lease: LeaseObject, namespace: str) -> bytes:
     if lease.server_now is not None:
         acquired = format_timestamp(lease.server_now)
     spec = LeaseSpec(lease.holder, lease.seconds, acquired)
-    return ENCODER.encode(LeaseWire(meta, spec, API_VERSION, "Lease"))
+    return ENCODER.encode(LeaseWire(meta, spec, LEASE_API_VERSION, "Lease"))
 
 
 def server_time(date: str | None) -> datetime | None:
