@@ -27,6 +27,7 @@ from .base import (
     SkipHandler,
     not_found,
 )
+from .lease import Lease
 
 if TYPE_CHECKING:
     import asyncio
@@ -145,6 +146,36 @@ class SyncCredentialProvider:
         if direct is not None:
             return direct.exists(credential_id)
         return self._run(self.provider.exists(credential_id))
+
+    @property
+    def location(self) -> str:
+        """Where the provider's credentials live (see :attr:`CredentialProvider.location`)."""
+        return self.provider.location
+
+    def acquire_lease(
+        self, credential_id: str, *, seconds: float, holder: str | None = None
+    ) -> Lease:
+        """Take the rotation lease on ``credential_id`` (see the async method)."""
+        return self._run(self.provider.acquire_lease(credential_id, seconds=seconds, holder=holder))
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give ``lease`` up if it is still ours."""
+        self._run(self.provider.release_lease(lease))
+
+    def store_fenced(
+        self,
+        credential: Credential,
+        *,
+        lease: Lease,
+        expected_version: int | None,
+        previous: Credential | None = None,
+    ) -> Credential:
+        """``store`` only while ``lease`` is still ours (see the async method)."""
+        return self._run(
+            self.provider.store_fenced(
+                credential, lease=lease, expected_version=expected_version, previous=previous
+            )
+        )
 
     def list(
         self,
