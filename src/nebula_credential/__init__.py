@@ -50,7 +50,12 @@ from .providers import (
 
 if TYPE_CHECKING:
     from .cache import CacheStats, CachingProvider
-    from .kubernetes import KubernetesSecretsProvider, SyncKubernetesSecretsProvider
+    from .kubernetes import (
+        KubernetesSecretsProvider,
+        RetryPolicy,
+        SyncKubernetesSecretsProvider,
+        TransportStats,
+    )
     from .local import LocalStorageProvider
     from .readers import MountedChange, MountedCredential, credential_from_env, read_mounted
 
@@ -61,13 +66,15 @@ __version__ = "0.1.0"
 # The local store (sqlite3, cryptography), the cache and the pod readers (asyncio, the
 # Secret mapping) load on first use as well: each command of the CLI imports only what
 # it uses, and the blocking local store never imports asyncio.
-__getattr__ = lazy_exports(
+__getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "CacheStats": ".cache",
         "CachingProvider": ".cache",
         "LocalStorageProvider": ".local",
         "KubernetesSecretsProvider": ".kubernetes",
+        "RetryPolicy": ".kubernetes",
+        "TransportStats": ".kubernetes",
         "SyncKubernetesSecretsProvider": ".kubernetes",
         "MountedChange": ".readers",
         "MountedCredential": ".readers",
@@ -113,11 +120,13 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderUnavailable",
+    "RetryPolicy",
     "RotationFailed",
     "SecretValue",
     "SyncCredentialProvider",
     "SyncKubernetesSecretsProvider",
     "TokenEndpointUnreachable",
+    "TransportStats",
     "ValidationError",
     "__version__",
     "credential_from_env",

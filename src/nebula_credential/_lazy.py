@@ -8,9 +8,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_exports(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``package``: ``homes`` maps each name to the module
-    (relative to ``package``) that defines it. A loaded name is kept in the package."""
+def lazy_exports(
+    package: str, homes: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` for ``package``: ``homes`` maps each
+    name to the module (relative to ``package``) that defines it. A loaded name is kept
+    in the package; ``dir()`` lists the names not loaded yet as well."""
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)
@@ -20,4 +23,7 @@ def lazy_exports(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]
         setattr(sys.modules[package], name, value)  # later lookups skip this function
         return value
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(homes))
+
+    return __getattr__, __dir__

@@ -50,6 +50,7 @@ def expiry_of(credential: Credential) -> datetime | None:
 
 
 def is_due(credential: Credential, within: timedelta, now: datetime | None = None) -> bool:
+    """Whether ``credential`` expires within ``within`` of ``now`` (never without an expiry)."""
     expiry = expiry_of(credential)
     return expiry is not None and expiry <= (now or utcnow()) + within
 

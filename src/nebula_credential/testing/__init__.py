@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .contract import ProviderContract
 
 # Loaded on demand: the envtest pytest plugin imports this package at pytest start-up.
-__getattr__ = lazy_exports(__name__, {"ProviderContract": ".contract"})
+__getattr__, __dir__ = lazy_exports(__name__, {"ProviderContract": ".contract"})
 
 
 __all__ = ["ProviderContract"]
