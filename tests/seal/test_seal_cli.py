@@ -212,3 +212,26 @@ def test_unseal_reads_standard_input_by_default_and_offers_only_manifest_formats
         assert table.returncode == 2  # a manifest has no table form: not offered
     shown = cli("seal", "--help")
     assert "strict (default)" not in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (("name: nebula-credentials-oauth2", "name: Nebula_Credentials"), "the Secret's name"),
+        (("name: nebula-credentials-oauth2", f"name: {'n' * 254}"), "the Secret's name"),
+        (("namespace: nebula-prod", "namespace: prod.eu"), "namespace"),
+        (("namespace: nebula-prod", "namespace: Prod"), "namespace"),
+        (("  refresh_token: refresh456", "  refresh token: refresh456"), "data key"),
+        (("  refresh_token: refresh456", "  '..': refresh456"), "data key"),
+    ],
+)
+def test_names_and_keys_the_api_server_refuses_are_not_sealed(
+    cli, pair: tuple[Path, Path], change: tuple[str, str], named: str
+) -> None:
+    """Sealed silently, such a Secret fails only when the controller writes it."""
+    cert, _ = pair
+    done = cli("seal", "--from-secret", "-", "--cert", str(cert), stdin=SECRET.replace(*change))
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr
+    assert done.stdout == ""
+    assert CANARY not in done.stderr

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..domain import DecryptionFailed, ValidationError
+from ..kubernetes.model.api_names import data_key, dns_label, dns_subdomain
 from ._crypto import (
     Scope,
     hybrid_decrypt,
@@ -35,7 +35,6 @@ _LAST_APPLIED: Final = (
     "kubectl.kubernetes.io/last-applied-configuration",
     "kubecfg.ksonnet.io/last-applied-configuration",
 )
-_DATA_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 
 def _metadata(doc: Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -71,8 +70,7 @@ def secret_values(secret: Mapping[str, Any]) -> dict[str, bytes]:
     for key, text in _strings(secret.get("stringData"), f"Secret {name}: stringData").items():
         values[key] = text.encode("utf-8")
     for key in values:
-        if not _DATA_KEY.fullmatch(key) or len(key) > 253:
-            raise ValidationError(f"Secret {name}: {key[:60]!r} is not a valid data key")
+        data_key(key, f"Secret {name}: data key")
     return values
 
 
@@ -96,10 +94,14 @@ def seal_secret(
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise ValidationError("the Secret has no metadata.name; a SealedSecret needs one")
+    # The API server refuses these when the controller writes the Secret: say it now.
+    dns_subdomain(name, "the Secret's name")
     annotations = _strings(meta.get("annotations"), f"Secret {name}: annotations")
     labels = _strings(meta.get("labels"), f"Secret {name}: labels")
     chosen = scope or scope_of(annotations)
     ns = meta.get("namespace") or namespace
+    if ns:
+        dns_label(ns, f"Secret {name}: namespace")
     if not ns and chosen is not Scope.CLUSTER_WIDE:
         raise ValidationError(
             f"Secret {name} has no namespace; give one with --namespace "

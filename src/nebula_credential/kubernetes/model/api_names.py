@@ -1,0 +1,59 @@
+"""The API server's rules for names and keys, checked before anything is sent or printed.
+
+A manifest or a SealedSecret holding a name the API server refuses is only found out at
+``kubectl apply`` time, far from the command that made it; these checks say it at once,
+naming the option or field and what a valid value looks like. ASCII only: Python's
+``\\d`` and ``str.isalnum`` take fullwidth or other scripts' digits and letters, which
+Kubernetes does not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from ...domain import ValidationError
+
+_LABEL: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_SUBDOMAIN: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+_DATA_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def _shown(value: object) -> str:
+    return repr(str(value)[:80])
+
+
+def dns_label(value: str, what: str, *, error: type[ValidationError] = ValidationError) -> str:
+    """A DNS-1123 label (namespaces, ServiceAccounts, container names): 1-63 chars."""
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL.fullmatch(value):
+        raise error(
+            f"{what} {_shown(value)} is not a valid name: use 1-63 lower-case letters, digits "
+            "or '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def dns_subdomain(value: str, what: str, *, error: type[ValidationError] = ValidationError) -> str:
+    """A DNS-1123 subdomain (most object names): at most 253 chars, dot-separated labels."""
+    if not isinstance(value, str) or len(value) > 253 or not _SUBDOMAIN.fullmatch(value):
+        raise error(
+            f"{what} {_shown(value)} is not a valid name: use at most 253 lower-case letters, "
+            "digits, '-' or '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def data_key(value: str, what: str, *, error: type[ValidationError] = ValidationError) -> str:
+    """A Secret or ConfigMap data key: 1-253 of letters, digits, '-', '_' and '.',
+    and neither '.' nor '..'."""
+    if (
+        not isinstance(value, str)
+        or len(value) > 253
+        or not _DATA_KEY.fullmatch(value)
+        or value in (".", "..")
+    ):
+        raise error(
+            f"{what} {_shown(value)} is not a valid key: use at most 253 letters, digits, "
+            "'-', '_' or '.' (and not '.' or '..')"
+        )
+    return value
