@@ -179,8 +179,11 @@ def main_options(
     ] = OutputFormat.TABLE,
     debug: Annotated[bool, typer.Option(help="Show tracebacks")] = False,
 ) -> None:
+    from ..kubernetes.model.foreign_kinds import speaking_cli
+
     options = ProviderOptions(provider, data_dir, namespace, context, kubeconfig, prefix)
     ctx.obj = State(options, output, debug)
+    ctx.with_resource(speaking_cli())  # hints about Secrets name options, not arguments
 
 
 def store(
@@ -248,12 +251,29 @@ def get(
     credential_id: Annotated[str, typer.Argument(metavar="ID")],
     field: Annotated[str | None, typer.Option(help="Print only this field")] = None,
     reveal: Annotated[bool, typer.Option(help="Show secret values")] = False,
+    kind: Annotated[
+        str | None, typer.Option(help="Read a Secret another tool wrote as this kind")
+    ] = None,
+    map_key: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=FIELD: that Secret's key KEY holds field FIELD (repeatable)"),
+    ] = None,
+    ignore_unknown: Annotated[
+        bool, typer.Option(help="Skip that Secret's keys that are no field of the kind")
+    ] = False,
     output: OutputOverride = None,
 ) -> None:
     """Show a credential; secret values stay hidden unless --reveal."""
+    from .foreign_read import ForeignRead, read_foreign
+
     state = _state(ctx, output)
     cid = CredentialId(credential_id)
-    credential: Credential = _run(state, lambda p: p.get(cid))
+    foreign = ForeignRead(kind, map_key or [], ignore_unknown)
+    credential: Credential = (
+        read_foreign(state.options, cid, foreign)
+        if foreign.asked()
+        else _run(state, lambda p: p.get(cid))
+    )
     if field is not None:
         if field not in credential.fields:
             present = ", ".join(credential.fields)

@@ -16,6 +16,7 @@ from ..domain import (
     NotFound,
 )
 from ..kubernetes.model.foreign import KIND_KEY, foreign_credential
+from ..kubernetes.model.foreign_kinds import fitting_kind, wording
 from ..kubernetes.model.mapping import CREDENTIAL_KEY
 from ..kubernetes.model.objects import SecretObject
 from ._layout import Snapshot
@@ -52,9 +53,10 @@ def decode(
     if not found.files:
         raise NotFound(f"no credential at {path}: the directory holds no keys")
     if kind is None and CREDENTIAL_KEY not in found.files and KIND_KEY not in found.files:
+        fits = fitting_kind(found.files, "Opaque")
         raise InvalidCredential(
             f"{place} has no {CREDENTIAL_KEY} and no {KIND_KEY} key, so its kind is unknown; "
-            "pass it (kind='oauth2', or --kind oauth2)"
+            f"pass it ({wording().pass_kind(fits)}, the kind its keys fit)"
         )
     secret = SecretObject(
         name=_default_id(path),

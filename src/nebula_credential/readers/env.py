@@ -27,6 +27,7 @@ from ..domain import (
     parse_kind,
 )
 from ..kubernetes.model.foreign import ID_KEY, KIND_KEY, foreign_credential
+from ..kubernetes.model.foreign_kinds import fitting_kind, wording
 from ..kubernetes.model.objects import SecretObject
 from ._events import logger
 
@@ -62,9 +63,10 @@ def credential_from_env(
     # Sorted as a Secret's keys are, whatever order the environment has.
     keys = {name[len(prefix) :].lower(): name for name in sorted(found) if name != prefix}
     if kind is None and KIND_KEY not in keys:
+        fits = wording().pass_kind(fitting_kind(keys, "Opaque"))
         raise InvalidCredential(
-            f"{place}: the kind is unknown; pass it (--kind oauth2) or set "
-            f"{prefix}{KIND_KEY.upper()}"
+            f"{place}: the kind is unknown; pass it ({fits}, the kind its variables fit) "
+            f"or set {prefix}{KIND_KEY.upper()}"
         )
     if kind is not None:
         parsed = parse_kind(kind, where=f"{place}: ")

@@ -3,8 +3,10 @@
 ``kubectl create secret generic ... --from-literal=access_token=...`` (the seed's Step
 1.3), External Secrets Operator and Sealed Secrets produce flat keys. They map onto a
 typed credential when the kind is known: given by the caller, or labelled
-``nebula-credential/kind`` / ``credential-type``, or held in a ``credential_type`` key.
-A Secret holding a ``credential.json`` is read from that instead.
+``nebula-credential/kind`` / ``credential-type``, or held in a ``credential_type`` key,
+or implied by a built-in Secret type (``kubernetes.io/basic-auth``, ``kubernetes.io/tls``,
+... see ``foreign_kinds``), in that order. A Secret holding a ``credential.json`` is read
+from that instead.
 
 Pod readers call the same mapping for a mounted Secret volume: its files become a
 ``SecretObject`` and ``place`` names the directory in messages instead of the Secret.
@@ -28,6 +30,7 @@ from ...domain import (
     value_from_text,
 )
 from ...domain.wire import decode_json
+from .foreign_kinds import fitting_kind, type_kind, type_renames, wording
 from .mapping import (
     ANN_ID,
     ANN_OWNER,
@@ -62,7 +65,8 @@ def resolve_kind(
     *,
     place: str | None = None,
 ) -> CredentialKind:
-    """The caller's kind, else a kind label, else the ``credential_type`` key."""
+    """The caller's kind, else a kind label, else the ``credential_type`` key, else the
+    kind the Secret's type implies."""
     place = place or where(secret, namespace)
     source = "the caller"
     if kind is None:
@@ -72,14 +76,11 @@ def resolve_kind(
                 break
     if kind is None and KIND_KEY in secret.data:
         kind, source = _text(secret, KIND_KEY, place).strip(), f"key {KIND_KEY}"
+    if kind is None:
+        kind = type_kind(secret.type)
     # Without a kind from the caller, what is wrong is the stored Secret, not the input.
     if kind is None:
-        raise CorruptData(
-            f"{place} was not written by nebula-credential and does not say which kind of "
-            f"credential it holds (no {CREDENTIAL_KEY}, no {KIND_LABEL} label, no {KIND_KEY} "
-            f"key); pass the kind (for example kind='oauth2') or label it: "
-            f"kubectl label secret {secret.name} -n {namespace} {KIND_LABEL}=oauth2"
-        )
+        raise CorruptData(_no_kind(secret, namespace, place))
     if source == "the caller":
         return parse_kind(kind, where=f"{place}, {source}: ")
     try:
@@ -87,6 +88,20 @@ def resolve_kind(
     except InvalidCredential as exc:
         detail = exc.message
     raise CorruptData(detail)
+
+
+def _keys(secret: SecretObject) -> list[str]:
+    return [key for key in secret.data if key not in (KIND_KEY, ID_KEY)]
+
+
+def _no_kind(secret: SecretObject, namespace: str, place: str) -> str:
+    fits = fitting_kind(_keys(secret), secret.type)
+    return (
+        f"{place} was not written by nebula-credential and does not say which kind of "
+        f"credential it holds (no {CREDENTIAL_KEY}, no {KIND_LABEL} label, no {KIND_KEY} "
+        f"key, type {secret.type}); its keys fit {fits.value}: pass {wording().pass_kind(fits)}"
+        f" or label it: kubectl label secret {secret.name} -n {namespace} {KIND_LABEL}={fits}"
+    )
 
 
 def _identity(secret: SecretObject, place: str, prefix: str | None) -> CredentialId:
@@ -110,9 +125,7 @@ def _fields(
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     unknown: list[str] = []
-    for key in secret.data:
-        if key in (KIND_KEY, ID_KEY):
-            continue
+    for key in _keys(secret):
         name = rename.get(key, key)
         spec = field_spec(kind, name)
         if spec is None:
@@ -121,10 +134,13 @@ def _fields(
         context = f"{place}, key {key!r}: "
         fields[name] = value_from_text(spec, _text(secret, key, place), where=context)
     if unknown and not ignore_unknown:
+        words = wording()
+        fits = fitting_kind(_keys(secret), secret.type)
+        other = "" if fits in (kind, CredentialKind.GENERIC) else f"{fits.value} (its keys fit), "
         raise InvalidCredential(
             f"{place} has keys that are not {kind.value} fields: "
-            f"{', '.join(sorted(unknown))}; map them with field_names=..., read it as "
-            "kind='generic', or pass ignore_unknown=True"
+            f"{', '.join(sorted(unknown))}; map them with {words.rename}, read it as "
+            f"{other}{words.pass_kind(CredentialKind.GENERIC)}, or pass {words.ignore}"
         )
     return fields
 
@@ -166,7 +182,8 @@ def foreign_credential(
         return credential
     parsed = resolve_kind(secret, namespace, kind, place=place)
     cid = CredentialId(credential_id) if credential_id else _identity(secret, place, prefix)
-    fields = _fields(secret, place, parsed, field_names or {}, ignore_unknown)
+    renames = {**type_renames(secret.type, parsed), **(field_names or {})}
+    fields = _fields(secret, place, parsed, renames, ignore_unknown)
     try:
         return Credential(
             cid,
