@@ -15,6 +15,10 @@ a Secret name or a value):
 - ``nebula_k8s_secret_duration_seconds{operation}``: how long each request took;
 - ``nebula_cache_{hits,misses,evictions,invalidations,watch_lost}_total``;
 - ``nebula_reader_{reloads,reload_errors}_total`` for the mounted-Secret reader.
+- ``nebula_hand_edits_total{source,namespace}``: reads that found per-field keys
+  disagreeing with ``credential.json`` (a hand edit) and returned the keys' values;
+  ``source`` is ``secret`` (through the API) or ``volume`` (a mounted Secret, whose
+  ``namespace`` is empty).
 """
 
 from __future__ import annotations
@@ -76,6 +80,13 @@ class Metrics:
             for event in _READER_EVENTS
         }
 
+        self.hand_edits = Counter(
+            "nebula_hand_edits",
+            "Reads that found per-field Secret keys disagreeing with credential.json.",
+            ["source", "namespace"],
+            registry=registry,
+        )
+
     def api_call(self, operation: str, status: str, seconds: float) -> None:
         operation = _OPERATIONS.get(operation, operation)
         self.operations.labels(operation, status).inc()
@@ -90,6 +101,9 @@ class Metrics:
         counter = self._reader.get(event)
         if counter is not None:
             counter.inc()
+
+    def hand_edit(self, source: str, namespace: str) -> None:
+        self.hand_edits.labels(source, namespace).inc()
 
 
 def _plural(event: str) -> str:

@@ -1,7 +1,8 @@
 """What the library reports to observers: API calls, cache events, reader reloads.
 
 One observer boundary for counters and metrics. Observers receive operation names,
-status words and durations only: never a credential id, a Secret name or a value.
+status words, durations and namespaces only: never a credential id, a Secret name or a
+value.
 :mod:`nebula_credential.metrics` subscribes a Prometheus observer here; anyone can add
 their own with :func:`add_observer`.
 """
@@ -23,6 +24,11 @@ class Observer(Protocol):
 
     def reader_event(self, event: str) -> None:
         """``reload`` or ``reload_error`` of a pod-side reader."""
+
+    def hand_edit(self, source: str, namespace: str) -> None:
+        """A read found per-field keys that disagree with ``credential.json`` and returned
+        the keys' values; ``source`` is ``secret`` (the API; ``namespace`` set) or
+        ``volume`` (a mounted Secret; ``namespace`` empty). Optional for observers."""
 
 
 _observers: list[Observer] = []
@@ -63,3 +69,11 @@ def cache_event(event: str) -> None:
 def reader_event(event: str) -> None:
     for observer in _observers:
         observer.reader_event(event)
+
+
+def hand_edit(source: str, namespace: str) -> None:
+    for observer in _observers:
+        # Added after the others: an observer written before it may not have it.
+        method = getattr(observer, "hand_edit", None)
+        if method is not None:
+            method(source, namespace)

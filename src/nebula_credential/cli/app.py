@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -134,8 +135,17 @@ def _run(state: State, work: Callable[[SyncCredentialProvider], T]) -> T:
     """``work`` on the chosen provider through the sync facade: the local store, and
     Kubernetes on its blocking transport, run on this thread without an event loop (nor
     the imports of asyncio and aiohttp)."""
-    with SyncCredentialProvider(state.options.build(one_shot=True)) as provider:
+    with _noted(state), SyncCredentialProvider(state.options.build(one_shot=True)) as provider:
         return work(provider)
+
+
+def _noted(state: State) -> AbstractContextManager[None]:
+    """Kubernetes reads print a line per per-field key edited by hand (hand_edit_lines)."""
+    if state.options.resolved_name() is not ProviderName.KUBERNETES:
+        return nullcontext()
+    from .hand_edit_lines import hand_edit_lines
+
+    return hand_edit_lines()
 
 
 def _run_async(state: State, work: Callable[[CredentialProvider], Awaitable[T]]) -> T:
@@ -148,7 +158,8 @@ def _run_async(state: State, work: Callable[[CredentialProvider], Awaitable[T]])
         finally:
             await provider.close()
 
-    return asyncio.run(go())
+    with _noted(state):
+        return asyncio.run(go())
 
 
 def _ask_hidden(label: str) -> str:

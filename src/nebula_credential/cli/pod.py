@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from ..domain import ConfigurationError, Credential
+from .hand_edit_lines import hand_edit_lines
 from .inputs import UsageError
 from .output import OutputFormat, as_record, print_one
 
 if TYPE_CHECKING:
     from ..metrics import MetricsServer
-    from ..readers import MountedChange
+    from ..readers import MountedChange, MountedCredential
 
 OutputOverride = Annotated[
     OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
@@ -103,9 +104,21 @@ def mounted(
         raise UsageError("--metrics-port needs --follow")
     fmt = _format(ctx, output)
     reader = MountedCredential(path, kind=kind, credential_id=credential_id, interval=interval)
-    if not follow:
-        print_one(reader.load(), fmt, sys.stdout, reveal=reveal)
-        return
+    with hand_edit_lines():
+        if not follow:
+            print_one(reader.load(), fmt, sys.stdout, reveal=reveal)
+            return
+        _follow(reader, fmt, reveal, interval, metrics_port)
+
+
+def _follow(
+    reader: MountedCredential,
+    fmt: OutputFormat,
+    reveal: bool,
+    interval: float,
+    metrics_port: int | None,
+) -> None:
+    """Print the credential, then each change, until SIGINT or SIGTERM."""
     server = None if metrics_port is None else _serve_metrics(metrics_port)
     stop, previous = _until_signalled()
     try:

@@ -17,6 +17,7 @@ from ..domain import (
 )
 from ..kubernetes.model.foreign import KIND_KEY, foreign_credential
 from ..kubernetes.model.foreign_kinds import fitting_kind, wording
+from ..kubernetes.model.hand_edits import HandEdit, pods_view, report
 from ..kubernetes.model.mapping import CREDENTIAL_KEY
 from ..kubernetes.model.objects import SecretObject
 from ._layout import Snapshot
@@ -48,7 +49,8 @@ def decode(
     field_names: Mapping[str, str] | None = None,
     ignore_unknown: bool = False,
 ) -> Credential:
-    """The credential in a snapshot, through the foreign-Secret mapping."""
+    """The credential in a snapshot, through the foreign-Secret mapping; per-field files
+    that disagree with ``credential.json`` win and are reported (``model.hand_edits``)."""
     place = f"mounted Secret at {path}"
     if not found.files:
         raise NotFound(f"no credential at {path}: the directory holds no keys")
@@ -62,7 +64,8 @@ def decode(
         name=_default_id(path),
         data={k: base64.b64encode(v).decode("ascii") for k, v in found.files.items()},
     )
-    return foreign_credential(
+    fix = "fix the Secret this volume mounts"
+    credential = foreign_credential(
         secret,
         "",
         prefix=None,
@@ -71,5 +74,11 @@ def decode(
         field_names=field_names,
         ignore_unknown=ignore_unknown,
         place=place,
-        fix="fix the Secret this volume mounts",
+        fix=fix,
     )
+    # A key edited by hand wins over credential.json: it is what the pod reads directly.
+    seen, edited = pods_view(secret, credential, place, fix)
+    if edited:
+        revision = found.data_dir or repr(found.token)
+        report(HandEdit(credential.id, place, edited, "volume", revision=revision))
+    return seen

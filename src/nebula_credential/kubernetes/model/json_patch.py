@@ -9,7 +9,9 @@ labels and annotations are set whole, each data key of the new credential is set
 each secret field of the kind the credential no longer has is removed (``add`` then
 ``remove``, since ``remove`` of a missing key would fail the patch). A kept previous
 version (:data:`~.mapping.PREVIOUS_KEY`) is carried over untouched unless a new one is
-given.
+given. No test looks at data: a per-field key edited by hand (``model.hand_edits``) does
+not make the Secret unwritable, and after the patch every key agrees with
+``credential.json`` again.
 
 A generic credential's fields are not known in advance, so a field it dropped could not
 be removed: :func:`update_patch` returns None for it, and for a credential without a

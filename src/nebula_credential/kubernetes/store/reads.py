@@ -11,6 +11,7 @@ from ...domain import CorruptData, Credential, CredentialId, CredentialKind, Val
 from ...providers import ListFilter
 from ..api.transport import SecretTransport
 from ..model.foreign import foreign_credential
+from ..model.hand_edits import HandEdit, pods_view, report
 from ..model.mapping import ANN_ID, decode, is_managed, list_labels, where
 from ..model.naming import candidate_names
 from ..model.objects import SecretObject
@@ -33,10 +34,23 @@ async def locate(transport: SecretTransport, prefix: str, cid: CredentialId) -> 
     return None
 
 
+def as_pods_read(found: SecretObject, namespace: str, credential: Credential) -> Credential:
+    """``credential`` (from ``found``'s ``credential.json``) with the values of per-field
+    keys edited by hand, which is what pods read; a disagreement is reported."""
+    place = where(found, namespace)
+    fix = f"fix the key (kubectl edit secret {found.name} -n {namespace}) or store it again"
+    seen, edited = pods_view(found, credential, place, fix)
+    if edited:
+        revision = found.resource_version
+        report(HandEdit(credential.id, place, edited, "secret", namespace, revision))
+    return seen
+
+
 def read_found(
     found: SecretObject, namespace: str, prefix: str, cid: CredentialId | None
 ) -> Credential:
-    """The credential in ``found``: ours from ``credential.json``, else its flat keys."""
+    """The credential in ``found``: ours from ``credential.json`` (with per-field keys
+    edited by hand, see ``model.hand_edits``), else its flat keys."""
     if is_managed(found) and ANN_ID in found.annotations:
         credential = decode(found, namespace)
         if cid is not None and credential.id != cid:
@@ -44,8 +58,9 @@ def read_found(
                 f"{where(found, namespace)} holds credential {credential.id!r}, not "
                 f"{cid!r}; it was edited by hand"
             )
-        return credential
-    return foreign_credential(found, namespace, prefix=prefix, credential_id=cid)
+        return as_pods_read(found, namespace, credential)
+    credential = foreign_credential(found, namespace, prefix=prefix, credential_id=cid)
+    return as_pods_read(found, namespace, credential)
 
 
 async def read_secret(
@@ -67,7 +82,7 @@ async def read_secret(
     namespace = transport.namespace
     if kind is None and field_names is None and not ignore_unknown:
         return read_found(found, namespace, prefix, None)
-    return foreign_credential(
+    credential = foreign_credential(
         found,
         namespace,
         prefix=prefix,
@@ -75,6 +90,7 @@ async def read_secret(
         field_names=field_names,
         ignore_unknown=ignore_unknown,
     )
+    return as_pods_read(found, namespace, credential)
 
 
 async def listed_credentials(
@@ -99,7 +115,7 @@ async def listed_credentials(
                     failure = suspect_error(found, prefix, namespace)
                 else:
                     try:
-                        credential = decode(found, namespace)
+                        credential = as_pods_read(found, namespace, decode(found, namespace))
                     except CorruptData as exc:
                         failure = exc
                 if failure is not None:
