@@ -24,6 +24,7 @@ def _obj(required: list[str], **props: Any) -> dict[str, Any]:
 
 
 _STR = {"type": "string", "minLength": 1}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _SA_REF = _obj(["name"], name=_STR, namespace=_STR, audiences={"type": "array"})
 _META = _obj(
     ["name", "namespace"],
@@ -76,7 +77,19 @@ EXTERNAL_SECRET_SPEC = _obj(
     [],
     refreshInterval={"type": "string"},
     secretStoreRef=_obj(["name"], name=_STR, kind={"enum": ["SecretStore", "ClusterSecretStore"]}),
-    target=_obj([], name=_STR, creationPolicy={"enum": ["Owner", "Orphan", "Merge", "None"]}),
+    target=_obj(
+        [],
+        name=_STR,
+        creationPolicy={"enum": ["Owner", "Orphan", "Merge", "None"]},
+        template=_obj(
+            [],
+            type=_STR,
+            engineVersion={"enum": ["v1", "v2"]},
+            mergePolicy={"enum": ["Replace", "Merge"]},
+            metadata=_obj([], annotations=_STRING_MAP, labels=_STRING_MAP),
+            data=_STRING_MAP,
+        ),
+    ),
     data={
         "type": "array",
         "items": _obj(

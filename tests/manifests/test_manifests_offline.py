@@ -70,10 +70,11 @@ def test_external_secret_targets_the_secret_the_provider_reads() -> None:
         "Team.API_key", store="vault", data_from=["team/api"], refresh_interval="30m"
     )
     assert doc["apiVersion"] == "external-secrets.io/v1"
-    assert doc["spec"]["target"] == {
-        "name": secret_name("nebula-credentials", "Team.API_key"),
-        "creationPolicy": "Owner",
-    }
+    target = doc["spec"]["target"]
+    assert target["name"] == secret_name("nebula-credentials", "Team.API_key")
+    assert target["creationPolicy"] == "Owner"
+    # The template makes ESO write our labels and credential.json (see the cluster test).
+    assert target["template"]["metadata"]["annotations"]["nebula-credential/id"] == "Team.API_key"
     assert doc["spec"]["refreshInterval"] == "30m"
     assert doc["spec"]["dataFrom"] == [{"extract": {"key": "team/api"}}]
 

@@ -79,6 +79,9 @@ def external_secret_cmd(
     data_from: Annotated[
         list[str] | None, typer.Option(help="Remote key whose properties all sync, repeatable")
     ] = None,
+    kind: Annotated[
+        str, typer.Option(help="Kind of the credential ESO writes; --data keys are its fields")
+    ] = "generic",
     eso_api_version: EsoVersion = "v1",
     kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
 ) -> None:
@@ -95,6 +98,7 @@ def external_secret_cmd(
         data_from=data_from or [],
         prefix=_prefix(ctx),
         api_version=eso_api_version,
+        kind=kind,
     )
     _emit(ctx, [doc], kube_version)
 

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
-from ..domain import CredentialId
+from ..domain import CredentialId, CredentialKind
 from ..kubernetes.model.naming import check_prefix, secret_name
 from ._checks import ManifestError, dns_label, dns_subdomain, duration, non_empty, secret_key
 from .access import DEFAULT_NAMESPACE, DEFAULT_PREFIX, Manifest
+from .eso_template import credential_template
 
 ESO_GROUP: Final = "external-secrets.io"
 ESO_API_VERSIONS: Final = ("v1", "v1beta1")
@@ -154,12 +155,16 @@ def external_secret(
     data_from: Sequence[str] = (),
     prefix: str = DEFAULT_PREFIX,
     api_version: str = "v1",
+    kind: CredentialKind | str = CredentialKind.GENERIC,
 ) -> Manifest:
     """An ExternalSecret syncing remote values into the Secret the provider reads.
 
-    The target is named like the provider's own Secret for ``credential_id`` so that
-    ``get`` finds it (flat keys map onto a typed credential). ``data`` picks single values;
-    ``data_from`` extracts every property of a remote JSON secret.
+    The target is named like the provider's own Secret for ``credential_id``, and its
+    template (see ``eso_template``) makes ESO write that Secret as the provider does: our
+    labels and annotations and a ``credential.json`` of ``kind`` built from the remote
+    values, so ``get`` reads it and ``list`` finds it. ``data`` picks single values (their
+    secret keys are the field names); ``data_from`` extracts every property of a remote
+    JSON secret.
     """
     dns_label(namespace, "namespace")
     target = secret_name(check_prefix(prefix), str(CredentialId(credential_id)))
@@ -178,10 +183,14 @@ def external_secret(
         raise ManifestError(
             "an ExternalSecret needs --data KEY=REMOTE[#PROPERTY] or --data-from REMOTE"
         )
+    keys = [secret_key(ref.secret_key, "secret key") for ref in data]
+    template = credential_template(
+        credential_id, kind, prefix=prefix, keys=keys, every_value=bool(data_from)
+    )
     spec: dict[str, Any] = {
         "refreshInterval": duration(refresh_interval, "refresh interval"),
         "secretStoreRef": {"name": store, "kind": store_kind},
-        "target": {"name": target, "creationPolicy": creation_policy},
+        "target": {"name": target, "creationPolicy": creation_policy, "template": template},
     }
     if data:
         entries = []
