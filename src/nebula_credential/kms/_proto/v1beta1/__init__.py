@@ -1,0 +1,1 @@
+"""Generated KMS v1beta1 stubs."""

@@ -1,0 +1,1 @@
+"""Generated KMS v2 stubs."""
