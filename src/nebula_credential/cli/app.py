@@ -93,6 +93,11 @@ LAZY_COMMANDS = (
         "manifests_cmd",
         "Print Kubernetes manifests (YAML for kubectl apply) for credentials.",
     ),
+    LazyCommand(
+        "kms",
+        "kms_cmd",
+        "Run the KMS plugin that encrypts Secrets at rest for kube-apiserver (KMS v1 and v2).",
+    ),
 )
 
 app = typer.Typer(
