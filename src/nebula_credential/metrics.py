@@ -15,6 +15,13 @@ a Secret name or a value):
 - ``nebula_k8s_secret_duration_seconds{operation}``: how long each request took;
 - ``nebula_cache_{hits,misses,evictions,invalidations,watch_lost}_total``;
 - ``nebula_reader_{reloads,reload_errors}_total`` for the mounted-Secret reader.
+- ``nebula_k8s_watches_open``: watches running now (each change feed, each cache's);
+  ``nebula_k8s_watch_events_total{type}`` by event type (``added``, ``modified``,
+  ``deleted``, ...); ``nebula_k8s_watch_restarts_total{reason}``: streams reopened, because
+  the server ended one (``ended``), the resume point expired (``gone``), after a failure
+  (``retry``) or a new authentication (``reauth``). Each watch stream counts once in
+  ``nebula_k8s_secret_operations_total{operation="watch"}`` and never in the duration
+  histogram: it lasts as long as the server keeps it open, not as long as a request.
 - ``nebula_hand_edits_total{source,namespace}``: reads that found per-field keys
   disagreeing with ``credential.json`` (a hand edit) and returned the keys' values;
   ``source`` is ``secret`` (through the API) or ``volume`` (a mounted Secret, whose
@@ -31,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import observe
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, Counter
 
 # Our verbs for requests, as the seed's metric names them.
 _OPERATIONS: Final = {"update": "replace", "patch": "replace"}
@@ -71,6 +78,7 @@ class Metrics:
             )
             for event in _CACHE_EVENTS
         }
+        self._watches = _WatchMetrics(registry, self.operations)
         self._reader = {
             event: Counter(
                 f"nebula_reader_{_plural(event)}",
@@ -92,6 +100,9 @@ class Metrics:
         self.operations.labels(operation, status).inc()
         self.duration.labels(operation).observe(seconds)
 
+    def watch_event(self, event: str, detail: str) -> None:
+        self._watches.event(event, detail)
+
     def cache_event(self, event: str) -> None:
         counter = self._cache.get(event)
         if counter is not None:
@@ -104,6 +115,43 @@ class Metrics:
 
     def hand_edit(self, source: str, namespace: str) -> None:
         self.hand_edits.labels(source, namespace).inc()
+
+
+class _WatchMetrics:
+    """The watch series: open watches (read from :func:`observe.open_watches` when
+    scraped, so watches opened before :func:`enable` count too), events by type,
+    streams reopened by reason."""
+
+    def __init__(self, registry: CollectorRegistry, operations: Counter) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self.operations = operations  # a stream is one request: counted, not timed
+        self.open = Gauge(
+            "nebula_k8s_watches_open",
+            "Kubernetes watches on Secrets running now.",
+            registry=registry,
+        )
+        self.open.set_function(observe.open_watches)
+        self.events = Counter(
+            "nebula_k8s_watch_events",
+            "Kubernetes watch events received, by type.",
+            ["type"],
+            registry=registry,
+        )
+        self.restarts = Counter(
+            "nebula_k8s_watch_restarts",
+            "Kubernetes watch streams reopened, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+
+    def event(self, event: str, detail: str) -> None:
+        if event == "received":
+            self.events.labels(detail).inc()
+        elif event == "restart":
+            self.restarts.labels(detail).inc()
+        elif event == "stream":
+            self.operations.labels("watch", detail).inc()
 
 
 def _plural(event: str) -> str:

@@ -9,6 +9,7 @@ their own with :func:`add_observer`.
 
 from __future__ import annotations
 
+import _thread  # a lock without the threading module: the CLI never starts a thread
 import re
 from typing import Final, Protocol
 
@@ -30,8 +31,18 @@ class Observer(Protocol):
         the keys' values; ``source`` is ``secret`` (the API; ``namespace`` set) or
         ``volume`` (a mounted Secret; ``namespace`` empty). Optional for observers."""
 
+    def watch_event(self, event: str, detail: str) -> None:
+        """A Kubernetes watch: ``open`` and ``close`` (the watch, ``detail`` its ending
+        status word), ``stream`` (one streamed request ended; ``detail`` its status word),
+        ``received`` (``detail`` the event type, lower case) or ``restart`` (a stream
+        reopened; ``detail`` why). Optional for observers."""
+
 
 _observers: list[Observer] = []
+# Watches running now, counted here rather than by an observer, so that one subscribed
+# while watches run reports them too (a watch may close on another loop's thread).
+_open_watches = 0
+_watch_lock = _thread.allocate_lock()
 _CAMEL: Final = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -77,3 +88,20 @@ def hand_edit(source: str, namespace: str) -> None:
         method = getattr(observer, "hand_edit", None)
         if method is not None:
             method(source, namespace)
+
+
+def watch_event(event: str, detail: str) -> None:
+    global _open_watches
+    if event in ("open", "close"):
+        with _watch_lock:
+            _open_watches += 1 if event == "open" else -1
+    for observer in _observers:
+        # Added after the others: an observer written before it may not have it.
+        method = getattr(observer, "watch_event", None)
+        if method is not None:
+            method(event, detail)
+
+
+def open_watches() -> int:
+    """How many Kubernetes watches are running now, in this process."""
+    return _open_watches

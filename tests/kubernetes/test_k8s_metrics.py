@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import subprocess
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import aclosing
+from typing import Any
 
 import pytest
 from k8s_support import CANARY, ControlPlane, new_namespace, provider_for
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from nebula_credential import CachingProvider, Credential, PermissionDenied, metrics
@@ -129,3 +133,133 @@ async def test_metrics_enabled_again_after_disable_report_again(
         await provider.retrieve("m")
         assert gets() == 2
     metrics.disable(registry)
+
+
+@pytest.fixture(scope="module")
+def short_watch_plane(control_plane_factory: Callable[..., ControlPlane]) -> ControlPlane:
+    """A plane of its own whose API server ends every watch stream after 5-10 s (as a real
+    one does after 30-60 min), and whose API server the feed test restarts."""
+    return control_plane_factory("watch-metrics", extra_apiserver_args=["--min-request-timeout=5"])
+
+
+class WatchSeries:
+    """The watch series of one registry, read straight from it."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def open(self) -> float:
+        return self.value("nebula_k8s_watches_open")
+
+    def events(self, kind: str) -> float:
+        return self.value("nebula_k8s_watch_events_total", type=kind)
+
+    def restarts(self, reason: str) -> float:
+        return self.value("nebula_k8s_watch_restarts_total", reason=reason)
+
+    def streams(self, status: str) -> float:
+        return self.value("nebula_k8s_secret_operations_total", operation="watch", status=status)
+
+    async def until(self, check: Callable[[], bool], seconds: float = 30.0) -> None:
+        """Wait (polling, bounded) until ``check()`` holds; fail with what was seen."""
+        deadline = time.monotonic() + seconds
+        while not check():
+            if time.monotonic() > deadline:
+                seen = {(s.name, tuple(s.labels.items())): s.value for s in self.samples()}
+                raise AssertionError(f"not reached in {seconds}s; watch series: {seen}")
+            await asyncio.sleep(0.05)
+
+    def samples(self) -> list[Any]:
+        return [
+            s
+            for family in self.registry.collect()
+            for s in family.samples
+            if "watch" in s.name or s.labels.get("operation") == "watch"
+        ]
+
+
+@pytest.fixture
+def watch_series() -> Iterator[WatchSeries]:
+    registry = CollectorRegistry()
+    metrics.enable(registry)
+    try:
+        yield WatchSeries(registry)
+    finally:
+        metrics.disable(registry)
+
+
+async def test_a_watch_has_its_own_series_not_one_duration_sample(
+    short_watch_plane: ControlPlane, watch_series: WatchSeries
+) -> None:
+    namespace = new_namespace(short_watch_plane, "watch-metrics")
+    secret_id = "watched-id-5d2"
+    seen: list[str] = []
+    async with provider_for(short_watch_plane, namespace) as provider:
+
+        async def follow() -> None:
+            async with aclosing(provider.watch()) as events:
+                async for event in events:
+                    seen.append(event.type)
+
+        reader = asyncio.create_task(follow())
+        try:
+            await watch_series.until(lambda: watch_series.open() == 1)
+            stored = await provider.store(Credential(secret_id, "api_key", {"api_key": CANARY}))
+            await provider.store(stored.evolve(fields={"api_key": CANARY + "2"}))
+            await provider.delete(secret_id)
+            await watch_series.until(lambda: "DELETED" in seen)
+            # The server ends each stream after 5-10 s; the watch reopens it at once.
+            await watch_series.until(lambda: watch_series.restarts("ended") >= 1, 60)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+    assert seen[:3] == ["ADDED", "MODIFIED", "DELETED"]
+    assert watch_series.events("added") >= 1
+    assert watch_series.events("modified") >= 1
+    assert watch_series.events("deleted") == 1
+    assert watch_series.streams("success") >= 1
+    assert watch_series.restarts("retry") == 0
+    assert watch_series.open() == 0
+    # Streams of seconds (or, in production, an hour) are not request durations.
+    duration = watch_series.value("nebula_k8s_secret_duration_seconds_count", operation="watch")
+    assert duration == 0
+    assert watch_series.value("nebula_k8s_secret_duration_seconds_count", operation="create") == 1
+    text = generate_latest(watch_series.registry).decode()
+    for forbidden in (CANARY, secret_id, namespace, "nebula-credentials-"):
+        assert forbidden not in text
+    promtool_check(text)
+
+
+async def test_a_change_feed_counts_its_restart_after_the_api_server_comes_back(
+    short_watch_plane: ControlPlane, watch_series: WatchSeries
+) -> None:
+    namespace = new_namespace(short_watch_plane, "feed-metrics")
+    changed: list[str] = []
+    async with provider_for(short_watch_plane, namespace) as provider:
+        feed = provider.changes()
+        assert feed is not None
+
+        async def follow() -> None:
+            async with aclosing(feed) as changes:
+                async for change in changes:
+                    changed.append(change.kind)
+
+        reader = asyncio.create_task(follow())
+        try:
+            await watch_series.until(lambda: watch_series.open() == 1)
+            await asyncio.to_thread(short_watch_plane.restart_apiserver, down_for=1)
+            await watch_series.until(lambda: watch_series.restarts("lost") >= 1, 60)
+            await watch_series.until(lambda: watch_series.open() == 1)
+            await provider.store(Credential("after-restart", "api_key", {"api_key": CANARY}))
+            await watch_series.until(lambda: "changed" in changed)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+    assert "lost" in changed
+    assert watch_series.streams("connection_error") >= 1
+    assert watch_series.open() == 0

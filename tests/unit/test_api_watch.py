@@ -124,7 +124,7 @@ def test_an_event_resets_the_failures_and_moves_the_resume_point() -> None:
         watch.ended()
     assert watch.failures == 3
     watch.request()
-    watch.event("42")
+    watch.event("ADDED", "42")
     assert watch.failures == 0
     step = watch.ended()
     assert (step.kind, step.seconds) == (WAIT, 0.0)

@@ -15,14 +15,12 @@ change feed (caches rely on their TTL).
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from ... import observe
 from ...domain import (
     ConfigurationError,
     CredentialError,
@@ -244,7 +242,6 @@ class HttpTransport(SecretTransport):
             policy=api.policy,
             site=api.site,
         )
-        opened = time.monotonic()
         failure: Exception | None = None
         try:
             while failure is None:
@@ -260,7 +257,7 @@ class HttpTransport(SecretTransport):
                                 step = state.refused(server_reply(0, "", None, doc))
                                 break
                             secret = SECRET.decode(event.object)
-                            state.event(secret.metadata.resourceVersion)
+                            state.event(event.type, secret.metadata.resourceVersion)
                             yield event.type, to_object(secret)
                         else:
                             step = state.ended()
@@ -285,7 +282,7 @@ class HttpTransport(SecretTransport):
         except CredentialError as exc:  # credentials that could not be obtained
             failure = exc
         finally:
-            observe.api_call("watch", observe.status_of(failure), time.monotonic() - opened)
+            state.finish(failure)  # each stream was counted: the watch is not one request
         if failure is not None:
             raise failure  # outside the handler
 

@@ -14,6 +14,13 @@ I/O, what comes next:
   :class:`~..errors.Gone` when the caller resyncs itself;
 - 401 asks for one new authentication; 403, 404, a second 401 and other statuses stop
   the watch with their typed error at once: repeating them cannot help.
+
+It also reports the watch to observers (:func:`..observe.watch_event`): ``open`` when
+its first stream is requested and ``close`` from :meth:`WatchState.finish`, each
+stream's end as a ``stream`` with its status word (one Kubernetes request, counted but
+not timed: a stream lasts as long as the server keeps it), each event as ``received``
+with its type, and each stream reopened as a ``restart`` with why (``ended``, ``gone``,
+``retry``, ``reauth``). A watch thus never lands in the request-duration histogram.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from ... import observe
 from ...domain import ProviderUnavailable
 from ...http.message import Headers, NoReply
 from ..model.wire_secret import read_status
@@ -78,15 +86,39 @@ class WatchState:
         self._clock = clock
         self._opened = 0.0
         self._events = 0
+        self._streams = 0
+        self._streaming = False  # a stream was requested and has not ended yet
+        self._reopen = "ended"  # why the next stream is opened: the restart's reason
 
     def request(self) -> ApiRequest:
         """The next stream's request; marks it opened now."""
+        if self._streams == 0:
+            observe.watch_event("open", "")
+        else:
+            observe.watch_event("restart", self._reopen)
+        self._streams += 1
+        self._streaming = True
         self._opened = self._clock()
         self._events = 0
         return self.collection.watch(self.labels, self.version)
 
-    def event(self, version: str | None) -> None:
-        """An event arrived (with the object's resourceVersion)."""
+    def finish(self, failure: BaseException | None) -> None:
+        """The watch is over (closed by its reader, or stopped with ``failure``)."""
+        if self._streaming:
+            self._stream_ended(observe.status_of(failure))
+        if self._streams:
+            observe.watch_event("close", observe.status_of(failure))
+
+    def _stream_ended(self, status: str, reopen: str = "ended") -> None:
+        self._reopen = reopen
+        if self._streaming:  # a refusal after a failed re-authentication ends none
+            self._streaming = False
+            observe.watch_event("stream", status)
+
+    def event(self, kind: str, version: str | None) -> None:
+        """An event of ``kind`` (ADDED, MODIFIED, ...) arrived, with the object's
+        resourceVersion."""
+        observe.watch_event("received", kind.lower())
         if self._events == 0:
             self.failures = 0
             self.reauthed = False
@@ -96,6 +128,7 @@ class WatchState:
 
     def ended(self) -> Step:
         """The server ended the stream normally."""
+        self._stream_ended("success")
         if self._events or self._clock() - self._opened >= HEALTHY:
             self.failures = 0
             return Step(WAIT, 0.0)
@@ -110,22 +143,28 @@ class WatchState:
         op = self.collection.op("watch")
         if reply.status == 401 and not self.reauthed:
             self.reauthed = True
+            self._stream_ended("unauthorized", "reauth")
             return Step(REAUTH)
         if reply.status == 410:
+            self._stream_ended("gone", "gone")
             if not self.restart_on_gone:
                 return Step(STOP, error=Gone(op.describe()))
             self.version = None  # start over from the current state
             return self._again(None, "HTTP 410")
         if reply.status in RETRY_STATUSES:
+            self._stream_ended("throttled" if reply.status == 429 else "server_error", "retry")
             return self._again(reply.retry_after, f"HTTP {reply.status} {reply.message}".strip())
         error = error_for(reply, op, server=self.site.server, context=self.site.context)
+        self._stream_ended(observe.status_of(error))
         return Step(STOP, error=error)
 
     def undecodable(self) -> Step:
+        self._stream_ended("invalid_response", "retry")
         return self._again(None, "a watch event that does not decode")
 
     def lost(self, failure: NoReply) -> Step:
         """The stream broke or could not be opened: the caller resumes from ``version``."""
+        self._stream_ended("connection_error")
         namespace = self.collection.namespace
         return Step(
             STOP,
@@ -137,6 +176,8 @@ class WatchState:
         )
 
     def _again(self, retry_after: float | None, why: str) -> Step:
+        if self._reopen == "ended":
+            self._reopen = "retry"  # a stream that ended empty at once, reopened
         self.failures += 1
         policy = self.policy
         if self.failures > policy.attempts:

@@ -4,7 +4,8 @@ A list gives the resourceVersion to start from, so nothing after it is missed. A
 dropped connection or a restarted API server resumes the watch from the last version
 seen (the server replays what happened meanwhile); a version too old to resume (HTTP
 410 Gone) starts over from a fresh list and tells the consumer to forget everything.
-Reconnection backs off up to two seconds and goes on until the consumer closes the feed;
+Reconnection backs off up to two seconds and goes on until the consumer closes the feed
+(each watch started again is a ``restart`` for the metrics: ``lost`` or ``gone``);
 a refusal that asking again cannot cure (403, a second 401, a configuration error) ends
 the feed with that error.
 """
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Final
 
+from ... import observe
 from ..._log import get_logger
 from ...domain import (
     AuthenticationError,
@@ -44,6 +46,7 @@ async def change_feed(
     """Changes to the Secrets matching ``labels``, by credential id (see :class:`Change`)."""
     version: str | None = None
     failures = 0
+    restart: str | None = None  # why the next watch is started again, when it is
     where = f"namespace {transport.namespace!r} at {transport.server}"
     while True:
         try:
@@ -56,6 +59,9 @@ async def change_feed(
                 failures = 0
                 logger.info("watch on secrets in %s resumed from version %s", where, version)
                 yield Change("resumed")
+            if restart is not None:
+                observe.watch_event("restart", restart)
+                restart = None
             stream = transport.watch(labels, version, restart_on_gone=False)
             async with aclosing(stream):
                 async for _, secret in stream:
@@ -66,6 +72,7 @@ async def change_feed(
         except Gone:
             logger.info("watch on secrets in %s expired; starting over", where)
             version = None
+            restart = "gone"
             continue
         except (PermissionDenied, AuthenticationError, ConfigurationError) as exc:
             # Asking again cannot help (a Role without 'watch', refused credentials):
@@ -74,6 +81,7 @@ async def change_feed(
             raise
         except CredentialError as exc:
             failures += 1
+            restart = "lost"
             if failures == 1:
                 logger.warning("lost the watch on secrets in %s: %s", where, exc)
                 yield Change("lost")
