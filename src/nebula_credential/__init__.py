@@ -49,7 +49,6 @@ from .providers import (
 )
 
 if TYPE_CHECKING:
-    from .cache import CacheStats, CachingProvider
     from .kubernetes import (
         KubernetesSecretsProvider,
         RetryPolicy,
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
         TransportStats,
     )
     from .local import LocalStorageProvider
+    from .providers.caching import CacheStats, CachingProvider
     from .readers import MountedChange, MountedCredential, credential_from_env, read_mounted
 
 __version__ = "0.1.0"
@@ -69,8 +69,8 @@ __version__ = "0.1.0"
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "CacheStats": ".cache",
-        "CachingProvider": ".cache",
+        "CacheStats": ".providers.caching",
+        "CachingProvider": ".providers.caching",
         "LocalStorageProvider": ".local",
         "KubernetesSecretsProvider": ".kubernetes",
         "RetryPolicy": ".kubernetes",

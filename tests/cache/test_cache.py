@@ -18,8 +18,10 @@ from nebula_credential import (
     InvalidCredentialId,
     LocalStorageProvider,
     NotFound,
+    ProviderUnavailable,
     SyncCredentialProvider,
 )
+from nebula_credential._loops import WrongEventLoop
 from nebula_credential.testing import ProviderContract
 
 CANARY = "canary-cache-51c7"
@@ -198,3 +200,85 @@ def test_the_same_cache_serves_blocking_and_async_callers(tmp_path: Path) -> Non
             mine = [store.retrieve("svc") for _ in range(10)]
             found = theirs.result(timeout=30) + mine
         assert {c.reveal("api_key") for c in found if c is not None} == {CANARY}
+
+
+class AnswersLate(LocalStorageProvider):
+    """The real local store whose reads reach the caller ``delay`` seconds after they
+    read: a read in flight holds what was there when it read."""
+
+    def __init__(self, *args: object, delay: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.delay = delay
+
+    async def retrieve(self, credential_id: str) -> Credential | None:
+        found = await super().retrieve(credential_id)
+        await asyncio.sleep(self.delay)
+        return found
+
+
+async def test_a_read_in_flight_across_our_own_write_never_hands_back_the_old_value(
+    tmp_path: Path,
+) -> None:
+    inner = AnswersLate(tmp_path, delay=0.3)
+    async with CachingProvider(inner) as cache:
+        first = await inner.store(key("svc", "v1"))
+        before = asyncio.create_task(cache.retrieve("svc"))  # reads v1, answers later
+        await asyncio.sleep(0.05)
+        await cache.store(first.evolve(fields={"api_key": "v2"}), expected_version=1)
+        after = await cache.retrieve("svc")  # the read above is still in flight
+        assert after is not None
+        assert after.reveal("api_key") == "v2"
+        earlier = await before
+        assert earlier is not None
+        assert earlier.reveal("api_key") == "v2"  # it was handed out after the write
+        assert (await cache.get("svc")).reveal("api_key") == "v2"
+
+
+async def test_a_read_in_flight_across_our_own_delete_finds_nothing(tmp_path: Path) -> None:
+    inner = AnswersLate(tmp_path, delay=0.3)
+    async with CachingProvider(inner) as cache:
+        await inner.store(key("svc", "v1"))
+        before = asyncio.create_task(cache.retrieve("svc"))
+        await asyncio.sleep(0.05)
+        assert await cache.delete("svc") is True
+        assert await cache.retrieve("svc") is None
+        assert await before is None
+
+
+def test_the_sync_facade_serves_a_cached_local_store_without_an_event_loop(
+    tmp_path: Path,
+) -> None:
+    inner = LocalStorageProvider(tmp_path)
+    cache = CachingProvider(inner)
+    with SyncCredentialProvider(cache) as store:
+        stored = store.store(key("svc", "v1"))
+        assert store.get("svc").reveal("api_key") == "v1"  # a miss, then remembered
+        assert store.get("svc").reveal("api_key") == "v1"
+        assert (cache.stats.misses, cache.stats.hits) == (1, 1)
+        store.store(stored.evolve(fields={"api_key": "v2"}), expected_version=1)
+        assert store.get("svc").reveal("api_key") == "v2"  # our write dropped the entry
+        assert [c.id for c in store.list_all()] == ["svc"]
+        assert store.delete("svc") is True
+        assert store.retrieve("svc") is None
+        assert store._loop is None, "a call went through an event loop"
+    with pytest.raises(ProviderUnavailable):
+        store.get("svc")
+
+
+async def test_a_miss_from_another_event_loop_is_refused_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    async with CachingProvider(LocalStorageProvider(tmp_path)) as cache:
+        await cache.store(key("svc"))
+        assert await cache.retrieve("svc") is not None
+        cache.invalidate()
+
+        async def elsewhere() -> Credential | None:
+            return await cache.retrieve("svc")
+
+        with ThreadPoolExecutor(1) as pool:
+            refused = pool.submit(asyncio.run, elsewhere())
+            with pytest.raises(WrongEventLoop, match="make one per event loop"):
+                refused.result(timeout=30)
+        assert isinstance(WrongEventLoop("x"), ConfigurationError)
+        assert (await cache.get("svc")).reveal("api_key") == CANARY  # its own loop still works

@@ -33,7 +33,7 @@ NOT_FOR_THE_LOCAL_STORE = (
     "rich.markdown",
     "typer.rich_utils",
     "nebula_credential.kubernetes",
-    "nebula_credential.cache",
+    "nebula_credential.providers.caching",
     "nebula_credential.metrics",
     "nebula_credential.readers",
     "nebula_credential.ops",

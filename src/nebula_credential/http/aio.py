@@ -7,7 +7,9 @@ missing reply as :class:`~.message.NoReply`, raised outside aiohttp's handlers: 
 exceptions hold the request, headers included. The session is created on first use,
 inside the running loop, and kept; when the TLS context changes (an exec plugin's new
 client certificate) the next request opens a new one and at most a few old ones stay
-open for the calls still in flight.
+open for the calls still in flight. A session belongs to its event loop: the driver is
+bound to the first loop that sends (:class:`~nebula_credential._loops.LoopBinding`) and
+refuses another one while that loop is open.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Final
 
 import aiohttp
 
+from .._loops import LoopBinding
 from . import message
 from ._aiohttp_compat import no_silent_repeat
 from .message import NoReply, Request, Response, StatusError
@@ -71,6 +74,7 @@ class AioDriver:
         self._closing: set[asyncio.Future[None]] = set()
         self._auth: Mapping[str, str] = {}
         self._auth_seen: Mapping[str, str] | None = None  # the last mapping given
+        self._home = LoopBinding("Kubernetes client (its aiohttp session)")
 
     def _session_for(self, auth: Mapping[str, str]) -> aiohttp.ClientSession:
         """The session for the current TLS context, sending ``auth`` from now on.
@@ -79,6 +83,8 @@ class AioDriver:
         (a rotated token): aiohttp merges per-request headers into a new multidict on
         every request, which costs as much as the rest of a GET.
         """
+        if self._home.enter():  # the sessions' loop was closed, and their sockets with it
+            self._session, self._retired, self._ssl = None, [], None
         context = self._context()
         session = self._session
         if auth is not self._auth_seen and auth != self._auth:
@@ -226,12 +232,22 @@ class AioDriver:
         await asyncio.sleep(seconds)
 
     async def close(self) -> None:
+        """Close the sessions on their own loop: from another one (a sync facade closing
+        a provider that async code used), that loop is handed the closing."""
         sessions = [*self._retired, *([self._session] if self._session else [])]
         self._session, self._retired, self._ssl = None, [], None
-        for session in sessions:
-            await session.close()
+        home = self._home.loop
+        if home is not None and self._home.is_foreign():
+            asyncio.run_coroutine_threadsafe(_close_all(sessions), home)
+            return
+        await _close_all(sessions)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+async def _close_all(sessions: list[aiohttp.ClientSession]) -> None:
+    for session in sessions:
+        await session.close()
 
 
 async def _read(reply: aiohttp.ClientResponse, limit: int) -> bytes | None:

@@ -45,7 +45,7 @@ def _api(version: str) -> str:
 
 
 def _sa_ref(name: str) -> dict[str, str]:
-    return {"name": dns_label(name, "service account")}
+    return {"name": dns_subdomain(name, "service account")}
 
 
 def _provider(

@@ -247,12 +247,7 @@ class SyncCredentialProvider:
             if self._blocking is not None:
                 self._blocking.close()
             else:  # never used through this facade; the caller may be inside a loop
-                import asyncio
-                import threading
-
-                closer = threading.Thread(target=asyncio.run, args=(self.provider.close(),))
-                closer.start()
-                closer.join()
+                _close_elsewhere(self.provider)
             return
         try:
             lists = list(self._open_lists)
@@ -278,6 +273,31 @@ class SyncCredentialProvider:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # closes handed to a loop, until done
+
+
+def _close_elsewhere(provider: CredentialProvider) -> None:
+    """Close a provider this facade never ran a call of.
+
+    Called from async code (a with-block inside a coroutine), the provider most likely
+    runs on that loop, which cannot be waited for from here: the close is handed to it
+    and runs at its next step. Otherwise it runs to its end on a loop of its own.
+    """
+    import asyncio
+    import threading
+
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        closer = threading.Thread(target=asyncio.run, args=(provider.close(),))
+        closer.start()
+        closer.join()
+        return
+    task = running.create_task(provider.close())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 def _submit(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> Future[T]:
