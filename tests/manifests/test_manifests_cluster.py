@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from k8s_support import kubectl, new_namespace
+import yaml
+from k8s_support import cli_runner, kubectl, new_namespace
 from manifest_support import builtin_manifests
 
 from nebula_credential import manifests as m
@@ -97,3 +98,56 @@ def test_generated_roles_grant_exactly_what_they_claim(control_plane: ControlPla
             assert _can_i(kubeconfig, verb, "secrets", ns, user) is collection, (account, verb)
             assert not _can_i(kubeconfig, verb, "secrets", elsewhere, user)
             assert not _can_i(kubeconfig, verb, "configmaps", ns, user)
+
+
+# Every kind `kubectl apply` takes, as the CLI prints it with no --kube-version: the
+# version comes from the cluster (1.20 here), so its CronJob and PDB are forms 1.20 serves.
+CLI_KINDS = [
+    ("namespace", "--service-account", "app"),
+    ("rbac", "-c", "oauth2", "-c", "Team.API_key"),
+    ("rbac", "-c", "oauth2", "--service-account", "w" * 63, "--writer", "--list-watch"),
+    ("rbac", "--writer"),
+    ("deployment", "-c", "Team.API_key", "--env-key", "access_token", "--name", "a" * 63),
+    ("deployment", "-c", "oauth2", "--mount-key", "access_token", "--mount-key", "expires_at"),
+    (
+        "rotation-cronjob",
+        "--service-account",
+        "r" * 63,
+        "--schedule",
+        "0 * * * *",
+        "--within",
+        "2h",
+    ),
+    ("pdb",),
+    ("network-policy", "--metrics-port", "9090"),
+]
+
+
+def test_every_kind_with_the_default_version_is_accepted_by_the_api_server(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    ns = new_namespace(control_plane, "manifests-cli")
+    run = cli_runner(control_plane.admin_kubeconfig, ns, home=tmp_path)
+    server = control_plane.server.rstrip("/")
+    for args in CLI_KINDS:
+        done = run("manifests", *args)
+        assert done.returncode == 0, (args, done.stderr)
+        first = done.stdout.splitlines()[0]
+        assert first == f"# generated for Kubernetes 1.20 (the version of the cluster at {server})"
+        docs = list(yaml.safe_load_all(done.stdout))
+        out = kubectl(
+            control_plane.admin_kubeconfig,
+            "apply",
+            "--dry-run=server",
+            "-f",
+            "-",
+            input_text=done.stdout,
+        )
+        assert len(out.strip().splitlines()) == len(docs), (args, out)
+        apis = {d["kind"]: d["apiVersion"] for d in docs}
+        assert apis.get("CronJob", "batch/v1beta1") == "batch/v1beta1"
+        assert apis.get("PodDisruptionBudget", "policy/v1beta1") == "policy/v1beta1"
+    as_json = run("-o", "json", "manifests", "pdb")
+    assert as_json.stderr == (
+        f"note: generated for Kubernetes 1.20 (the version of the cluster at {server})\n"
+    )

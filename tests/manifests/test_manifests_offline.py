@@ -13,7 +13,7 @@ from eso_schema import validate_eso
 from manifest_support import builtin_manifests, crd_manifests, kubernetes_validate
 
 from nebula_credential import manifests as m
-from nebula_credential.kubernetes.model.naming import secret_name
+from nebula_credential.kubernetes.model.naming import legacy_secret_name, secret_name
 
 
 @pytest.mark.parametrize("kube", ["1.29", "1.20"])
@@ -86,8 +86,10 @@ def test_rbac_names_exactly_the_secrets_the_provider_writes() -> None:
     ids = ["oauth2", "Team.API_key", "oauth2"]
     roles = [d for d in m.rbac(ids, writer=True) if d["kind"] == "Role"]
     named, creator, _lease = roles
+    # An id that is not DNS-safe may still live under the name earlier releases gave it,
+    # which the provider reads, updates in place and deletes.
     assert named["rules"][0]["resourceNames"] == sorted(
-        {secret_name(DEFAULT_PREFIX, i) for i in ids}
+        {*(secret_name(DEFAULT_PREFIX, i) for i in ids), legacy_secret_name(DEFAULT_PREFIX, ids[1])}
     )
     assert named["rules"][0]["verbs"] == ["get", "update", "patch", "delete"]
     assert creator["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}]
@@ -142,7 +144,8 @@ def test_audit_policy_logs_secrets_at_metadata_only() -> None:
     [
         (["namespace", "-n", "Bad_NS"], "namespace 'Bad_NS' is not a valid name"),
         (["rbac"], "needs at least one credential id"),
-        (["rbac", "-c", "x", "--service-account", "a" * 64], "service account"),
+        (["rbac", "-c", "x", "--service-account", "a" * 254], "service account"),
+        (["rbac", "-c", "x", "--service-account", "Bad_SA"], "service account 'Bad_SA'"),
         (["pdb", "--kube-version", "1.x"], "must look like 1.29"),
         (["pdb", "--kube-version", "1.9"], "outside what manifests are generated for"),
         (["pdb", "--min-available", "0"], "min available must be a whole number"),

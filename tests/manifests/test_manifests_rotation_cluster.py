@@ -240,7 +240,7 @@ async def test_rotate_due_runs_as_the_cronjob_with_only_the_rotator_role(
     ):  # fmt: skip
         assert not _can_i(control_plane, verb, resource, ns, ident.username), (verb, resource)
 
-    cronjob = m.rotation_cronjob(namespace=ns, within="10m", kube="1.20")
+    cronjob = m.rotation_cronjob(namespace=ns, within="30m", kube="1.20")
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}

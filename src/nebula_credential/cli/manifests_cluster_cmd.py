@@ -16,6 +16,7 @@ from .manifests_common import (
     _emit,
     _namespace,
     _prefix,
+    _target,
     manifests_app,
 )
 
@@ -35,9 +36,10 @@ def secret_store_cmd(
         str, typer.Option(help="ServiceAccount the store authenticates as")
     ] = "external-secrets-sa",
     eso_api_version: EsoVersion = "v1",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """External Secrets Operator SecretStore (AWS Secrets Manager, Azure Key Vault, Vault)."""
+    target = _target(ctx, kube_version)
     doc = m.secret_store(
         provider,
         namespace=_namespace(ctx, namespace),
@@ -50,7 +52,7 @@ def secret_store_cmd(
         service_account=service_account,
         api_version=eso_api_version,
     )
-    _emit(ctx, [doc], kube_version)
+    _emit(ctx, [doc], target)
 
 
 def _remote_ref(item: str) -> m.RemoteRef:
@@ -83,9 +85,10 @@ def external_secret_cmd(
         str, typer.Option(help="Kind of the credential ESO writes; --data keys are its fields")
     ] = "generic",
     eso_api_version: EsoVersion = "v1",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """External Secrets Operator ExternalSecret targeting the credential's Secret."""
+    target = _target(ctx, kube_version)
     doc = m.external_secret(
         credential,
         store=store,
@@ -100,7 +103,7 @@ def external_secret_cmd(
         api_version=eso_api_version,
         kind=kind,
     )
-    _emit(ctx, [doc], kube_version)
+    _emit(ctx, [doc], target)
 
 
 @manifests_app.command("encryption-config")
@@ -111,18 +114,19 @@ def encryption_config_cmd(
     key_size: Annotated[int, typer.Option(help="Key bytes: 16, 24 or 32 (secretbox: 32)")] = 32,
     kms_name: Annotated[str, typer.Option()] = "nebula-kms",
     kms_endpoint: Annotated[str, typer.Option()] = "unix:///var/run/kmsplugin/socket.sock",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """API server EncryptionConfiguration for Secrets (prints a freshly generated key)."""
+    target = _target(ctx, kube_version)
     doc = m.encryption_config(
         provider,
         key_name=key_name,
         key_size=key_size,
         kms_name=kms_name,
         kms_endpoint=kms_endpoint,
-        kube=kube_version,
+        kube=target.version,
     )
-    _emit(ctx, [doc], kube_version)
+    _emit(ctx, [doc], target)
 
 
 @manifests_app.command("audit-policy")
@@ -131,7 +135,8 @@ def audit_policy_cmd(
     others: Annotated[str, typer.Option(help="Level for everything else: None or Metadata")] = (
         "None"
     ),
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """Audit Policy logging Secret access at Metadata level (never payloads)."""
-    _emit(ctx, [m.audit_policy(others)], kube_version)
+    target = _target(ctx, kube_version)
+    _emit(ctx, [m.audit_policy(others)], target)

@@ -19,6 +19,7 @@ from .manifests_common import (
     _emit,
     _namespace,
     _prefix,
+    _target,
     manifests_app,
 )
 
@@ -28,11 +29,12 @@ def namespace_cmd(
     ctx: typer.Context,
     namespace: Namespace = None,
     service_account: Annotated[str, typer.Option(help="ServiceAccount name")] = "nebula-app",
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """Namespace and ServiceAccount."""
+    target = _target(ctx, kube_version)
     docs = m.namespace(_namespace(ctx, namespace), service_account=service_account)
-    _emit(ctx, docs, kube_version)
+    _emit(ctx, docs, target)
 
 
 @manifests_app.command("rbac")
@@ -51,9 +53,10 @@ def rbac_cmd(
     list_watch: Annotated[
         bool, typer.Option(help="Also list/watch (exposes every Secret in the namespace)")
     ] = False,
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """Least-privilege Roles and RoleBindings for named credentials."""
+    target = _target(ctx, kube_version)
     docs = m.rbac(
         credential or [],
         namespace=_namespace(ctx, namespace),
@@ -63,7 +66,7 @@ def rbac_cmd(
         list_watch=list_watch,
         prefix=_prefix(ctx),
     )
-    _emit(ctx, docs, kube_version)
+    _emit(ctx, docs, target)
 
 
 @manifests_app.command("deployment")
@@ -78,10 +81,18 @@ def deployment_cmd(
         list[str] | None, typer.Option(help="Also expose this Secret key as an env var")
     ] = None,
     mount_path: Annotated[str, typer.Option()] = "/etc/nebula/credentials",
+    mount_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Secret key to mount, repeatable (a Secret another tool wrote: its field "
+            "keys) [default: credential.json]"
+        ),
+    ] = None,
     replicas: Annotated[int, typer.Option()] = 3,
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
-    """Deployment mounting a credential read-only (0400), optional secretKeyRef env vars."""
+    """Deployment mounting a credential's keys read-only (0400), optional secretKeyRef env vars."""
+    target = _target(ctx, kube_version)
     doc = m.deployment(
         credential,
         namespace=_namespace(ctx, namespace),
@@ -92,8 +103,9 @@ def deployment_cmd(
         mount_path=mount_path,
         replicas=replicas,
         prefix=_prefix(ctx),
+        mount_keys=mount_key or [m.CREDENTIAL_KEY],
     )
-    _emit(ctx, [doc], kube_version)
+    _emit(ctx, [doc], target)
 
 
 @manifests_app.command("rotation-cronjob")
@@ -119,12 +131,13 @@ def rotation_cronjob_cmd(
     rbac: Annotated[
         bool, typer.Option(help="Also print the ServiceAccount, Role and RoleBinding it needs")
     ] = True,
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """CronJob running `nebula-credential rotate --due`, with the Role it needs.
 
     A failed run restarts in the same pod and stores the tokens it kept in its journal
     (an emptyDir at NEBULA_CREDENTIAL_HOME)."""
+    target = _target(ctx, kube_version)
     ns = _namespace(ctx, namespace)
     doc = m.rotation_cronjob(
         namespace=ns,
@@ -132,7 +145,7 @@ def rotation_cronjob_cmd(
         image=image,
         schedule=schedule,
         service_account=service_account,
-        kube=kube_version,
+        kube=target.version,
         within=within,
         timeout=timeout,
         write_deadline=write_deadline,
@@ -144,7 +157,7 @@ def rotation_cronjob_cmd(
             m.service_account(service_account, namespace=ns),
             *m.rotation_rbac(namespace=ns, service_account=service_account),
         ]
-    _emit(ctx, docs, kube_version)
+    _emit(ctx, docs, target)
 
 
 @manifests_app.command("pdb")
@@ -153,16 +166,17 @@ def pdb_cmd(
     namespace: Namespace = None,
     app: Annotated[str, typer.Option(help="app label of the pods")] = "nebula-app",
     min_available: Annotated[int, typer.Option()] = 2,
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """PodDisruptionBudget for the application."""
+    target = _target(ctx, kube_version)
     doc = m.pdb(
         namespace=_namespace(ctx, namespace),
         app=app,
         min_available=min_available,
-        kube=kube_version,
+        kube=target.version,
     )
-    _emit(ctx, [doc], kube_version)
+    _emit(ctx, [doc], target)
 
 
 @manifests_app.command("network-policy")
@@ -175,9 +189,10 @@ def network_policy_cmd(
     ),
     api_server_port: Annotated[int, typer.Option()] = 443,
     metrics_port: Annotated[int | None, typer.Option(help="Allow ingress to this port")] = None,
-    kube_version: KubeVersionOpt = m.DEFAULT_KUBE_VERSION,
+    kube_version: KubeVersionOpt = None,
 ) -> None:
     """NetworkPolicy: egress to DNS and the API server only."""
+    target = _target(ctx, kube_version)
     doc = m.network_policy(
         namespace=_namespace(ctx, namespace),
         app=app,
@@ -185,7 +200,7 @@ def network_policy_cmd(
         api_server_port=api_server_port,
         metrics_port=metrics_port,
     )
-    _emit(ctx, [doc], kube_version)
+    _emit(ctx, [doc], target)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,15 @@ turns a list of manifests into a multi-document YAML stream. Bad input raises
 
 from __future__ import annotations
 
-from ._checks import DEFAULT_KUBE_VERSION, KubeVersion, ManifestError, kube_version
+from ..kubernetes.model.mapping import CREDENTIAL_KEY
+from ._checks import (
+    DEFAULT_KUBE_VERSION,
+    NEWEST_MINOR,
+    OLDEST_MINOR,
+    KubeVersion,
+    ManifestError,
+    kube_version,
+)
 from .access import (
     DEFAULT_PREFIX,
     GRANTS_ANNOTATION,
@@ -30,10 +38,13 @@ from .rotation import (
 from .workloads import deployment, network_policy, pdb
 
 __all__ = [
+    "CREDENTIAL_KEY",
     "DATA_DIR",
     "DEFAULT_KUBE_VERSION",
     "DEFAULT_PREFIX",
     "GRANTS_ANNOTATION",
+    "NEWEST_MINOR",
+    "OLDEST_MINOR",
     "AuditLevel",
     "EncryptionProvider",
     "KubeVersion",

@@ -11,19 +11,31 @@ from typing import Final, NamedTuple
 
 from ..domain import ValidationError
 
-DEFAULT_KUBE_VERSION: Final = "1.29"
 OLDEST_MINOR: Final = 16
 NEWEST_MINOR: Final = 40
+# The newest release whose schemas the manifests are checked against (kubernetes-validate):
+# what is generated for when no version is given and no cluster tells its own.
+DEFAULT_KUBE_VERSION: Final = "1.37"
 
 _LABEL: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 _SUBDOMAIN: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
-_DURATION: Final = re.compile(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
-_VERSION: Final = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
-_CRON_FIELD: Final = re.compile(r"[0-9A-Za-z*/,?-]+")
-_CRON_MACROS: Final = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
+# ASCII digits only: ``\d`` would take fullwidth or Arabic-Indic digits, which Python's
+# int() reads but Kubernetes and Go do not.
+_DURATION: Final = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+_VERSION: Final = re.compile(r"v?([0-9]+)\.([0-9]+)(\.[0-9]+)?")
 _SECRET_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
+_LABEL_VALUE: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+# An image reference as container runtimes parse it (distribution/reference):
+# [registry[:port]/]path[:tag][@digest], lower-case path components.
+_HOST: Final = (
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]+)?"
+)
+_PATH: Final = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+_IMAGE: Final = re.compile(
+    rf"({_HOST}/)?{_PATH}(/{_PATH})*(:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+MAX_IMAGE: Final = 4096
 
 
 class ManifestError(ValidationError):
@@ -64,7 +76,7 @@ def duration(value: str, what: str) -> str:
     )
 
 
-_SECONDS: Final = re.compile(r"(\d{1,7})([smhd]?)")
+_SECONDS: Final = re.compile(r"([0-9]{1,7})([smhd]?)")
 _UNIT: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -93,26 +105,59 @@ def non_empty(value: str, what: str) -> str:
 
 
 def secret_key(value: str, what: str) -> str:
-    """A key inside a Secret's ``data`` (letters, digits, ``-``, ``_``, ``.``)."""
-    if not isinstance(value, str) or len(value) > 253 or not _SECRET_KEY.fullmatch(value):
+    """A key inside a Secret's ``data`` (letters, digits, ``-``, ``_``, ``.``; never
+    ``.``, ``..`` or starting with ``..``, which the kubelet keeps for its own files)."""
+    if (
+        not isinstance(value, str)
+        or len(value) > 253
+        or not _SECRET_KEY.fullmatch(value)
+        or value == "."
+        or value.startswith("..")
+    ):
         raise ManifestError(
-            f"{what} {_shown(value)} is not a valid Secret key: use letters, digits, '-', '_' "
-            "or '.'"
+            f"{what} {_shown(value)} is not a valid Secret key: use up to 253 letters, digits, "
+            "'-', '_' or '.', not '.' and not starting with '..'"
         )
     return value
 
 
-def cron_schedule(value: str) -> str:
-    """Five cron fields (``0 * * * *``) or a macro such as ``@hourly``."""
-    fields = value.split() if isinstance(value, str) else []
-    if (len(fields) == 1 and fields[0] in _CRON_MACROS) or (
-        len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields)
+def label_value(value: str, what: str) -> str:
+    """A label value (``app: NAME``): at most 63 letters, digits, ``-``, ``_``, ``.``,
+    starting and ending with a letter or digit."""
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+        raise ManifestError(
+            f"{what} {_shown(value)} is also a label value, so it must be at most 63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def image_reference(value: str) -> str:
+    """A container image reference (``registry:5000/team/app:1.2@sha256:…``), ASCII only:
+    the API server takes any text here and the pod would fail to pull it."""
+    if not isinstance(value, str) or len(value) > MAX_IMAGE or not _IMAGE.fullmatch(value):
+        raise ManifestError(
+            f"image {_shown(value)} is not an image reference: use [REGISTRY[:PORT]/]NAME"
+            "[:TAG][@DIGEST] with a lower-case NAME, e.g. ghcr.io/acme/app:1.2"
+        )
+    return value
+
+
+def absolute_path(value: str, what: str) -> str:
+    """An absolute path in a container, printable ASCII without whitespace or ``:``."""
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or not value.isascii()
+        or not value.isprintable()
+        or any(c.isspace() or c == ":" for c in value)
+        or ".." in value.split("/")
     ):
-        return " ".join(fields)
-    raise ManifestError(
-        f"schedule {_shown(value)} is not a cron schedule: use five fields such as "
-        "'0 * * * *' or a macro such as @hourly"
-    )
+        raise ManifestError(
+            f"{what} {_shown(value)} must be an absolute path without whitespace, ':', "
+            "control characters or '..'"
+        )
+    return value
 
 
 class KubeVersion(NamedTuple):

@@ -5,7 +5,9 @@ restrict ``create`` (the object does not exist yet) nor ``list``/``watch`` of a
 collection. So the generated Roles are split by what they can be held to:
 
 - ``…-credential-reader`` / ``…-credential-writer``: ``get`` (and ``update``, ``patch``,
-  ``delete`` for writers) on the exact Secret names the provider writes for the given ids;
+  ``delete`` for writers) on the exact Secret names the provider uses for the given ids:
+  for an id that is not DNS-safe both its name and the shorter-hashed name earlier
+  releases gave it, which the provider still reads, updates in place and deletes;
 - ``…-credential-creator``: ``create`` on any Secret in the namespace (writers only);
 - ``…-credential-lease`` (writers only): the rotation leases ``rotate`` takes, one
   ``coordination.k8s.io`` Lease per credential named exactly like its Secret: ``get``
@@ -26,8 +28,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from ..domain import CredentialId
-from ..kubernetes.model.naming import check_prefix, secret_name
-from ._checks import ManifestError, dns_label
+from ..kubernetes.model.naming import candidate_names, check_prefix, secret_name
+from ._checks import ManifestError, dns_label, dns_subdomain
 
 # The KubernetesSecretsProvider's default (its module loads the HTTP core; a test pins both).
 DEFAULT_PREFIX: Final = "nebula-credentials"
@@ -58,7 +60,7 @@ def _labels(app: str | None = None) -> dict[str, str]:
 
 def _account(name: str, ns: str) -> Manifest:
     dns_label(ns, "namespace")
-    dns_label(name, "service account")
+    dns_subdomain(name, "service account")
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -83,7 +85,16 @@ def namespace(
 
 
 def credential_secret_names(ids: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[str]:
-    """The Secret names the provider writes for ``ids``, sorted and without duplicates."""
+    """Every Secret name the provider reads or writes for ``ids`` (an id that is not
+    DNS-safe has two: see :func:`~..kubernetes.model.naming.candidate_names`), sorted and
+    without duplicates."""
+    check_prefix(prefix)
+    return sorted({n for i in ids for n in candidate_names(prefix, str(CredentialId(i)))})
+
+
+def lease_names(ids: Iterable[str], prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """The rotation Leases of ``ids``: one per credential, named like its current Secret
+    name (never the legacy one), sorted and without duplicates."""
     check_prefix(prefix)
     return sorted({secret_name(prefix, str(CredentialId(i))) for i in ids})
 
@@ -178,7 +189,7 @@ def rbac(
     listing and watching, which exposes every Secret in the namespace.
     """
     dns_label(namespace, "namespace")
-    dns_label(service_account, "service account")
+    dns_subdomain(service_account, "service account")
     sa_ns = dns_label(service_account_namespace or namespace, "service account namespace")
     names = credential_secret_names(credential_ids, prefix)
     if not names and not writer and not list_watch:
@@ -190,7 +201,7 @@ def rbac(
     out: list[Manifest] = []
 
     def add(made: Manifest) -> None:
-        dns_label(made["metadata"]["name"], "Role name")
+        # Role names are path segments: a valid ServiceAccount name plus a suffix is one.
         out.append(made)
         out.append(binding(namespace, made["metadata"]["name"], service_account, sa_ns))
 
@@ -217,7 +228,7 @@ def rbac(
                 "by resourceNames (the object does not exist yet)",
             )
         )
-        add(_lease_role(namespace, f"{base}-lease", names))
+        add(_lease_role(namespace, f"{base}-lease", lease_names(credential_ids, prefix)))
     if list_watch:
         add(
             _role(

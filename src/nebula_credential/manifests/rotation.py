@@ -23,15 +23,18 @@ from __future__ import annotations
 from typing import Final
 
 from ._checks import (
+    DEFAULT_KUBE_VERSION,
     KubeVersion,
     ManifestError,
-    cron_schedule,
+    _shown,
     dns_label,
+    dns_subdomain,
+    image_reference,
     kube_version,
-    non_empty,
     positive,
     seconds,
 )
+from ._schedule import cron_schedule
 from .access import (
     DEFAULT_NAMESPACE,
     LEASE_VERBS,
@@ -56,6 +59,7 @@ MAX_WRITE_DEADLINE: Final = 6 * 3600  # what `rotate --write-deadline` accepts
 # (the margin the rotation lease itself allows beyond timeout + write deadline).
 RUN_MARGIN: Final = 60
 FIRST_RESTART: Final = 10  # the kubelet's first pause before restarting a container
+STARTING_DEADLINE: Final = 300  # how late a run may start (startingDeadlineSeconds)
 JOURNAL_NOTE: Final = "nebula-credential/note"
 
 
@@ -81,9 +85,9 @@ def rotation_rbac(
     """The Role ``rotate --due`` needs in ``namespace`` (see the module docstring), and
     its RoleBinding to ``service_account``."""
     dns_label(namespace, "namespace")
-    dns_label(service_account, "service account")
+    dns_subdomain(service_account, "service account")
     sa_ns = dns_label(service_account_namespace or namespace, "service account namespace")
-    name = dns_label(f"{service_account}-credential-rotator", "Role name")
+    name = f"{service_account}-credential-rotator"
     made = role(
         namespace,
         name,
@@ -95,6 +99,22 @@ def rotation_rbac(
         "create or delete of Secrets",
     )
     return [made, binding(namespace, name, service_account, sa_ns)]
+
+
+def _check_window(within: str, schedule: str) -> int:
+    """``within`` in seconds, refused unless it outlasts the longest wait between runs
+    plus how late a run may start: a token expiring just after one run's window would
+    lapse before the next run."""
+    window = seconds(within, "within")
+    gap = cron_schedule(schedule).longest_gap
+    if window <= gap + STARTING_DEADLINE:
+        raise ManifestError(
+            f"within {_shown(within)} ({window}s) must exceed the longest wait between runs of "
+            f"schedule {_shown(schedule)} ({gap}s) plus the {STARTING_DEADLINE}s a run may start "
+            f"late, or a token can expire between two runs: use at least "
+            f"{gap + STARTING_DEADLINE + 1}s or a more frequent --schedule"
+        )
+    return window
 
 
 def _bounded(value: int, what: str, minimum: int, maximum: int) -> int:
@@ -110,7 +130,7 @@ def rotation_cronjob(
     image: str = "nebula-credential:latest",
     schedule: str = "*/15 * * * *",
     service_account: str = DEFAULT_ROTATOR,
-    kube: str | KubeVersion = "1.29",
+    kube: str | KubeVersion = DEFAULT_KUBE_VERSION,
     within: str = "30m",
     timeout: int = DEFAULT_TIMEOUT,
     write_deadline: str = DEFAULT_WRITE_DEADLINE,
@@ -119,8 +139,10 @@ def rotation_cronjob(
     """A CronJob running ``nebula-credential rotate --due --within W --timeout T
     --write-deadline D`` in its namespace (see the module docstring for its journal).
 
-    ``within`` must be longer than the time between runs (twice the default 15 minutes),
-    or a token expiring just after one run has lapsed before the next. The Job's
+    ``within`` must be longer than the longest time between runs plus the
+    ``startingDeadlineSeconds`` a run may start late (the default 30m is twice the
+    default 15 minutes), or a token expiring just after one run has lapsed before the
+    next; shorter is refused. The Job's
     ``activeDeadlineSeconds`` is ``active_deadline``, by default
     :func:`default_job_deadline`; one not above :func:`job_deadline_floor` is refused.
     A run with many due credentials (rotated four at a time) needs a longer one.
@@ -130,9 +152,9 @@ def rotation_cronjob(
     dns_label(name, "cronjob name")  # CronJob names must leave room for job suffixes
     if len(name) > 52:
         raise ManifestError(f"cronjob name {name!r} must be at most 52 characters")
-    dns_label(service_account, "service account")
-    non_empty(image, "image")
-    seconds(within, "within")
+    dns_subdomain(service_account, "service account")
+    image_reference(image)
+    _check_window(within, schedule)
     _bounded(timeout, "timeout", 1, MAX_TIMEOUT)
     write = _bounded(
         seconds(write_deadline, "write deadline"), "write deadline", 0, MAX_WRITE_DEADLINE
@@ -164,11 +186,11 @@ def rotation_cronjob(
         "kind": "CronJob",
         "metadata": cronjob_meta,
         "spec": {
-            "schedule": cron_schedule(schedule),
+            "schedule": cron_schedule(schedule).text,
             # Overlapping runs would be safe (each credential's lease lets one rotate
             # it); Forbid only saves a second listing of the same Secrets.
             "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 300,
+            "startingDeadlineSeconds": STARTING_DEADLINE,
             "successfulJobsHistoryLimit": 3,
             "failedJobsHistoryLimit": 3,
             "jobTemplate": {

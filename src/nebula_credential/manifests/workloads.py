@@ -1,6 +1,10 @@
 """Workloads around credentials: Deployment, PDB, NetworkPolicy (the rotation CronJob
 is in :mod:`.rotation`).
 
+The Deployment's Secret volume lists the keys it mounts (``items``): a credential's
+Secret also holds the version it replaced (``nebula-credential.previous``, old tokens
+kept for rollback), which no pod needs.
+
 API versions follow the target Kubernetes version: ``policy/v1`` from 1.21,
 ``policy/v1beta1`` before.
 """
@@ -12,14 +16,19 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ..domain import CredentialId
+from ..kubernetes.model.mapping import CREDENTIAL_KEY, PREVIOUS_KEY
 from ..kubernetes.model.naming import check_prefix, secret_name
 from ._checks import (
+    DEFAULT_KUBE_VERSION,
     KubeVersion,
     ManifestError,
+    _shown,
+    absolute_path,
     dns_label,
     dns_subdomain,
+    image_reference,
     kube_version,
-    non_empty,
+    label_value,
     positive,
     secret_key,
 )
@@ -45,6 +54,42 @@ def _env_name(credential_id: str, key: str) -> str:
     return name if not name[0].isdigit() else f"_{name}"
 
 
+def _usable_key(key: str, what: str) -> str:
+    """A Secret key a pod may read: never the replaced version kept for rollback."""
+    if secret_key(key, what) == PREVIOUS_KEY:
+        raise ManifestError(
+            f"{what} {PREVIOUS_KEY!r} holds the replaced version's tokens, kept for rollback; "
+            "a pod never needs them"
+        )
+    return key
+
+
+def _env(credential_id: str, secret: str, keys: Sequence[str], fixed: Sequence[str]) -> list[Any]:
+    """One ``secretKeyRef`` env var per key (a key given twice counts once); two keys
+    that map to one env name, or onto one the Deployment sets itself, are refused:
+    Kubernetes keeps the last and the pod would silently read the other key."""
+    taken = {name: "set by the Deployment itself" for name in fixed}
+    env: list[dict[str, Any]] = []
+    for key in dict.fromkeys(_usable_key(k, "env key") for k in keys):
+        name = _env_name(credential_id, key)
+        if name in taken:
+            raise ManifestError(
+                f"env key {_shown(key)} becomes env var {name}, which is already "
+                f"{taken[name]}: expose only one of them"
+            )
+        taken[name] = f"the env var of key {_shown(key)}"
+        env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+    return env
+
+
+def _items(keys: Sequence[str]) -> list[dict[str, str]]:
+    """The Secret keys the volume mounts, each as a file of its own name."""
+    chosen = list(dict.fromkeys(_usable_key(k, "mount key") for k in keys))
+    if not chosen:
+        raise ManifestError("mount at least one Secret key (--mount-key, default credential.json)")
+    return [{"key": key, "path": key} for key in chosen]
+
+
 def deployment(
     credential_id: str,
     *,
@@ -56,28 +101,26 @@ def deployment(
     mount_path: str = DEFAULT_MOUNT,
     replicas: int = 3,
     prefix: str = DEFAULT_PREFIX,
+    mount_keys: Sequence[str] = (CREDENTIAL_KEY,),
 ) -> Manifest:
     """A Deployment reading one credential from a read-only Secret volume (``0400``).
 
     ``CREDENTIALS_PATH`` points at the mount, where the pod-side reader finds
-    ``credential.json`` and follows rotations without a restart. ``env_keys`` adds env
-    vars from ``secretKeyRef`` as in the seed; those never change in a running pod.
+    ``credential.json`` and follows rotations without a restart. Only ``mount_keys``
+    are mounted (a Secret another tool wrote may have one key per field: name those).
+    ``env_keys`` adds env vars from ``secretKeyRef`` as in the seed; those never change
+    in a running pod.
     """
     dns_label(namespace, "namespace")
-    dns_subdomain(name, "deployment name")
-    dns_label(service_account, "service account")
-    non_empty(image, "image")
+    label_value(dns_subdomain(name, "deployment name"), "deployment name")
+    dns_subdomain(service_account, "service account")
+    image_reference(image)
     positive(replicas, "replicas", minimum=0)
-    if not mount_path.startswith("/") or any(c.isspace() for c in mount_path):
-        raise ManifestError(f"mount path {mount_path[:80]!r} must be an absolute path")
+    absolute_path(mount_path, "mount path")
     secret = secret_name(check_prefix(prefix), str(CredentialId(credential_id)))
-    env: list[dict[str, Any]] = [
-        {
-            "name": _env_name(credential_id, secret_key(key, "env key")),
-            "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
-        }
-        for key in env_keys
-    ]
+    items = _items(mount_keys)
+    fixed = ("CREDENTIALS_PATH", "KUBERNETES_NAMESPACE")
+    env = _env(credential_id, secret, env_keys, fixed)
     env.append({"name": "CREDENTIALS_PATH", "value": mount_path})
     env.append(
         {
@@ -109,7 +152,11 @@ def deployment(
                     "volumes": [
                         {
                             "name": "credentials",
-                            "secret": {"secretName": secret, "defaultMode": READ_ONLY_OWNER},
+                            "secret": {
+                                "secretName": secret,
+                                "defaultMode": READ_ONLY_OWNER,
+                                "items": items,
+                            },
                         }
                     ],
                 },
@@ -123,7 +170,7 @@ def pdb(
     namespace: str = DEFAULT_NAMESPACE,
     app: str = DEFAULT_APP,
     min_available: int = 2,
-    kube: str | KubeVersion = "1.29",
+    kube: str | KubeVersion = DEFAULT_KUBE_VERSION,
 ) -> Manifest:
     """A PodDisruptionBudget keeping ``min_available`` pods of ``app`` running."""
     version = kube_version(kube)
