@@ -31,8 +31,9 @@ def old_key_note(summary: ReencryptSummary) -> str | None:
         return f"{len(summary.failed)} Secret(s) failed: keep the old key and run it again"
     if summary.untouched:
         return (
-            f"{summary.untouched} Secret(s) not managed by nebula-credential were left under "
-            f"the old key: keep it configured until `{FULL_RUN}` has run"
+            f"{summary.untouched} Secret(s) not managed by nebula-credential were not "
+            f"rewritten and may still be under the old key: keep it configured until "
+            f"`{FULL_RUN}` has run"
         )
     if summary.namespace is not None:
         return (
