@@ -124,6 +124,12 @@ async def test_cli_get_and_list_print_the_value_pods_see_and_one_warning_line(
     assert json.loads(shown.stdout)["fields"]["access_token"] == NEW
     assert len(shown.stderr.splitlines()) == 1
 
+    asked = run("get", "svc", "--kind", "oauth2", "--field", "access_token", "--reveal")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout == NEW + "\n"
+    assert len(asked.stderr.splitlines()) == 1
+    assert "access_token" in asked.stderr
+
     listed = run("list", "-o", "json", "--reveal")
     assert listed.returncode == 0, listed.stderr
     assert [c["fields"]["access_token"] for c in json.loads(listed.stdout)] == [NEW]

@@ -195,7 +195,7 @@ def main_options(
     ] = OutputFormat.TABLE,
     debug: Annotated[bool, typer.Option(help="Show tracebacks")] = False,
 ) -> None:
-    from ..kubernetes.model.foreign_kinds import speaking_cli
+    from .._wording import speaking_cli
 
     options = ProviderOptions(provider, data_dir, namespace, context, kubeconfig, prefix)
     ctx.obj = State(options, output, debug)
@@ -285,11 +285,12 @@ def get(
     state = _state(ctx, output)
     cid = CredentialId(credential_id)
     foreign = ForeignRead(kind, map_key or [], ignore_unknown)
-    credential: Credential = (
-        read_foreign(state.options, cid, foreign)
-        if foreign.asked()
-        else _run(state, lambda p: p.get(cid))
-    )
+    credential: Credential
+    if foreign.asked():
+        with _noted(state):
+            credential = read_foreign(state.options, cid, foreign)
+    else:
+        credential = _run(state, lambda p: p.get(cid))
     if field is not None:
         if field not in credential.fields:
             present = ", ".join(credential.fields)
