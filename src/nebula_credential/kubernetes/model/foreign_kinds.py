@@ -6,18 +6,30 @@ holds ``username`` and ``password``, a ``kubernetes.io/tls`` one ``tls.crt`` and
 type gives the kind, and its keys map onto that kind's fields.
 
 Hints name the kind that fits the keys present, in the caller's words: keyword
-arguments for the library, options for the command line (:func:`speaking_cli`).
+arguments for the library, options for the command line (``nebula_credential._wording``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import Final
 
+from ..._wording import CLI, LIBRARY, Wording, speaking_cli, wording
 from ...domain import CredentialKind, fields_of
+
+__all__ = [
+    "CLI",
+    "LIBRARY",
+    "TYPE_KEYS",
+    "TYPE_KINDS",
+    "Wording",
+    "fitting_kind",
+    "speaking_cli",
+    "type_kind",
+    "type_renames",
+    "wording",
+]
 
 # The kind each built-in Secret type holds, and the keys it names for that kind's fields.
 TYPE_KINDS: Final = MappingProxyType(
@@ -70,35 +82,3 @@ def fitting_kind(keys: Collection[str], secret_type: str) -> CredentialKind:
             if best is None or unused < best[0]:
                 best = (unused, kind)
     return CredentialKind.GENERIC if best is None else best[1]
-
-
-class Wording(NamedTuple):
-    """How a hint names the caller's means: the kind, key renames, skipping keys."""
-
-    kind: str  # formatted with kind=
-    rename: str
-    ignore: str
-
-    def pass_kind(self, kind: CredentialKind) -> str:
-        return self.kind.format(kind=kind.value)
-
-
-LIBRARY: Final = Wording("kind='{kind}'", "field_names={{'KEY': 'FIELD'}}", "ignore_unknown=True")
-CLI: Final = Wording("--kind {kind}", "--map-key KEY=FIELD", "--ignore-unknown")
-
-_wording: ContextVar[Wording] = ContextVar("nebula_credential_foreign_wording", default=LIBRARY)
-
-
-def wording() -> Wording:
-    """The words hints use for the current caller (the library's unless the CLI said so)."""
-    return _wording.get()
-
-
-@contextmanager
-def speaking_cli() -> Iterator[None]:
-    """Hints raised inside name command-line options instead of keyword arguments."""
-    token = _wording.set(CLI)
-    try:
-        yield
-    finally:
-        _wording.reset(token)
