@@ -195,7 +195,7 @@ def main_options(
     ] = OutputFormat.TABLE,
     debug: Annotated[bool, typer.Option(help="Show tracebacks")] = False,
 ) -> None:
-    from ..kubernetes.model.foreign_kinds import speaking_cli
+    from .._wording import speaking_cli
 
     options = ProviderOptions(provider, data_dir, namespace, context, kubeconfig, prefix)
     ctx.obj = State(options, output, debug)
