@@ -157,6 +157,10 @@ def test_an_interrupted_run_resumes_where_it_stopped(
     assert other.returncode == 2  # the file is for another choice of Secrets: not skipped
     assert "records another run" in other.stderr
 
+    unwritable = run("reencrypt", "--resume", "/proc/reencrypt.state")
+    assert unwritable.returncode == 2  # refused before any Secret is written
+    assert "cannot write --resume file /proc/reencrypt.state" in unwritable.stderr
+
     done = run("-o", "json", "reencrypt", "--resume", str(state))
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

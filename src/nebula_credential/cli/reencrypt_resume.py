@@ -33,14 +33,16 @@ class ResumeFile:
     def __init__(self, path: Path, scope: dict[str, Any]) -> None:
         self.path = path
         self.scope = scope
+        self.shown = one_line(str(path))
 
     def load(self) -> Resume | None:
         """The point to resume from; None when the file does not exist yet."""
         from ..kubernetes.store.reencrypt import Resume
 
         if not self.path.parent.is_dir():
-            raise UsageError(f"--resume file {self.path}: its directory does not exist")
+            raise UsageError(f"--resume file {self.shown}: its directory does not exist")
         if not self.path.exists():
+            self._write(None, [])  # a file that cannot be written fails now, not mid-run
             return None
         raw = read_file_bytes(self.path, "--resume file", MAX_STATE)
         try:
@@ -50,29 +52,29 @@ class ResumeFile:
             ok = False
         if not ok:
             raise UsageError(
-                f"--resume file {self.path} is not a reencrypt state file; name another file "
+                f"--resume file {self.shown} is not a reencrypt state file; name another file "
                 "(it is created when missing)"
             )
         if state.get("scope") != self.scope:
             raise UsageError(
-                f"--resume file {self.path} records another run ({_shown(state.get('scope'))}), "
+                f"--resume file {self.shown} records another run ({_shown(state.get('scope'))}), "
                 f"not this one ({_shown(self.scope)}); remove it to start over"
             )
         after, retry = state.get("after"), state.get("failed")
         if not (after is None or isinstance(after, str)) or not isinstance(retry, list):
-            raise UsageError(f"--resume file {self.path} is damaged; remove it to start over")
+            raise UsageError(f"--resume file {self.shown} is damaged; remove it to start over")
         return Resume(after, tuple(str(key) for key in retry))
 
     def save(self, summary: ReencryptSummary) -> None:
         """Record ``summary``'s resume point, atomically (a crash leaves the old file)."""
-        state = {
-            "format": FORMAT,
-            "scope": self.scope,
-            "after": summary.position if summary.ordered else None,
-            "failed": sorted(summary.failed),
-        }
-        directory = self.path.parent
-        handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
+        self._write(summary.position if summary.ordered else None, sorted(summary.failed))
+
+    def _write(self, after: str | None, failed: list[str]) -> None:
+        state = {"format": FORMAT, "scope": self.scope, "after": after, "failed": failed}
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError as exc:
+            raise UsageError(f"cannot write --resume file {self.shown}: {exc.strerror}") from None
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(state, out)
