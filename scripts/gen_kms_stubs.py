@@ -60,6 +60,8 @@ def generate(protos: dict[str, Path], out: Path) -> list[Path]:
     from grpc_tools import protoc  # the dev extra has grpcio-tools
 
     written: list[Path] = []
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "__init__.py").write_text('"""Generated KMS stubs (scripts/gen_kms_stubs.py)."""\n')
     with tempfile.TemporaryDirectory() as tmp:
         include = Path(tmp)
         for version, proto in protos.items():

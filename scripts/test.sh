@@ -7,6 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-control-plane.sh
+# The KMS plugin's PKCS#11 tests keep their KEK in a SoftHSM2 token (Debian's softhsm2).
+if ! command -v softhsm2-util >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends softhsm2 >/dev/null
+fi
 
 # venv_for PYTHON DIR: a virtual environment in DIR with the package and its dev tools.
 venv_for() {

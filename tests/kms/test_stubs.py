@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("gen_kms_stubs", ROOT / "scripts/gen_kms_stubs.py")
-assert _spec is not None and _spec.loader is not None
+assert _spec is not None
+assert _spec.loader is not None
 gen = importlib.util.module_from_spec(_spec)
 sys.modules["gen_kms_stubs"] = gen
 _spec.loader.exec_module(gen)
@@ -44,7 +45,9 @@ def test_a_changed_proto_is_caught(tmp_path: Path) -> None:
     if "v1beta1" not in protos:
         pytest.skip("no Kubernetes source tree here")
     changed = tmp_path / "service.proto"
-    changed.write_text(protos["v1beta1"].read_text().replace("bytes plain = 2;", "bytes clear = 2;"))
+    changed.write_text(
+        protos["v1beta1"].read_text().replace("bytes plain = 2;", "bytes clear = 2;")
+    )
     gen.generate({"v1beta1": changed}, tmp_path / "out")
     fresh = tmp_path / "out" / "v1beta1" / "api_pb2.py"
     assert gen.comparable(fresh) != gen.comparable(gen.OUT / "v1beta1" / "api_pb2.py")

@@ -1,0 +1,1 @@
+"""Generated KMS stubs (scripts/gen_kms_stubs.py)."""
