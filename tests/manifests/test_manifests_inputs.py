@@ -39,7 +39,7 @@ def _docs(cli, *args: str) -> list[dict]:
         (["deployment", "-c", "x", "--name", "a" * 64], "also a label value"),
         (["deployment", "-c", "x", "--name", "Upper"], "deployment name 'Upper'"),
         (["deployment", "-c", "x", "--env-key", "..x"], "not starting with '..'"),
-        (["deployment", "-c", "x", "--env-key", "."], "is not a valid Secret key"),
+        (["deployment", "-c", "x", "--env-key", "."], "is not a valid key"),
         (
             ["deployment", "-c", "x", "--env-key", "access-token", "--env-key", "access_token"],
             "becomes env var X_ACCESS_TOKEN, which is already the env var of key 'access-token'",
@@ -56,6 +56,11 @@ def _docs(cli, *args: str) -> list[dict]:
         (
             ["external-secret", "-c", "x", "--store", "s", "--data", "..x=remote"],
             "not starting with '..'",
+        ),
+        (["secret-store", "aws", "--region", "eu\x1b[2J"], "without whitespace or control"),
+        (
+            ["external-secret", "-c", "x", "--store", "s", "--data-from", "team/\u202eapi"],
+            "without whitespace or control",
         ),
         (["pdb", "--kube-version", "\uff11.\uff12\uff10"], "must look like 1.29"),
         (["pdb", "--kube-version", "1.\u0662\u0660"], "must look like 1.29"),

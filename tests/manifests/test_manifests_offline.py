@@ -16,7 +16,7 @@ from nebula_credential import manifests as m
 from nebula_credential.kubernetes.model.naming import legacy_secret_name, secret_name
 
 
-@pytest.mark.parametrize("kube", ["1.29", "1.20"])
+@pytest.mark.parametrize("kube", [m.DEFAULT_KUBE_VERSION, "1.29", "1.20"])
 def test_every_builtin_manifest_validates_strictly_offline(kube: str, tmp_path: Path) -> None:
     docs = builtin_manifests(kube)
     out = kubernetes_validate(m.render_yaml(docs), kube, tmp_path)

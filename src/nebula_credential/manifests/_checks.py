@@ -10,6 +10,7 @@ import re
 from typing import Final, NamedTuple
 
 from ..domain import ValidationError
+from ..kubernetes.model import api_names
 
 OLDEST_MINOR: Final = 16
 NEWEST_MINOR: Final = 40
@@ -17,13 +18,10 @@ NEWEST_MINOR: Final = 40
 # what is generated for when no version is given and no cluster tells its own.
 DEFAULT_KUBE_VERSION: Final = "1.37"
 
-_LABEL: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
-_SUBDOMAIN: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 # ASCII digits only: ``\d`` would take fullwidth or Arabic-Indic digits, which Python's
 # int() reads but Kubernetes and Go do not.
 _DURATION: Final = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
 _VERSION: Final = re.compile(r"v?([0-9]+)\.([0-9]+)(\.[0-9]+)?")
-_SECRET_KEY: Final = re.compile(r"[-._a-zA-Z0-9]+")
 _LABEL_VALUE: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 # An image reference as container runtimes parse it (distribution/reference):
 # [registry[:port]/]path[:tag][@digest], lower-case path components.
@@ -48,22 +46,12 @@ def _shown(value: object) -> str:
 
 def dns_label(value: str, what: str) -> str:
     """A DNS-1123 label (namespaces, ServiceAccounts, container names): 1-63 chars."""
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL.fullmatch(value):
-        raise ManifestError(
-            f"{what} {_shown(value)} is not a valid name: use 1-63 lower-case letters, digits "
-            "or '-', starting and ending with a letter or digit"
-        )
-    return value
+    return api_names.dns_label(value, what, error=ManifestError)
 
 
 def dns_subdomain(value: str, what: str) -> str:
     """A DNS-1123 subdomain (most object names): at most 253 chars, dot-separated labels."""
-    if not isinstance(value, str) or len(value) > 253 or not _SUBDOMAIN.fullmatch(value):
-        raise ManifestError(
-            f"{what} {_shown(value)} is not a valid name: use at most 253 lower-case letters, "
-            "digits, '-' or '.', starting and ending with a letter or digit"
-        )
-    return value
+    return api_names.dns_subdomain(value, what, error=ManifestError)
 
 
 def duration(value: str, what: str) -> str:
@@ -99,26 +87,25 @@ def positive(value: int, what: str, *, minimum: int = 1) -> int:
 
 
 def non_empty(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
-        raise ManifestError(f"{what} {_shown(value)} must be non-empty without whitespace")
+    """Free text that ends up in a manifest (a region, a URL, a remote key): one word of
+    printable characters; control and bidirectional characters would reach whoever
+    reads the YAML, and the service it names would not recognise the value."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
+        raise ManifestError(
+            f"{what} {_shown(value)} must be non-empty, without whitespace or control characters"
+        )
     return value
 
 
 def secret_key(value: str, what: str) -> str:
     """A key inside a Secret's ``data`` (letters, digits, ``-``, ``_``, ``.``; never
-    ``.``, ``..`` or starting with ``..``, which the kubelet keeps for its own files)."""
-    if (
-        not isinstance(value, str)
-        or len(value) > 253
-        or not _SECRET_KEY.fullmatch(value)
-        or value == "."
-        or value.startswith("..")
-    ):
-        raise ManifestError(
-            f"{what} {_shown(value)} is not a valid Secret key: use up to 253 letters, digits, "
-            "'-', '_' or '.', not '.' and not starting with '..'"
-        )
-    return value
+    ``.`` or starting with ``..``, which the kubelet keeps for its own files)."""
+    return api_names.data_key(value, what, error=ManifestError)
 
 
 def label_value(value: str, what: str) -> str:

@@ -45,15 +45,16 @@ def dns_subdomain(value: str, what: str, *, error: type[ValidationError] = Valid
 
 def data_key(value: str, what: str, *, error: type[ValidationError] = ValidationError) -> str:
     """A Secret or ConfigMap data key: 1-253 of letters, digits, '-', '_' and '.',
-    and neither '.' nor '..'."""
+    neither '.' nor starting with '..' (the kubelet's own names in a volume)."""
     if (
         not isinstance(value, str)
         or len(value) > 253
         or not _DATA_KEY.fullmatch(value)
-        or value in (".", "..")
+        or value == "."
+        or value.startswith("..")
     ):
         raise error(
             f"{what} {_shown(value)} is not a valid key: use at most 253 letters, digits, "
-            "'-', '_' or '.' (and not '.' or '..')"
+            "'-', '_' or '.' (not '.' and not starting with '..')"
         )
     return value
