@@ -42,8 +42,9 @@ def _line(lead: str, pieces: list[Piece], styled: bool) -> str:
 
 
 def _fold(pieces: list[Piece], width: int) -> list[list[Piece]]:
-    """Lines of at most ``width`` characters: a newline in the text starts a new line,
-    and a longer line is cut (an escape is never cut in two)."""
+    """Lines of at most ``width`` characters: a newline in the text starts a new line
+    (one at the end too, so the text reads back whole), and a longer line is cut (an
+    escape is never cut in two)."""
     lines: list[list[Piece]] = []
     line: list[Piece] = []
     used = 0
@@ -61,8 +62,7 @@ def _fold(pieces: list[Piece], width: int) -> list[list[Piece]]:
                 line.append((take, rev))
                 used += len(take)
                 part = part[len(take) :]
-    if line or not lines:
-        lines.append(line)
+    lines.append(line)
     return lines
 
 

@@ -56,11 +56,17 @@ def _print_detail(record: dict[str, Any], credential: Credential, out: TextIO) -
     ]
     if credential.expires_at is not None:
         rows.append(("expires_at", record["expires_at"]))
-    rows.append(("tags", ", ".join(f"{k}={v}" for k, v in credential.tags.items())))
+    rows.append(("tags", _tag_lines(credential)))
     for name, value in record["fields"].items():
         marker = " (secret)" if name in credential.secret_field_names else ""
         rows.append((visible(f"fields.{name}{marker}"), value))
     print_rows(rows, out)
+
+
+def _tag_lines(credential: Credential) -> str:
+    """One ``key=value`` per line: a value may hold ``,`` or ``=`` but never a newline
+    (tags are printable), so what is shown reads back as the tags it shows."""
+    return "\n".join(f"{k}={v}" for k, v in credential.tags.items())
 
 
 def print_many(
@@ -82,17 +88,18 @@ def print_many(
         return len(records)
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
     for column in ("ID", "KIND", "SCOPE", "VERSION", "UPDATED", "TAGS"):
         table.add_column(column, overflow="fold")
     for credential in credentials:
         updated = credential.updated_at.strftime("%Y-%m-%d %H:%M") if credential.updated_at else ""
-        tags = ",".join(f"{k}={v}" for k, v in credential.tags.items())
+        tags = [cell(line) for line in _tag_lines(credential).split("\n")]
         table.add_row(
             *map(cell, (credential.id, credential.kind, credential.scope, credential.version)),
             cell(updated),
-            cell(tags),
+            Text("\n").join(tags),
         )
         count += 1
     Console(file=out, highlight=False, soft_wrap=True).print(table)

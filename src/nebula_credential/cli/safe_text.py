@@ -4,9 +4,14 @@ Field values, owners and tags can hold anything a writer put there (on a shared
 cluster, someone else). A table cell is a rich ``Text``, never markup, and characters
 that steer a terminal or reorder what it shows are printed as visible escapes
 (``\\x1b``, ``\\u202e``): C0 controls other than tab and newline, DEL, C1 controls,
-bidirectional overrides and the Unicode line separators. JSON and YAML keep every
-value exactly (they are for scripts) but write those characters as escapes too, so
-printing either to a terminal is safe as well.
+bidirectional overrides and the Unicode line separators. A backslash that would read
+as the start of an escape (one followed by ``x``, ``u``, ``n``, ``t``, another
+backslash or an escaped character) is shown doubled, so what is shown can always be
+read back: ``\\\\`` is a backslash, ``\\xNN``, ``\\uNNNN``, ``\\n`` and ``\\t`` the
+character they name, and every other character itself. A table cell is one line: tabs
+and newlines in it are escaped too. JSON and YAML keep every value exactly (they are for
+scripts) but write those characters as escapes too, so printing either to a terminal
+is safe as well.
 """
 
 from __future__ import annotations
@@ -19,14 +24,20 @@ if TYPE_CHECKING:
 
 # Characters a terminal acts on rather than shows, or that reorder the text around them.
 _STEERING: Final = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-_UNSAFE: Final = re.compile(f"[\x00-\x08\x0b-\x1f{_STEERING}\ud800-\udfff]")
-_UNSAFE_IN_LINE: Final = re.compile(f"[\x00-\x1f{_STEERING}\ud800-\udfff]")
+_STEERS: Final = f"[\x00-\x08\x0b-\x1f{_STEERING}\ud800-\udfff]"
+_STEERS_IN_LINE: Final = f"[\x00-\x1f{_STEERING}\ud800-\udfff]"
+_UNSAFE: Final = re.compile(_STEERS)
+# What is shown escaped: those characters, and a backslash that would read as an escape.
+_SHOWN: Final = re.compile(f"{_STEERS}|\\\\(?=[\\\\xunt]|{_STEERS})")
+_SHOWN_IN_LINE: Final = re.compile(f"{_STEERS_IN_LINE}|\\\\(?=[\\\\xunt]|{_STEERS_IN_LINE})")
 # msgspec already writes C0 controls inside strings as \u00XX; JSON's structure is ASCII.
 _UNSAFE_IN_JSON: Final = re.compile(f"[{_STEERING}]")
 
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code == 0x5C:
+        return "\\\\"
     if code == 0x0A:
         return "\\n"
     if code == 0x09:
@@ -41,19 +52,20 @@ def is_terminal_safe(text: str) -> bool:
 
 def visible(text: str) -> str:
     """``text`` with terminal-steering characters shown as escapes; newlines and tabs kept."""
-    return _UNSAFE.sub(_escape, text)
+    return _SHOWN.sub(_escape, text)
 
 
 def one_line(text: str) -> str:
     """``text`` as one safe line (for error messages): newlines and tabs escaped too."""
-    return _UNSAFE_IN_LINE.sub(_escape, text)
+    return _SHOWN_IN_LINE.sub(_escape, text)
 
 
-def escaped_pieces(text: str) -> list[tuple[str, bool]]:
-    """``text`` as pieces of plain text (False) and visible escapes (True)."""
+def escaped_pieces(text: str, *, line: bool = False) -> list[tuple[str, bool]]:
+    """``text`` as pieces of plain text (False) and visible escapes (True); with ``line``,
+    tabs and newlines are escapes too."""
     pieces: list[tuple[str, bool]] = []
     last = 0
-    for match in _UNSAFE.finditer(text):
+    for match in (_SHOWN_IN_LINE if line else _SHOWN).finditer(text):
         pieces.append((text[last : match.start()], False))
         pieces.append((_escape(match), True))
         last = match.end()
@@ -62,11 +74,12 @@ def escaped_pieces(text: str) -> list[tuple[str, bool]]:
 
 
 def cell(value: object) -> Text:
-    """A table cell showing ``value`` as plain text; escapes show in reverse video."""
+    """A table cell showing ``value`` as one line of plain text; escapes show in reverse
+    video. Tabs and newlines are escaped: a table would expand or break them."""
     from rich.text import Text
 
     shown = Text()
-    for text, escape in escaped_pieces("" if value is None else str(value)):
+    for text, escape in escaped_pieces("" if value is None else str(value), line=True):
         shown.append(text, style="reverse" if escape else None)
     return shown
 

@@ -33,4 +33,6 @@ class Report:
         self.findings.append(Finding(check, status, detail, fix))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "findings": [asdict(f) for f in self.findings]}
+        """Plain values (the status as its string) for JSON and YAML alike."""
+        findings = [{**asdict(f), "status": f.status.value} for f in self.findings]
+        return {"ok": self.ok, "findings": findings}
