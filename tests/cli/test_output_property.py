@@ -145,6 +145,50 @@ def _run_all(cli: Callable[..., Any], args: tuple[str, ...], env: dict[str, str]
     return {fmt: cli("-o", fmt, *args, env=env) for fmt in FORMATS}
 
 
+# --------------------------------------------------------------------------- the helper
+
+
+def test_every_text_the_helper_shows_reads_back_exactly() -> None:
+    """The escaping itself: a literal ``\\x1b`` and an ESC must not look alike."""
+    from nebula_credential.cli.safe_text import cell, one_line, visible
+
+    rng = random.Random(SEEDS[0])
+    texts = [hostile(rng, most=40) for _ in range(3000)]
+    texts += ["\\x1b", "\x1b", "\\\x1b", "\\", "\\\n", "C:\\temp\t", "a\\", "\\u202e"]
+    for text in texts:
+        shown, line = visible(text), one_line(text)
+        assert unescape(shown) == text, repr(text)
+        assert unescape(line) == text, repr(text)
+        assert_no_raw(shown)
+        assert_no_raw(line, tabs=False)
+        assert "\n" not in line
+        assert cell(text).plain == line
+    assert len({visible(t) for t in set(texts)}) == len(set(texts))  # never two alike
+
+
+def test_tags_and_final_newlines_read_back_from_list_and_get(cli) -> None:
+    """``a=1,b=2`` was one tag or two; ``h`` and ``h`` + newline looked the same."""
+    local = ("--provider", "local")
+    for cid, host, tags in (("one", "h\n", ["a=1,b=2"]), ("two", "h", ["a=1", "b=2"])):
+        tag_args = [arg for tag in tags for arg in ("--tag", tag)]
+        stored = cli(
+            *local, "store", cid, "--kind", "database", "--field", f"host={host}",
+            "--field", "username=u", "--field", "password=-", *tag_args, stdin="pw",
+        )  # fmt: skip
+        assert stored.returncode == 0, stored.stderr
+    listed = cli(*local, "list", env=WIDE)
+    assert listed.returncode == 0, listed.stderr
+    tags: dict[str, list[str]] = {}
+    cid = ""
+    for row in table_rows(listed.stdout):
+        cid = row[0] or cid
+        tags.setdefault(cid, []).append(row[5])
+    assert tags == {"one": ["a=1,b=2"], "two": ["a=1", "b=2"]}
+    one, two = (_detail(cli(*local, "get", c, env=WIDE).stdout) for c in ("one", "two"))
+    assert (one["tags"], two["tags"]) == ("a=1,b=2", "a=1\nb=2")
+    assert (one["fields.host"], two["fields.host"]) == ("h\n", "h")
+
+
 # --------------------------------------------------------------------------- audit
 
 

@@ -120,3 +120,15 @@ def test_a_dead_proxy_is_named_as_the_proxy_not_the_server(
     assert f"fix: check the proxy {shown}" in done.stdout
     assert "pw-canary-3d9e" not in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_yaml_output_is_the_report_json_gives(cli, control_plane: ControlPlane) -> None:
+    import yaml
+
+    ns = f"doctor-{secrets.token_hex(4)}"
+    control_plane.ensure_namespace(ns)
+    args = ("--kubeconfig", str(control_plane.admin_kubeconfig), "--namespace", ns)
+    as_yaml = cli(*args, "-o", "yaml", "doctor")
+    as_json = cli(*args, "doctor", "-o", "json")
+    assert as_yaml.returncode == 0, as_yaml.stdout + as_yaml.stderr
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
