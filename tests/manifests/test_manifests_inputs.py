@@ -3,6 +3,7 @@ exit 2 and one clear line; valid values at the limits are accepted. No cluster n
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -204,21 +205,7 @@ def test_without_a_cluster_the_output_says_it_is_for_the_newest_version(
 def test_an_unreachable_cluster_falls_back_to_the_newest_version(
     cli, tmp_path: Path, closed_port: int
 ) -> None:
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": f"https://127.0.0.1:{closed_port}"}}
-                ],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
+    config = _kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{closed_port}")
     done = cli("--kubeconfig", str(config), "manifests", "rotation-cronjob", "--no-rbac")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == (
@@ -227,3 +214,57 @@ def test_an_unreachable_cluster_falls_back_to_the_newest_version(
         "choose)"
     )
     assert yaml.safe_load(done.stdout)["apiVersion"] == "batch/v1"
+
+
+def _kubeconfig(path: Path, server: str) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("status", "minor", "used", "why"),
+    [
+        (200, "27+", "1.27", "the version of the cluster at {url}"),
+        (200, "41", "1.40", "the closest supported: the cluster at {url} runs 1.41"),
+        (200, "15", "1.16", "the closest supported: the cluster at {url} runs 1.15"),
+        (
+            403,
+            "",
+            m.DEFAULT_KUBE_VERSION,
+            "the newest supported: the cluster at {url} did "
+            "not say its version (HTTP 403); pass --kube-version to choose",
+        ),
+    ],
+)
+def test_the_version_follows_what_the_cluster_says(
+    cli, serve, tmp_path: Path, status: int, minor: str, used: str, why: str
+) -> None:
+    def answer(request) -> None:  # type: ignore[no-untyped-def]
+        body = json.dumps({"major": "1", "minor": minor, "gitVersion": f"v1.{minor}"}).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    site = serve(answer)
+    config = _kubeconfig(tmp_path / "kubeconfig", site.url)
+    done = cli("--kubeconfig", str(config), "manifests", "pdb")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == (
+        f"# generated for Kubernetes {used} ({why.format(url=site.url)})"
+    )
+    expected = "policy/v1" if int(used.split(".")[1]) >= 21 else "policy/v1beta1"
+    assert yaml.safe_load(done.stdout)["apiVersion"] == expected
+    assert site.hits["/version"] == 1
