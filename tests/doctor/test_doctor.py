@@ -132,3 +132,18 @@ def test_yaml_output_is_the_report_json_gives(cli, control_plane: ControlPlane) 
     as_json = cli(*args, "doctor", "-o", "json")
     assert as_yaml.returncode == 0, as_yaml.stdout + as_yaml.stderr
     assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--prefix", "Bad_Prefix", "doctor", "-c", "x"), "Secret name prefix 'Bad_Prefix'"),
+        (("doctor", "--credential", "../etc"), "credential id"),
+    ],
+)
+def test_a_bad_prefix_or_id_is_a_usage_error(cli, tmp_path: Path, args, says: str) -> None:  # type: ignore[no-untyped-def]
+    done = cli("--kubeconfig", str(tmp_path / "absent"), *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: ")
+    assert says in done.stderr
+    assert done.stdout == ""

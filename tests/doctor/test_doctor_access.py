@@ -4,12 +4,14 @@ what controllers write in conditions is shown escaped."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shlex
 import time
 from pathlib import Path
 
+import yaml
 from k8s_support import kubectl
 from operator_support import EXTERNAL, SEALED, create_with_condition, install_operator_crds
 
@@ -141,12 +143,7 @@ def test_every_name_the_provider_reads_is_checked_and_the_fix_grants_it(
     assert "<your user name>" not in fix
 
     # The fix, run as printed (by an admin), is what was missing.
-    words = shlex.split(fix.split("  (or,")[0])
-    while words:
-        command = words[: words.index("&&")] if "&&" in words else words
-        words = words[len(command) + 1 :]
-        assert command[0] == "kubectl", fix
-        kubectl(control_plane.admin_kubeconfig, *command[1:])
+    _run_fix(control_plane, fix)
     _wait_allowed(control_plane, who.username, ns, "get", legacy)
     again = cli(*args)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -195,3 +192,66 @@ def test_condition_messages_are_shown_escaped(
     assert found["SealedSecret sealed"]["detail"] == f"not Synced: {hostile}"
     assert "\x1b" not in as_json.stdout
     assert "\u202e" not in as_json.stdout
+
+
+def _run_fix(plane: ControlPlane, fix: str) -> None:
+    """Run the kubectl commands of a fix line as printed, as an admin."""
+    words = shlex.split(fix.split("  (or,")[0])
+    while words:
+        command = words[: words.index("&&")] if "&&" in words else words
+        words = words[len(command) + 1 :]
+        assert command[0] == "kubectl", fix
+        kubectl(plane.admin_kubeconfig, *command[1:])
+
+
+def test_a_user_with_a_client_certificate_is_named_in_the_fix(
+    cli, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    ns = f"doctor-user-{secrets.token_hex(4)}"
+    control_plane.ensure_namespace(ns)
+    user = f"dev alice {secrets.token_hex(2)}"  # a space: the fix must quote it
+    cert, key = control_plane.client_certificate(user)
+    kubeconfig = tmp_path / "alice.yaml"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": control_plane.server,
+                            "certificate-authority-data": base64.b64encode(
+                                control_plane.ca_pem
+                            ).decode(),
+                        },
+                    }
+                ],
+                "users": [
+                    {
+                        "name": "alice",
+                        "user": {
+                            "client-certificate-data": base64.b64encode(cert).decode(),
+                            "client-key-data": base64.b64encode(key).decode(),
+                        },
+                    }
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "alice"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    args = ("--kubeconfig", str(kubeconfig), "--namespace", ns, "doctor", "--need", "read")
+    done = cli(*args, "-o", "json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    found = _by_check(done)
+    assert found["identity"]["detail"] == f"{user} (from the API server's refusal)"
+    fix = found["access"]["fix"]
+    assert f"--user='{user}' -n {ns}" in fix
+    assert "manifests rbac" not in fix  # it binds ServiceAccounts, not users
+
+    _run_fix(control_plane, fix)
+    _wait_allowed(control_plane, user, ns, "watch", "")
+    again = cli(*args)
+    assert again.returncode == 0, again.stdout + again.stderr

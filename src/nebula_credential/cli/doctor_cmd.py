@@ -57,6 +57,7 @@ def doctor(
 
     state: Any = ctx.find_root().obj
     options = state.options
+    options.check_kubernetes_names()  # a --prefix or --namespace as typed: exit 2
     fmt = output or state.output
     ids = tuple(dict.fromkeys(str(CredentialId(c)) for c in credential or ()))
     wanted = Wanted(
