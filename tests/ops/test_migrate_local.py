@@ -55,8 +55,11 @@ async def test_migrate_copies_then_leaves_identical_copies_alone(tmp_path: Path)
             "failed": 0,
         }
         assert await digests(source) == await digests(destination)
-        # Copies are created, not replaced: version 1 at the destination.
-        assert {c.version async for c in destination.list_all()} == {1}
+        # Copies are created (not replaced) with the source's version numbers: a rollback
+        # at the destination finds the kept previous version right below, as at the source.
+        versions = {c.id: c.version async for c in destination.list_all()}
+        assert versions == {c.id: c.version async for c in source.list_all()}
+        assert versions["cred-0"] == 2
 
 
 async def test_differing_copy_is_skipped_unless_overwrite(tmp_path: Path) -> None:

@@ -5,12 +5,21 @@ source credential is absent there (create), identical by :func:`content_digest`
 (unchanged), or different (skipped, or updated with ``overwrite``). Creates are sent
 as a version-0 copy with ``expected_version=0``, so the provider creates straight away
 and a concurrent creator is a Conflict rather than an overwrite; updates carry the
-version that was read. Written credentials are read back (again one listing when there
-are many) and compared by digest. A rerun after any failure plans again from what is
-there, so a run is idempotent and resumable by construction.
+version that was read. A copy is the same credential with its history: the previous
+version the source keeps (a rotation's, for rollback) is written with it in the same
+write, and it keeps its timestamps and version number (:func:`fresh_copy`). Written
+credentials are read back (again one listing when there are many) and compared by
+digest. A rerun after any failure plans again from what is there, so a run is
+idempotent and resumable by construction.
 
-Once the destination is unreachable or refuses access, the remaining credentials are
-not attempted: each is reported failed with that reason instead of waiting out retries.
+Failures are per credential. A credential under contention — changed by another
+writer meanwhile (Conflict), its rotation lease held, a store lock held past the
+timeout, a lost reply — fails alone and the others are still attempted. The run stops
+(the rest reported "not attempted" instead of each waiting out retries) only when the
+destination itself is out of reach: at once when it refuses access (PermissionDenied,
+AuthenticationError), and when as many writes in a row as run at once (at least two)
+found it unavailable (ProviderUnavailable, or no answer within the timeout) with no
+answer of any kind in between.
 """
 
 from __future__ import annotations
@@ -23,21 +32,25 @@ from typing import Final
 from ..domain import (
     RESERVED_TAG_KEYS,
     AuthenticationError,
+    ConfigurationError,
     Conflict,
-    CorruptData,
     Credential,
     CredentialError,
     PermissionDenied,
     ProviderUnavailable,
 )
 from ..providers import CredentialProvider
+from ..providers.versioning import copied
+from .destination import Snapshot, destination_snapshot, read_back
 from .digest import content_digest
 from .results import CopySummary, ItemResult, Outcome, Progress, ProgressCallback
 
-# Errors that say the whole destination is out of reach, not this one credential.
-_FATAL: Final = (ProviderUnavailable, PermissionDenied, AuthenticationError)
-# Read back one by one below this many writes; a listing is cheaper above it.
-_LIST_READ_BACK: Final = 32
+__all__ = ["CopyOptions", "Snapshot", "copy_all", "destination_snapshot", "fresh_copy"]
+
+# The destination refuses us, whichever the credential: nothing else can succeed.
+_REFUSED: Final = (PermissionDenied, AuthenticationError)
+# This credential's contention or the destination being down: a streak tells them apart.
+_UNAVAILABLE: Final = (ProviderUnavailable, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +64,14 @@ class CopyOptions:
 @dataclass(slots=True)
 class _Run:
     destination: CredentialProvider
+    source: CredentialProvider | None
     target: str
     options: CopyOptions
     on_progress: ProgressCallback | None
     total: int
+    streak_limit: int = 2  # unavailable writes in a row that stop the run
     done: int = 0
+    streak: int = 0  # writes in a row that found the destination unavailable
     halted: str | None = None
 
     def report(self, result: ItemResult, phase: str = "copy") -> ItemResult:
@@ -66,7 +82,19 @@ class _Run:
         return result
 
     def item(self, cid: str, outcome: Outcome, reason: str | None = None) -> ItemResult:
-        return ItemResult(cid, outcome, reason, self.target)
+        # A plain str: a CredentialId (a str subclass) would not encode in JSON output.
+        return ItemResult(str(cid), outcome, reason, self.target)
+
+    def answered(self) -> None:
+        """The destination answered (a write, or a refusal of this one credential)."""
+        self.streak = 0
+
+    def unavailable(self, why: str) -> None:
+        """One more write found the destination unavailable; a long enough streak of
+        them, with no answer in between, means it is down: stop."""
+        self.streak += 1
+        if self.streak >= self.streak_limit:
+            self.halted = self.halted or why
 
 
 def without_reserved_tags(credential: Credential) -> Credential:
@@ -80,56 +108,54 @@ def without_reserved_tags(credential: Credential) -> Credential:
 
 
 def fresh_copy(credential: Credential) -> Credential:
-    """``credential`` as never stored: version 0, so the destination creates it directly."""
-    if credential.version == 0:
-        return credential
-    if credential.created_at is not None and credential.updated_at is not None:
-        return credential.revised(0, credential.created_at, credential.updated_at)
-    return credential.evolve(version=0)
+    """``credential`` as never stored at the destination: version 0, so the destination
+    creates it directly; stored, it keeps its timestamps and version number."""
+    return copied(credential)
 
 
-#: The destination's credentials by id, and the ids of those that do not decode.
-Snapshot = tuple[dict[str, Credential], dict[str, str]]
-
-
-async def destination_snapshot(destination: CredentialProvider, limit: float) -> Snapshot:
-    """Every credential of ``destination`` by id, and the ids whose copy is unreadable;
-    ``limit`` is the per-request timeout (the whole listing gets five times that)."""
-    found: dict[str, Credential] = {}
-    unreadable: dict[str, str] = {}
-
-    def skip(error: CorruptData) -> None:
-        if error.credential_id is not None:
-            unreadable[str(error.credential_id)] = error.message
-
-    async def collect() -> None:
-        async for credential in destination.list_all(on_skip=skip):
-            found[credential.id] = credential
-
-    async with asyncio.timeout(limit * 5):
-        await collect()
-    return found, unreadable
+async def _kept_previous(run: _Run, source: Credential) -> Credential | None:
+    """The previous version the source keeps for ``source`` (None: none, or a source
+    that keeps none); raises the source's error when it cannot be read."""
+    if run.source is None:
+        return None
+    try:
+        async with asyncio.timeout(run.options.timeout):
+            kept = await run.source.retrieve_previous(source.id)
+    except ConfigurationError:
+        return None  # a provider that keeps no previous versions
+    return None if kept is None else without_reserved_tags(kept)
 
 
 async def _write(run: _Run, source: Credential, current: Credential | None) -> ItemResult:
     cid = str(source.id)
     if run.halted is not None:
         return run.item(cid, Outcome.FAILED, f"not attempted: {run.halted}")
+    try:
+        previous = await _kept_previous(run, source)
+    except (CredentialError, TimeoutError) as exc:
+        why = f"the source's previous version could not be read: {exc or 'timed out'}; rerun"
+        return run.item(cid, Outcome.FAILED, why)
     outcome = Outcome.CREATED if current is None else Outcome.UPDATED
     expected = 0 if current is None else current.version
     try:
         async with asyncio.timeout(run.options.timeout):
-            await run.destination.store(fresh_copy(source), expected_version=expected)
+            await run.destination.store(
+                fresh_copy(source), expected_version=expected, previous=previous
+            )
     except Conflict as exc:
+        run.answered()
         return run.item(cid, Outcome.FAILED, f"changed by another writer meanwhile: {exc}; rerun")
-    except _FATAL as exc:
-        run.halted = run.halted or f"{run.target} is unavailable: {exc}"
+    except _REFUSED as exc:
+        run.halted = run.halted or f"{run.target} refused access: {exc}"
         return run.item(cid, Outcome.FAILED, str(exc))
+    except _UNAVAILABLE as exc:
+        why = str(exc) or f"{run.target} did not answer in {run.options.timeout:.0f}s"
+        run.unavailable(f"{run.target} is unavailable: {why}")
+        return run.item(cid, Outcome.FAILED, why)
     except CredentialError as exc:
+        run.answered()
         return run.item(cid, Outcome.FAILED, str(exc))
-    except TimeoutError:
-        run.halted = run.halted or f"{run.target} did not answer in {run.options.timeout:.0f}s"
-        return run.item(cid, Outcome.FAILED, run.halted)
+    run.answered()
     return run.item(cid, outcome)
 
 
@@ -149,20 +175,6 @@ def _plan(
     return None
 
 
-async def _read_back(run: _Run, written: list[Credential]) -> dict[str, str | None]:
-    """The digest each written credential reads back with (None: absent or unreadable)."""
-    ids = {str(c.id) for c in written}
-    if len(written) >= _LIST_READ_BACK:
-        found, _ = await destination_snapshot(run.destination, run.options.timeout)
-        return {cid: content_digest(c) if (c := found.get(cid)) else None for cid in ids}
-    digests: dict[str, str | None] = {}
-    for cid in sorted(ids):
-        async with asyncio.timeout(run.options.timeout):
-            back = await run.destination.retrieve(cid)
-        digests[cid] = None if back is None else content_digest(back)
-    return digests
-
-
 async def copy_all(
     credentials: Sequence[Credential],
     destination: CredentialProvider,
@@ -171,15 +183,20 @@ async def copy_all(
     options: CopyOptions | None = None,
     on_progress: ProgressCallback | None = None,
     snapshot: Awaitable[Snapshot] | None = None,
+    source: CredentialProvider | None = None,
 ) -> CopySummary:
     """Copy ``credentials`` into ``destination``; never raises for a credential's error.
 
     ``snapshot`` is the destination's :func:`destination_snapshot` when the caller has
     already started it (while it read the source); otherwise it is taken here.
+    ``source``, where the credentials were read, gives the previous version each one
+    keeps; it is copied along (without ``source``, none is).
     """
     options = options or CopyOptions()
     credentials = [without_reserved_tags(c) for c in credentials]
-    run = _Run(destination, target, options, on_progress, len(credentials))
+    workers = max(1, min(options.concurrency, len(credentials)))
+    run = _Run(destination, source, target, options, on_progress, len(credentials))
+    run.streak_limit = max(2, workers)
     summary = CopySummary(target, options.dry_run)
     if snapshot is None:
         snapshot = destination_snapshot(destination, options.timeout)
@@ -202,7 +219,7 @@ async def copy_all(
             by_id[source.id] = run.report(result)
 
     async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, min(options.concurrency, len(credentials)))):
+        for _ in range(workers):
             group.create_task(worker())
 
     written = [c for c in credentials if by_id[c.id].outcome in (Outcome.CREATED, Outcome.UPDATED)]
@@ -214,17 +231,13 @@ async def copy_all(
 
 async def _verify(run: _Run, written: list[Credential], by_id: dict[str, ItemResult]) -> None:
     try:
-        digests = await _read_back(run, written)
+        back = await read_back(run.destination, written, run.options.timeout)
     except (CredentialError, TimeoutError) as exc:
         reason = f"written, but the read-back failed: {exc or 'timed out'}; rerun to verify"
-        digests = {}
-    else:
-        reason = "read back differs from the source; rerun with --overwrite to repair"
+        for source in written:
+            by_id[source.id] = run.report(run.item(source.id, Outcome.FAILED, reason), "verify")
+        return
     for source in written:
-        cid = str(source.id)
-        if cid in digests and digests[cid] == content_digest(source):
-            continue
-        why = reason
-        if cid in digests and digests[cid] is None:
-            why = "absent when read back after the write; rerun"
-        by_id[cid] = run.report(run.item(cid, Outcome.FAILED, why), phase="verify")
+        if not back.matches(source):
+            failed = run.item(source.id, Outcome.FAILED, back.problem(source))
+            by_id[source.id] = run.report(failed, phase="verify")

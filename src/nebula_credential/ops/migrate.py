@@ -41,9 +41,12 @@ async def migrate(
     """Copy the credentials ``selection`` picks from ``source`` into ``destination``.
 
     Identical copies are left alone, absent ones created, differing ones skipped unless
-    ``overwrite`` (then replaced with CAS on the version read). Every write is read back
-    and compared by digest. Nothing is written with ``dry_run``. Errors of single
-    credentials end up in the summary; errors listing the source are raised.
+    ``overwrite`` (then replaced with CAS on the version read). A copy carries the
+    previous version the source keeps, its timestamps and its version number. Every
+    write is read back and compared by digest. Nothing is written with ``dry_run``.
+    Errors of single credentials end up in the summary (contention fails only that
+    credential; an unreachable destination stops the run, see :mod:`.engine`); errors
+    listing the source are raised.
     """
     options = CopyOptions(dry_run=dry_run, concurrency=concurrency, overwrite=overwrite)
     # The destination is listed while the source is read: two listings, one wait.
@@ -62,6 +65,7 @@ async def migrate(
         options=options,
         on_progress=on_progress,
         snapshot=snapshot,
+        source=source,
     )
     summary.results.extend(unreadable)
     return summary

@@ -25,7 +25,8 @@ async def replicate(
 ) -> dict[str, CopySummary]:
     """Copy the named ``ids`` (or what ``selection`` picks) to every target concurrently.
 
-    The source is read once. Each target gets its own summary; a target that is
+    The source is read once; copies carry the previous version it keeps, their
+    timestamps and version numbers. Each target gets its own summary; a target that is
     unreachable or refuses access fails on its own and never stops the others.
     """
     credentials: list[Credential] = []
@@ -47,7 +48,12 @@ async def replicate(
 
     async def one(name: str, provider: CredentialProvider) -> CopySummary:
         summary = await copy_all(
-            credentials, provider, target=name, options=options, on_progress=on_progress
+            credentials,
+            provider,
+            target=name,
+            options=options,
+            on_progress=on_progress,
+            source=source,
         )
         summary.results.extend(
             ItemResult(p.credential_id, p.outcome, p.reason, name) for p in problems

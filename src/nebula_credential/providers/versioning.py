@@ -35,6 +35,30 @@ def check_expected_version(credential_id: str, current: int, expected_version: i
     )
 
 
+class CopiedCredential(Credential):
+    """A credential copied from another store (migrate, replicate) with its history.
+
+    It goes out as version 0, so a provider creates it without reading first; stored,
+    it keeps the timestamps it had where it came from, and its version number unless
+    the destination is already past it (versions there only go up). Rollback after a
+    copy then finds the kept previous version right below the current one, as before.
+    """
+
+    __slots__ = ("source_version",)
+
+    source_version: int
+
+
+def copied(credential: Credential) -> CopiedCredential:
+    """``credential`` as a :class:`CopiedCredential`: version 0, its history kept aside."""
+    copy = object.__new__(CopiedCredential)
+    for name in Credential.__slots__:
+        object.__setattr__(copy, name, getattr(credential, name))
+    object.__setattr__(copy, "version", 0)
+    object.__setattr__(copy, "source_version", credential.version)
+    return copy
+
+
 def next_revision(
     credential: Credential,
     current: Credential | None,
@@ -47,6 +71,7 @@ def next_revision(
 
     ``current_version`` overrides ``current.version`` when the provider knows the
     version but not the full credential (e.g. an unreadable row being overwritten).
+    A :class:`CopiedCredential` keeps its own timestamps and version (see there).
     """
     version = (
         current_version
@@ -55,5 +80,11 @@ def next_revision(
     )
     check_expected_version(credential.id, version, expected_version)
     moment = now or utcnow()
+    if isinstance(credential, CopiedCredential):
+        return credential.revised(
+            max(version + 1, credential.source_version),
+            credential.created_at or moment,
+            credential.updated_at or moment,
+        )
     created = current.created_at if current is not None and current.created_at else None
     return credential.revised(version + 1, created or credential.created_at or moment, moment)
