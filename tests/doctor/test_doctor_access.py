@@ -157,6 +157,7 @@ def test_the_fix_binds_the_identity_doctor_runs_as(cli, control_plane: ControlPl
     assert done.returncode == 1
     found = _by_check(done)
     assert found["identity"]["detail"].startswith(who.username)
+    assert found["access"]["detail"] == "missing: watch, create, update, patch, delete"
     fix = found["access"]["fix"]
     assert f"--serviceaccount={POOL_NAMESPACE}:{who.name} -n {ns}" in fix
     assert "<your user name>" not in fix

@@ -111,9 +111,11 @@ async def check_access(
         gaps = _namespace_wide(probe, report, wanted, wide)
     if not gaps:
         return
-    missing = list(gaps.wide) + [
-        f"{verb} on {', '.join(names)}" for verb, names in gaps.named.items()
-    ]
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for verb, names in gaps.named.items():  # verbs missing on the same names, said once
+        by_names.setdefault(tuple(names), []).append(verb)
+    missing = [", ".join(gaps.wide)] if gaps.wide else []
+    missing += [f"{', '.join(verbs)} on {', '.join(names)}" for names, verbs in by_names.items()]
     report.add(
         "access",
         Status.FAIL,
