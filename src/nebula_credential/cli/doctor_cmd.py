@@ -34,13 +34,18 @@ def register(app: typer.Typer) -> None:
 def doctor(
     ctx: typer.Context,
     need: Annotated[
-        Need, typer.Option(help="read: get (and list/watch without ids); write: every verb")
+        Need,
+        typer.Option(
+            help="read: get (and list/watch where access is not by name); write: also "
+            "create, update, patch, delete"
+        ),
     ] = Need.WRITE,
     credential: Annotated[
         list[str] | None,
         typer.Option(
             "--credential",
             "-c",
+            metavar="ID",
             help="Credential id, repeatable: check access to its Secrets by name, as the "
             "Roles of `manifests rbac` grant it",
         ),
