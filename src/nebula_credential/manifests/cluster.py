@@ -12,7 +12,14 @@ import secrets
 from enum import StrEnum
 from typing import Any, Final
 
-from ._checks import KubeVersion, ManifestError, dns_label, kube_version, non_empty
+from ._checks import (
+    DEFAULT_KUBE_VERSION,
+    KubeVersion,
+    ManifestError,
+    dns_label,
+    kube_version,
+    non_empty,
+)
 from .access import Manifest
 
 KEY_SIZES: Final = {"aescbc": (16, 24, 32), "aesgcm": (16, 24, 32), "secretbox": (32,)}
@@ -38,7 +45,7 @@ def encryption_config(
     key: bytes | None = None,
     kms_name: str = "nebula-kms",
     kms_endpoint: str = "unix:///var/run/kmsplugin/socket.sock",
-    kube: str | KubeVersion = "1.29",
+    kube: str | KubeVersion = DEFAULT_KUBE_VERSION,
 ) -> Manifest:
     """Encrypt Secrets at rest with ``provider``; ``identity`` last so plaintext still reads.
 
