@@ -38,7 +38,10 @@ from typing import TYPE_CHECKING, Any, Final
 from . import observe
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from prometheus_client import CollectorRegistry, Counter
+    from prometheus_client.metrics_core import Metric
 
 # Our verbs for requests, as the seed's metric names them.
 _OPERATIONS: Final = {"update": "replace", "patch": "replace"}
@@ -210,11 +213,38 @@ class MetricsServer:
 
 
 def serve(
-    port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None
+    port: int,
+    addr: str = "127.0.0.1",
+    registry: CollectorRegistry | None = None,
+    *,
+    only: tuple[str, ...] | None = None,
 ) -> MetricsServer:
-    """Enable metrics and serve them on ``addr:port`` (0 picks a free port)."""
-    from prometheus_client import REGISTRY, start_http_server
+    """Enable metrics and serve them on ``addr:port`` (0 picks a free port).
+
+    ``only``: of our own ``nebula_`` series, serve just those whose names start with one
+    of these prefixes (a process that only reads a volume does not publish API or cache
+    series that stay at zero); the registry's other collectors are served as they are.
+    """
+    from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
     enable(registry)
-    server, thread = start_http_server(port, addr=addr, registry=registry or REGISTRY)
+    source = registry or REGISTRY
+    shown = source
+    if only is not None:
+        shown = CollectorRegistry(auto_describe=False)
+        shown.register(_Only(source, only))
+    server, thread = start_http_server(port, addr=addr, registry=shown)
     return MetricsServer(addr, int(server.server_port), server, thread)
+
+
+class _Only:
+    """Another registry's families, with ours narrowed to some name prefixes."""
+
+    def __init__(self, source: CollectorRegistry, prefixes: tuple[str, ...]) -> None:
+        self._source = source
+        self._prefixes = prefixes
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._source.collect():
+            if not family.name.startswith("nebula_") or family.name.startswith(self._prefixes):
+                yield family

@@ -89,3 +89,57 @@ def test_metrics_port_without_follow_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--metrics-port needs --follow" in done.stderr
     assert CANARY not in done.stdout + done.stderr
+
+
+def _families(url: str) -> set[str]:
+    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - loopback
+        text = reply.read().decode()
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+def test_metrics_addr_chooses_the_interface_and_only_reader_series_are_served(
+    tmp_path: Path,
+) -> None:
+    """A pod's Prometheus scrapes the pod's address, not its loopback: the bind address is
+    the user's choice; and a volume reader publishes no API or cache series stuck at 0."""
+    volume = KubeletVolume(tmp_path / "credentials")
+    volume.swap({"access_token": CANARY})
+    exe = Path(sys.executable).with_name("nebula-credential")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEBULA_CREDENTIAL_")}
+    for addr, shown in (("127.0.0.2", "http://127.0.0.2:"), ("::1", "http://[::1]:")):
+        proc = subprocess.Popen(
+            [str(exe), "mounted", str(volume.root), "--kind", "oauth2", "--follow",
+             "-o", "json", "--metrics-port", "0", "--metrics-addr", addr],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+            assert first.startswith(f"serving metrics on {shown}"), first
+            names = _families(first.split()[-1])
+            assert {"nebula_reader_reloads", "nebula_reader_reload_errors"} <= names
+            ours = {n for n in names if n.startswith("nebula_")}
+            assert all(n.startswith(("nebula_reader_", "nebula_hand_edits")) for n in ours), ours
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+
+
+def test_a_metrics_addr_that_is_not_an_ip_address_is_a_usage_error(tmp_path: Path) -> None:
+    volume = KubeletVolume(tmp_path / "credentials")
+    volume.swap({"access_token": CANARY})
+    exe = Path(sys.executable).with_name("nebula-credential")
+    base = [str(exe), "mounted", str(volume.root), "--kind", "oauth2", "--follow"]
+    for extra, said in (
+        (["--metrics-port", "0", "--metrics-addr", "metrics.example"], "not an IP address"),
+        (["--metrics-port", "0", "--metrics-addr", "127.0.0.1\x1b[2J"], "not an IP address"),
+        (["--metrics-addr", "127.0.0.1"], "--metrics-addr needs --metrics-port"),
+    ):
+        done = subprocess.run(
+            base + extra, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 2, done.stderr
+        assert said in done.stderr
+        assert "\x1b" not in done.stderr
+        assert done.stdout == ""

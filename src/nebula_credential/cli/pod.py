@@ -92,7 +92,16 @@ def mounted(
     metrics_port: Annotated[
         int | None,
         typer.Option(
-            help="With --follow: serve Prometheus metrics on 127.0.0.1:PORT", min=0, max=65535
+            help="With --follow: serve Prometheus metrics on PORT of --metrics-addr",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+    metrics_addr: Annotated[
+        str | None,
+        typer.Option(
+            help="IP address to serve metrics on (default 127.0.0.1; 0.0.0.0 or :: for "
+            "Prometheus to scrape the pod)"
         ),
     ] = None,
     output: OutputOverride = None,
@@ -102,13 +111,18 @@ def mounted(
 
     if metrics_port is not None and not follow:
         raise UsageError("--metrics-port needs --follow")
+    if metrics_addr is not None and metrics_port is None:
+        raise UsageError("--metrics-addr needs --metrics-port")
+    address = _bind_address(metrics_addr or "127.0.0.1")
     fmt = _format(ctx, output)
     reader = MountedCredential(path, kind=kind, credential_id=credential_id, interval=interval)
     with hand_edit_lines():
         if not follow:
             print_one(reader.load(), fmt, sys.stdout, reveal=reveal)
             return
-        _follow(reader, fmt, reveal, interval, metrics_port)
+        _follow(
+            reader, fmt, reveal, interval, None if metrics_port is None else (address, metrics_port)
+        )
 
 
 def _follow(
@@ -116,10 +130,10 @@ def _follow(
     fmt: OutputFormat,
     reveal: bool,
     interval: float,
-    metrics_port: int | None,
+    metrics_at: tuple[str, int] | None,
 ) -> None:
     """Print the credential, then each change, until SIGINT or SIGTERM."""
-    server = None if metrics_port is None else _serve_metrics(metrics_port)
+    server = None if metrics_at is None else _serve_metrics(*metrics_at)
     stop, previous = _until_signalled()
     try:
         first = reader.refresh()
@@ -143,14 +157,32 @@ def _follow(
             signal.signal(sig, handler)
 
 
-def _serve_metrics(port: int) -> MetricsServer:
+def _bind_address(text: str) -> str:
+    """An IP address to bind (a host name would hide which interface is opened)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise UsageError(
+            f"--metrics-addr {text[:80]!r} is not an IP address: use 127.0.0.1 "
+            "(this host only), 0.0.0.0 or :: (every interface), or one interface's address"
+        ) from None
+
+
+# What a volume reader moves: its reloads and the hand edits it finds.
+_READER_SERIES = ("nebula_reader_", "nebula_hand_edits")
+
+
+def _serve_metrics(addr: str, port: int) -> MetricsServer:
     from .. import metrics
 
     try:
-        server = metrics.serve(port)
+        server = metrics.serve(port, addr, only=_READER_SERIES)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ConfigurationError(f"cannot serve metrics on 127.0.0.1:{port}: {reason}") from None
+        shown = f"[{addr}]" if ":" in addr else addr
+        raise ConfigurationError(f"cannot serve metrics on {shown}:{port}: {reason}") from None
     sys.stderr.write(f"serving metrics on {server.url}\n")
     sys.stderr.flush()
     return server
