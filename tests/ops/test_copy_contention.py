@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from k8s_support import new_namespace, provider_for
+from k8s_support import new_namespace, patch_credential_json, provider_for
 from ops_support import CANARY, digests, sample, sample_id
 
 from nebula_credential import Credential, LocalStorageProvider
@@ -103,3 +103,29 @@ async def test_a_concurrent_writer_on_one_secret_fails_that_credential_only(
         assert failure.credential_id == contended
         assert "changed by another writer" in (failure.reason or "")
     assert CANARY not in repr(summary.to_dict())
+
+
+@pytest.mark.kubernetes
+async def test_a_copy_spoiled_before_its_read_back_fails_alone(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """Another writer makes one copy unreadable between its write and the read-back:
+    that credential fails, the others are verified as written."""
+    namespace = new_namespace(control_plane, "spoil")
+    spoiled = sample_id(2)
+
+    def spoil_after_its_write(step: Progress) -> None:
+        if step.result.credential_id == spoiled and step.result.outcome is Outcome.CREATED:
+            patch_credential_json(control_plane, namespace, f"nebula-credentials-{spoiled}", b"{")
+
+    async with asyncio.timeout(120):
+        async with (
+            LocalStorageProvider(tmp_path / "laptop") as laptop,
+            provider_for(control_plane, namespace) as cluster,
+        ):
+            for i in range(COUNT):
+                await laptop.store(sample(i))
+            summary = await migrate(laptop, cluster, on_progress=spoil_after_its_write)
+    assert [f.credential_id for f in summary.failures] == [spoiled], summary.to_dict()
+    assert "unreadable when read back" in (summary.failures[0].reason or "")
+    assert summary.count(Outcome.CREATED) == COUNT - 1
