@@ -64,6 +64,10 @@ def softhsm_token(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[
     init = ["softhsm2-util", "--init-token", "--free", "--label", TOKEN]
     init += ["--so-pin", "so-" + PIN, "--pin", PIN]
     subprocess.run(init, capture_output=True, check=True, timeout=30)
+    if "pkcs11" in sys.modules:  # SoftHSM2 reads SOFTHSM2_CONF when initialised
+        import pkcs11
+
+        pkcs11.lib(SOFTHSM_MODULE).reinitialize()
     pin_file = directory / "pin"
     pin_file.write_text(PIN)
     pin_file.chmod(0o600)

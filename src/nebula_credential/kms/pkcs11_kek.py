@@ -103,12 +103,18 @@ def _read_pin(path: Path) -> str:
 
 
 def _session(uri: TokenUri) -> Any:
+    """A read-write session, logged in as the user. PKCS#11 logs in per process and
+    token, not per session: a second KEK on a token this process already opened (two
+    KEKs on one HSM during a rotation) joins that login instead of logging in again."""
     import pkcs11
 
     try:
         lib = pkcs11.lib(uri.module)
         token = lib.get_token(token_label=uri.token)
-        return token.open(user_pin=uri.pin(), rw=True)
+        try:
+            return token.open(user_pin=uri.pin(), rw=True)
+        except pkcs11.UserAlreadyLoggedIn:
+            return token.open(rw=True)
     except pkcs11.PKCS11Error as exc:
         raise KekConfigError(f"cannot open token {uri.token!r}: {type(exc).__name__}") from None
     except RuntimeError as exc:  # the module itself could not be loaded
