@@ -17,10 +17,12 @@ from contextlib import aclosing
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from nebula_credential import AuthenticationError, PermissionDenied, ProviderUnavailable
+from prometheus_client import CollectorRegistry
+
+from nebula_credential import AuthenticationError, PermissionDenied, ProviderUnavailable, metrics
 from nebula_credential.http import message
 from nebula_credential.http.message import NoReply, Request, Response, StatusError
-from nebula_credential.kubernetes.api.errors import Gone
+from nebula_credential.kubernetes.api.errors import Gone, ServerReply
 from nebula_credential.kubernetes.api.exchange import ApiClient
 from nebula_credential.kubernetes.api.interpret import Site
 from nebula_credential.kubernetes.api.requests import Collection
@@ -82,6 +84,37 @@ def state(clock: Clock, *, restart_on_gone: bool = True, version: str | None = "
         site=Site(SERVER),
         clock=clock,
     )
+
+
+def test_watch_metrics_label_only_known_event_types_and_say_why_streams_reopen() -> None:
+    """Label values stay a small known set whatever a server sends; restarts name why."""
+    registry = CollectorRegistry()
+    metrics.enable(registry)
+    try:
+        clock = Clock()
+        watch = state(clock)
+        watch.request()
+        watch.event("ADDED", "11")
+        watch.event("SOMETHING-A-SERVER-MADE-UP", "12")
+        watch.ended()  # after events: reopened at once
+        watch.request()
+        watch.refused(ServerReply(410, "Expired", "", None))
+        watch.request()
+        watch.finish(None)
+
+        def value(name: str, **labels: str) -> float | None:
+            return registry.get_sample_value(name, labels)
+
+        assert value("nebula_k8s_watch_events_total", type="added") == 1
+        assert value("nebula_k8s_watch_events_total", type="other") == 1
+        assert value("nebula_k8s_watch_restarts_total", reason="ended") == 1
+        assert value("nebula_k8s_watch_restarts_total", reason="gone") == 1
+        ops = "nebula_k8s_secret_operations_total"
+        assert value(ops, operation="watch", status="success") == 2
+        assert value(ops, operation="watch", status="gone") == 1
+        assert value("nebula_k8s_secret_duration_seconds_count", operation="watch") is None
+    finally:
+        metrics.disable(registry)
 
 
 def test_streams_that_end_empty_at_once_back_off_ever_longer_then_stop() -> None:

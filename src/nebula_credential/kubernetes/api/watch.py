@@ -42,6 +42,9 @@ from .retry import RetryPolicy
 HEALTHY: Final = 5.0  # seconds: a stream open this long was not closed "at once"
 MAX_LINE: Final = 8 * 1024 * 1024  # a watch event: a Secret of at most 1 MiB, base64
 
+# Event types as metric label values; anything else a server sends counts as "other".
+_EVENT_TYPES: Final = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK"})
+
 WAIT: Final = "wait"
 REAUTH: Final = "reauth"
 STOP: Final = "stop"
@@ -118,7 +121,7 @@ class WatchState:
     def event(self, kind: str, version: str | None) -> None:
         """An event of ``kind`` (ADDED, MODIFIED, ...) arrived, with the object's
         resourceVersion."""
-        observe.watch_event("received", kind.lower())
+        observe.watch_event("received", kind.lower() if kind in _EVENT_TYPES else "other")
         if self._events == 0:
             self.failures = 0
             self.reauthed = False
