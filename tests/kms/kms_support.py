@@ -110,3 +110,26 @@ def wrapped_kek_id(value: bytes, prefix: bytes) -> str:
     blob = rest[2 : 2 + size]
     assert blob.startswith(b"nkms\x01"), "the wrapped DEK is not the plugin's blob"
     return blob[6 : 6 + blob[5]].decode()
+
+
+def reencrypt_all(plane: ControlPlane, namespace: str) -> dict[str, object]:
+    """``nebula-credential -o json reencrypt --all-secrets`` as the admin; its summary."""
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
+    argv = [EXE, "--provider", "kubernetes", "--kubeconfig", str(plane.admin_kubeconfig)]
+    argv += ["--namespace", namespace, "-o", "json", "reencrypt", "--all-secrets"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    summary: dict[str, object] = json.loads(done.stdout)
+    return summary
+
+
+def wrapped_by(plane: ControlPlane, namespace: str) -> dict[tuple[str, str], int]:
+    """How many of the namespace's Secrets are stored under each (prefix, KEK id)."""
+    seen: dict[tuple[str, str], int] = {}
+    for value in stored(plane, namespace).values():
+        prefix = b":".join(value.split(b":", 5)[:5]) + b":"
+        key = (prefix.decode(), wrapped_kek_id(value, prefix))
+        seen[key] = seen.get(key, 0) + 1
+    return seen
