@@ -19,57 +19,22 @@ are not cached: they always go to the inner provider.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
 from typing import ClassVar, Final
 
-from .._log import get_logger
 from .._loops import LoopBinding
 from ..domain import ConfigurationError, Credential, CredentialId
-from ..observe import cache_event
-from .base import (
-    NOT_CACHED,
-    BlockingAccess,
-    Change,
-    CredentialProvider,
-    ListFilter,
-    NotCached,
-    not_found,
-)
+from .base import BlockingAccess, Change, CredentialProvider, ListFilter, NotCached, not_found
 from .caching_feed import FeedSupervisor
+from .caching_memory import CacheMemory, CacheStats
 from .lease import Lease
 
-logger = get_logger("nebula_credential.cache")
+__all__ = ["CacheStats", "CachingProvider"]
 
 # A read raced by our own writes is read again; under writes without pause it gives
 # up after this many tries and returns its last read (not remembered).
 _REREADS: Final = 5
-
-
-@dataclass(slots=True)
-class CacheStats:
-    """What the cache did; counts and states only, no ids.
-
-    ``feed`` is the change feed's state: ``off``, ``idle`` (starts with the first miss),
-    ``running``, ``restarting`` (it died; ``feed_restarts`` counts new starts) or
-    ``stopped`` (for good: a credential error, or the cache was closed).
-    """
-
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    invalidations: int = 0
-    resyncs: int = 0
-    watch_lost: int = 0
-    watching: bool = False
-    feed: str = "off"
-    feed_restarts: int = 0
-
-    def snapshot(self) -> dict[str, int | bool | str]:
-        return asdict(self)
 
 
 class _Flight:
@@ -82,7 +47,7 @@ class _Flight:
         self.stale = False
 
 
-class CachingProvider(CredentialProvider):
+class CachingProvider(CacheMemory, CredentialProvider):
     """Wraps ``inner``; see the module docstring. ``watch=None`` watches when it can."""
 
     name: ClassVar[str] = "cached"
@@ -100,78 +65,21 @@ class CachingProvider(CredentialProvider):
         # Written so that NaN fails too: a NaN lifetime would never expire.
         if not (ttl >= 0 and absent_ttl >= 0 and capacity >= 1):
             raise ConfigurationError("the cache needs ttl >= 0, absent_ttl >= 0, capacity >= 1")
+        super().__init__(ttl=ttl, capacity=capacity, absent_ttl=absent_ttl, clock=clock)
         self.inner = inner
-        self.ttl = ttl
-        self.absent_ttl = absent_ttl
-        self.capacity = capacity
-        self.stats = CacheStats()
-        self._clock = clock
-        # Reads from any thread (the sync facade's hits) and writes from the loop.
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[Credential | None, float]] = OrderedDict()
-        self._generation = 0  # bumped by every invalidation: a slow miss must not land
         self._inflight: dict[str, _Flight] = {}
         self._home = LoopBinding("CachingProvider")
         self._feed: FeedSupervisor | None = None
+        self._feed_dead = False  # the feed died with its loop: the next hit starts it
         if watch is not False:
-            self._feed = FeedSupervisor(inner, self._apply, self.stats, required=bool(watch))
+            self._feed = FeedSupervisor(
+                inner, self._apply, self.stats, required=bool(watch), on_dead=self._on_dead
+            )
 
     def __repr__(self) -> str:
         return f"CachingProvider({self.inner!r}, ttl={self.ttl}, capacity={self.capacity})"
 
     # -- the cache itself ----------------------------------------------------------------
-
-    def peek(self, credential_id: str) -> Credential | NotCached | None:
-        now = self._clock()
-        with self._lock:
-            entry = self._entries.get(credential_id)
-            if entry is None:
-                return NOT_CACHED
-            if entry[1] <= now:
-                del self._entries[credential_id]
-                return NOT_CACHED
-            self._entries.move_to_end(credential_id)
-            self.stats.hits += 1
-        cache_event("hit")
-        return entry[0]
-
-    def count_miss(self) -> int:
-        """Count a miss; the generation to pass to :meth:`remember` with its result."""
-        with self._lock:
-            self.stats.misses += 1
-            generation = self._generation
-        cache_event("miss")
-        return generation
-
-    def remember(self, credential_id: str, value: Credential | None, generation: int) -> None:
-        """Keep what a read that started at ``generation`` found, unless invalidated since."""
-        lifetime = self.ttl if value is not None else self.absent_ttl
-        evicted = 0
-        with self._lock:
-            if generation != self._generation or lifetime <= 0:
-                return  # invalidated while it was being read: the value may be stale
-            self._entries[credential_id] = (value, self._clock() + lifetime)
-            self._entries.move_to_end(credential_id)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-                evicted += 1
-            self.stats.evictions += evicted
-        for _ in range(evicted):
-            cache_event("eviction")
-
-    def invalidate(self, credential_id: str | None = None) -> None:
-        """Forget ``credential_id``, or everything when None."""
-        with self._lock:
-            self._generation += 1
-            if credential_id is None:
-                dropped = bool(self._entries)
-                self._entries.clear()
-            else:
-                dropped = self._entries.pop(credential_id, None) is not None
-            if dropped:
-                self.stats.invalidations += 1
-        if dropped:
-            cache_event("invalidation")
 
     def written(self, credential_id: str) -> None:
         """One of our writes to ``credential_id`` returned: forget it, and have a read of
@@ -199,13 +107,14 @@ class CachingProvider(CredentialProvider):
         home = self._home.loop
         if home is None or home is running:
             self._enter()
+            self._feed_dead = False
             if self._feed is not None:
                 self._feed.ensure_running()
 
     async def retrieve(self, credential_id: str) -> Credential | None:
         found = self.peek(credential_id)
         if not isinstance(found, NotCached):
-            if self._feed is not None and self._feed.dead:
+            if self._feed_dead:
                 self._wake_feed()
             return found
         cid = CredentialId(credential_id)
@@ -249,8 +158,7 @@ class CachingProvider(CredentialProvider):
             if not flight.stale:
                 self.remember(cid, value, generation)
                 return value
-            with self._lock:
-                generation = self._generation
+            generation = self.generation()
         return value
 
     async def get(self, credential_id: str) -> Credential:
@@ -352,21 +260,7 @@ class CachingProvider(CredentialProvider):
     # -- the change feed -----------------------------------------------------------------
 
     def _apply(self, change: Change) -> None:
-        if change.kind == "changed":
-            self.invalidate(change.credential_id)
-        elif change.kind == "resync":
-            self.invalidate(None)
-            self.stats.resyncs += 1
-            self.stats.watching = True
-        elif change.kind == "resumed":
-            self.stats.watching = True
-        elif change.kind == "lost":
-            self.stats.watching = False
-            self.stats.watch_lost += 1
-            cache_event("watch_lost")
-            logger.warning(
-                "cache over the %s provider: change feed lost; entries now expire by "
-                "TTL only (%g s) until it is back",
-                self.inner.name,
-                self.ttl,
-            )
+        self.apply(change, self.inner.name)
+
+    def _on_dead(self) -> None:
+        self._feed_dead = True

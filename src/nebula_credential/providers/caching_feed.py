@@ -52,6 +52,7 @@ class FeedSupervisor:
         state: FeedState,
         *,
         required: bool,
+        on_dead: Callable[[], None],
     ) -> None:
         self._inner = inner
         self._apply = apply
@@ -61,7 +62,7 @@ class FeedSupervisor:
         self._closed = False
         self._deaths = 0  # in a row: reset when a feed goes live
         self._reported_lost = False  # the feed said "lost" itself and has not resumed
-        self.dead = False  # ended without being stopped: start it again when next used
+        self._on_dead = on_dead  # told when it ended without being stopped
         state.feed = IDLE
 
     def ensure_running(self) -> None:
@@ -77,7 +78,6 @@ class FeedSupervisor:
                 )
             self._state.feed = OFF
             return
-        self.dead = False
         self._task = asyncio.get_running_loop().create_task(self._run(changes))
         self._task.add_done_callback(self._ended)
 
@@ -96,7 +96,7 @@ class FeedSupervisor:
             return
         self._died("its event loop ended")
         self._state.feed = IDLE
-        self.dead = True
+        self._on_dead()
 
     def stop(self) -> asyncio.Task[None] | None:
         """Stop the feed for good. Returns its task, cancelled, when it runs on this
