@@ -15,6 +15,7 @@ from ops_support import CANARY, digests, sample, sample_id
 from nebula_credential import Credential, LocalStorageProvider
 from nebula_credential.ops import Outcome, Progress, migrate
 from nebula_credential.testing.envtest import ControlPlane
+from nebula_credential.testing.envtest.plugin import PlaneFactory
 
 COUNT = 6
 
@@ -129,3 +130,37 @@ async def test_a_copy_spoiled_before_its_read_back_fails_alone(
     assert [f.credential_id for f in summary.failures] == [spoiled], summary.to_dict()
     assert "unreadable when read back" in (summary.failures[0].reason or "")
     assert summary.count(Outcome.CREATED) == COUNT - 1
+
+
+@pytest.mark.kubernetes
+async def test_a_source_gone_down_mid_copy_stops_the_run(
+    control_plane_factory: PlaneFactory, tmp_path: Path
+) -> None:
+    """The previous versions are read from the source while copying: once the source
+    is down, the run stops (the rest "not attempted") instead of each credential
+    waiting out its own retries."""
+    plane = control_plane_factory("ops-source-down")
+    namespace = new_namespace(plane, "src-down")
+    total = 40
+
+    def stop_the_source_after_the_first(step: Progress) -> None:
+        if step.done == 1:
+            plane.stop_apiserver()
+
+    try:
+        async with asyncio.timeout(180):
+            async with (
+                provider_for(plane, namespace) as cluster,
+                LocalStorageProvider(tmp_path / "backup") as backup,
+            ):
+                for i in range(total):
+                    await cluster.store(sample(i))
+                summary = await migrate(
+                    cluster, backup, concurrency=2, on_progress=stop_the_source_after_the_first
+                )
+    finally:
+        plane.start_apiserver()
+    reasons = [f.reason or "" for f in summary.failures]
+    assert summary.count(Outcome.CREATED) >= 1
+    assert len(reasons) >= total - 3
+    assert sum(r.startswith("not attempted: the source is unavailable") for r in reasons) >= 30

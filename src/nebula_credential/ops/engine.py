@@ -19,7 +19,8 @@ timeout, a lost reply — fails alone and the others are still attempted. The ru
 destination itself is out of reach: at once when it refuses access (PermissionDenied,
 AuthenticationError), and when as many writes in a row as run at once (at least two)
 found it unavailable (ProviderUnavailable, or no answer within the timeout) with no
-answer of any kind in between.
+answer of any kind in between. Reads of the source's previous versions that find the
+source unavailable count in that streak too.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ async def _write(run: _Run, source: Credential, current: Credential | None) -> I
         previous = await _kept_previous(run, source)
     except (CredentialError, TimeoutError) as exc:
         why = f"the source's previous version could not be read: {exc or 'timed out'}; rerun"
+        if isinstance(exc, _UNAVAILABLE):  # a source gone down stops the run as well
+            run.unavailable(f"the source is unavailable: {exc or 'timed out'}")
         return run.item(cid, Outcome.FAILED, why)
     outcome = Outcome.CREATED if current is None else Outcome.UPDATED
     expected = 0 if current is None else current.version
