@@ -13,14 +13,15 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kms_support import cli, new_file_kek, plugin
+from kms_support import EXE, cli, new_file_kek, plugin
 from prometheus_client import CollectorRegistry
 
-from nebula_credential.kms import FileKek, Keyring, KmsServer, start
+from nebula_credential.kms import FileKek, KekConfigError, Keyring, KmsServer, start
 from nebula_credential.kms._proto.v1beta1 import api_pb2 as v1
 from nebula_credential.kms._proto.v1beta1 import api_pb2_grpc as v1_grpc
 from nebula_credential.kms._proto.v2 import api_pb2 as v2
 from nebula_credential.kms._proto.v2 import api_pb2_grpc as v2_grpc
+from nebula_credential.testing.envtest.kms import KmsPlugin
 
 DEK = os.urandom(32)
 
@@ -254,3 +255,72 @@ def test_unsafe_or_malformed_kek_sources_are_usage_errors(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "the socket is unix:///ABSOLUTE/PATH" in done.stderr
     assert not Path("relative.sock").exists()
+
+
+def test_a_live_socket_is_not_taken_over_but_a_stale_one_is(tmp_path: Path) -> None:
+    import socket as sockets
+
+    path = tmp_path / "kms.sock"
+    first = start(Keyring([FileKek(KEY)]), f"unix://{path}", registry=CollectorRegistry())
+    try:
+        with pytest.raises(KekConfigError, match="another process is serving"):
+            start(
+                Keyring([FileKek(os.urandom(32))]), f"unix://{path}", registry=CollectorRegistry()
+            )
+        with grpc.insecure_channel(first.endpoint) as channel:
+            status = v2_grpc.KeyManagementServiceStub(channel).Status(v2.StatusRequest(), timeout=5)
+            assert status.key_id == FileKek(KEY).kek_id  # still the first plugin answering
+    finally:
+        first.stop(grace=1)
+    # A socket file left by a killed plugin (nobody listening) is replaced.
+    stale = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()
+    second = start(Keyring([FileKek(KEY)]), f"unix://{path}", registry=CollectorRegistry())
+    second.stop(grace=1)
+    (tmp_path / "plain").write_text("not a socket")
+    with pytest.raises(KekConfigError, match="is not a socket"):
+        start(Keyring([FileKek(KEY)]), f"unix://{tmp_path / 'plain'}")
+
+
+def free_port() -> int:
+    import socket as sockets
+
+    with sockets.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_status_and_metrics_of_a_running_plugin(tmp_path: Path) -> None:
+    import urllib.request
+    from importlib.metadata import version
+
+    port = free_port()
+    kek_id = new_file_kek(tmp_path / "k")
+    argv = [EXE, "kms", "serve", "--kek", f"file:{tmp_path / 'k'}", "--metrics-port", str(port)]
+    with KmsPlugin(argv, tmp_path / "kms") as kms:
+        done = cli("kms", "status", "--socket", kms.endpoint)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == [
+            "health: SERVING",
+            f"v1: v1beta1 (nebula-credential {version('nebula-credential')})",
+            "v2: v2 healthz=ok",
+            f"key_id: {kek_id}",
+        ]
+        with grpc.insecure_channel(kms.endpoint) as channel:
+            client = v2_grpc.KeyManagementServiceStub(channel)
+            client.Encrypt(v2.EncryptRequest(plaintext=DEK), timeout=5)
+            with pytest.raises(grpc.RpcError):
+                client.Decrypt(v2.DecryptRequest(ciphertext=b"junk"), timeout=5)
+        url = f"http://127.0.0.1:{port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        assert 'nebula_kms_calls_total{api="v2",code="OK",operation="encrypt"} 1.0' in text
+        assert (
+            'nebula_kms_errors_total{api="v2",code="INVALID_ARGUMENT",operation="decrypt"} 1.0'
+            in text
+        )
+        assert 'nebula_kms_call_duration_seconds_count{api="v2",operation="status"} 1.0' in text
+    gone = cli("kms", "status", "--socket", kms.endpoint)
+    assert gone.returncode == 6
+    assert "did not answer" in gone.stderr

@@ -12,6 +12,7 @@ removes the socket.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import threading
 from concurrent import futures
@@ -48,13 +49,26 @@ def socket_path(endpoint: str) -> Path:
 
 
 def _clear_stale_socket(path: Path) -> None:
+    """Remove a socket nobody listens on any more; refuse a live one (another plugin
+    would silently lose its socket) and anything that is not a socket."""
     try:
         info = path.lstat()
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(info.st_mode):
         raise KekConfigError(f"{path} exists and is not a socket; not replacing it")
-    path.unlink()
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)
+        return
+    except OSError:
+        pass  # not answering in time: treat as live rather than take it over
+    finally:
+        probe.close()
+    raise KekConfigError(f"another process is serving on {path}; stop it first")
 
 
 @dataclass
