@@ -13,6 +13,7 @@ import pytest
 
 from nebula_credential import (
     CachingProvider,
+    Change,
     ConfigurationError,
     Credential,
     InvalidCredentialId,
@@ -282,3 +283,41 @@ async def test_a_miss_from_another_event_loop_is_refused_with_what_to_do(
                 refused.result(timeout=30)
         assert isinstance(WrongEventLoop("x"), ConfigurationError)
         assert (await cache.get("svc")).reveal("api_key") == CANARY  # its own loop still works
+
+
+class FeedAlwaysDies(LocalStorageProvider):
+    """The real local store with a change feed that dies at once, every time."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.feeds = 0
+
+    def changes(self) -> AsyncIterator[Change] | None:
+        self.feeds += 1
+        return self._dies()
+
+    @staticmethod
+    async def _dies() -> AsyncIterator[Change]:
+        raise RuntimeError("the feed broke")
+        yield Change("resync")  # unreachable: makes this an async generator
+
+
+async def test_a_feed_that_keeps_dying_is_started_again_with_growing_delays(
+    tmp_path: Path,
+) -> None:
+    inner = FeedAlwaysDies(tmp_path)
+    async with CachingProvider(inner) as cache:
+        await cache.store(key("svc"))
+        assert await cache.retrieve("svc") is not None  # a miss starts the feed
+        await asyncio.sleep(2.0)
+        # Delays of 0.25, 0.5, 1, 2 s (each jittered down by at most half): 2 to 5 starts
+        # in two seconds, not hundreds; each death is one loss.
+        assert 2 <= inner.feeds <= 5
+        assert cache.stats.watch_lost == inner.feeds
+        assert cache.stats.feed_restarts == inner.feeds - 1
+        assert cache.stats.feed == "restarting"
+        assert not cache.stats.watching
+    assert cache.stats.feed == "stopped"
+    feeds = inner.feeds
+    await asyncio.sleep(1.0)
+    assert inner.feeds == feeds  # closed with the cache: never started again
