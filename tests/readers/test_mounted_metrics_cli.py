@@ -122,7 +122,7 @@ def test_metrics_addr_chooses_the_interface_and_only_reader_series_are_served(
             assert all(n.startswith(("nebula_reader_", "nebula_hand_edits")) for n in ours), ours
         finally:
             proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
+            _out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
 
 
@@ -136,9 +136,7 @@ def test_a_metrics_addr_that_is_not_an_ip_address_is_a_usage_error(tmp_path: Pat
         (["--metrics-port", "0", "--metrics-addr", "127.0.0.1\x1b[2J"], "not an IP address"),
         (["--metrics-addr", "127.0.0.1"], "--metrics-addr needs --metrics-port"),
     ):
-        done = subprocess.run(
-            base + extra, capture_output=True, text=True, timeout=60, check=False
-        )
+        done = subprocess.run(base + extra, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2, done.stderr
         assert said in done.stderr
         assert "\x1b" not in done.stderr
