@@ -37,6 +37,7 @@ from .domain import (
     SecretValue,
     TokenEndpointUnreachable,
     ValidationError,
+    WrongEventLoop,
     fields_of,
 )
 from .providers import (
@@ -128,6 +129,7 @@ __all__ = [
     "TokenEndpointUnreachable",
     "TransportStats",
     "ValidationError",
+    "WrongEventLoop",
     "__version__",
     "credential_from_env",
     "fields_of",

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .domain import ConfigurationError
-
-
-class WrongEventLoop(ConfigurationError):
-    """A provider was used from an event loop other than the one it runs on."""
+from .domain import WrongEventLoop
 
 
 class LoopBinding:

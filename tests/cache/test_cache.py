@@ -21,8 +21,8 @@ from nebula_credential import (
     NotFound,
     ProviderUnavailable,
     SyncCredentialProvider,
+    WrongEventLoop,
 )
-from nebula_credential._loops import WrongEventLoop
 from nebula_credential.testing import ProviderContract
 
 CANARY = "canary-cache-51c7"

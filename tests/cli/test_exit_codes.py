@@ -34,6 +34,7 @@ EXPECTED = {
     nc.LeaseHeld: 4,
     nc.LeaseLost: 4,
     nc.GrantPending: 8,
+    nc.WrongEventLoop: 1,  # a programming error of the caller, like a bad configuration
 }
 
 

@@ -24,8 +24,13 @@ from k8s_support import (
     provider_for,
 )
 
-from nebula_credential import CachingProvider, Change, Credential, SyncCredentialProvider
-from nebula_credential._loops import WrongEventLoop
+from nebula_credential import (
+    CachingProvider,
+    Change,
+    Credential,
+    SyncCredentialProvider,
+    WrongEventLoop,
+)
 from nebula_credential.kubernetes import KubernetesSecretsProvider
 from nebula_credential.providers import NotCached
 from nebula_credential.testing import ProviderContract

@@ -68,6 +68,7 @@ EXPECTED = {
     "SyncKubernetesSecretsProvider",
     "TokenEndpointUnreachable",
     "ValidationError",
+    "WrongEventLoop",
     "__version__",
     "credential_from_env",
     "fields_of",
@@ -88,7 +89,7 @@ def test_every_error_derives_from_the_root() -> None:
         if isinstance(getattr(nebula_credential, n), type)
         and issubclass(getattr(nebula_credential, n), Exception)
     ]
-    assert len(errors) == 21
+    assert len(errors) == 22
     assert nebula_credential.KubernetesSecretsProvider.name == "kubernetes"
     assert all(issubclass(e, nebula_credential.CredentialError) for e in errors)
     # Exit codes are the CLI's concern (tests/cli/test_exit_codes.py), not the errors'.

@@ -71,7 +71,7 @@ LAZY_COMMANDS = (
     LazyCommand(
         "reencrypt",
         "reencrypt_cmd",
-        "Rewrite every managed Secret unchanged (re-encrypted with the current key).",
+        "Write Secrets back unchanged, so they are encrypted with the current key.",
     ),
     LazyCommand(
         "migrate",

@@ -23,6 +23,7 @@ from .errors import (
     RotationFailed,
     TokenEndpointUnreachable,
     ValidationError,
+    WrongEventLoop,
 )
 from .ids import CredentialId
 from .kinds import CredentialKind, FieldSpec, field_spec, fields_of, value_from_text
@@ -70,6 +71,7 @@ __all__ = [
     "SecretValue",
     "TokenEndpointUnreachable",
     "ValidationError",
+    "WrongEventLoop",
     "check_user_tags",
     "field_spec",
     "fields_of",

@@ -134,6 +134,10 @@ class ConfigurationError(CredentialError):
     """The provider cannot be configured (missing kubeconfig, bad key, ...)."""
 
 
+class WrongEventLoop(ConfigurationError):
+    """A provider was used from an event loop other than the one it runs on."""
+
+
 class NotRotatable(ValidationError):
     """The credential cannot be rotated: not oauth2, or no token_url / refresh_token."""
 
