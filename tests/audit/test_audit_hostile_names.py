@@ -103,3 +103,16 @@ def _yaml(text: str) -> dict[str, object]:
     loaded = yaml.safe_load(text)
     assert isinstance(loaded, dict)
     return loaded
+
+
+def test_events_as_yaml_are_a_stream_of_documents_with_the_exact_names(log: Path) -> None:
+    """``-o yaml`` is offered with ``--events``: it must print YAML, not the text lines."""
+    import yaml
+
+    done = _audit("-o", "yaml", "audit", str(log), "--events")
+    assert done.returncode == 0, done.stderr
+    _no_raw_controls(done.stdout)
+    events = [doc for doc in yaml.safe_load_all(done.stdout) if doc is not None]
+    assert [event["user"] for event in events] == ["alice", *HOSTILE_USERS]
+    assert events[3]["name"] == "s-2\x1b]0;title\x07"
+    assert {event["verb"] for event in events} == {"get"}

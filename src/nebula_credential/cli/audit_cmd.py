@@ -60,6 +60,9 @@ def _print_event(fmt: OutputFormat) -> Any:
             import json
 
             sys.stdout.write(json_text(json.dumps(record)) + "\n")
+        elif fmt is OutputFormat.YAML:  # a stream of documents, one per event
+            sys.stdout.write("---\n")
+            _dump_yaml(record, sys.stdout)
         else:
             where = f"{record['namespace']}/{record['name'] or '*'}"
             code = record["code"] if record["code"] is not None else "-"
