@@ -21,13 +21,18 @@ class Wording(NamedTuple):
     kind: str  # formatted with kind=
     rename: str
     ignore: str
+    create_only: str  # a store that must not write over anything
 
     def pass_kind(self, kind: str) -> str:
         return self.kind.format(kind=kind)
 
 
-LIBRARY: Final = Wording("kind='{kind}'", "field_names={{'KEY': 'FIELD'}}", "ignore_unknown=True")
-CLI: Final = Wording("--kind {kind}", "--map-key KEY=FIELD", "--ignore-unknown")
+LIBRARY: Final = Wording(
+    "kind='{kind}'", "field_names={{'KEY': 'FIELD'}}", "ignore_unknown=True", "expected_version=0"
+)
+CLI: Final = Wording(
+    "--kind {kind}", "--map-key KEY=FIELD", "--ignore-unknown", "--expected-version 0"
+)
 
 _wording: ContextVar[Wording] = ContextVar("nebula_credential_wording", default=LIBRARY)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from k8s_support import CANARY, ControlPlane, kubectl, new_namespace, provider_for
@@ -264,7 +267,19 @@ async def test_create_only_store_never_writes_over_a_secret_labelled_for_adoptio
             Credential("adopt", "api_key", {"api_key": "mine"}),
             Credential("adopt", "api_key", {"api_key": "mine"}).revised(3, _NOW, _NOW),
         ):
-            with pytest.raises(Conflict, match="already exists"):
+            with pytest.raises(Conflict, match="already exists") as refused:
                 await provider.store(credential, expected_version=0)
+            assert "without expected_version=0 to write over it" in str(refused.value)
     data = json.loads(kubectl(admin, "get", "secret", name, "-n", ns, "-o", "json"))["data"]
     assert data == {"api_key": base64.b64encode(CANARY.encode()).decode()}
+    # The CLI names its own option, not the Python argument.
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).with_name("nebula-credential")),
+         "--kubeconfig", str(admin), "--provider", "kubernetes", "--namespace", ns,
+         "store", "adopt", "--kind", "api_key", "--field", "api_key=-", "--expected-version", "0"],
+        input="mine", capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    assert "without --expected-version 0 to write over it" in done.stderr
+    assert "expected_version" not in done.stderr

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from k8s_support import new_namespace, provider_for
+from k8s_support import kubectl, new_namespace, provider_for
 from ops_support import (
     CANARY,
     digests,
@@ -125,3 +125,53 @@ def test_cli_dry_run_then_json_summary(control_plane: ControlPlane, tmp_path: Pa
     assert "created Svc_0.Key" in done.stderr  # a plain line per credential off a terminal
     assert CANARY not in done.stderr
     assert secret_count(control_plane, namespace) == 2
+
+
+def test_a_secret_labelled_for_adoption_is_written_over_only_with_overwrite(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """Create means create: a Secret at the name that holds no credential (what the
+    "adopt it" hint makes) is skipped, then adopted with --overwrite, and each says so.
+    It used to fail as "changed by another writer meanwhile; rerun", with or without
+    --overwrite, so it could never be migrated."""
+    namespace = new_namespace(control_plane, "mig-adopt")
+    laptop = tmp_path / "laptop"
+    kubeconfig = control_plane.admin_kubeconfig
+
+    async def fill() -> None:
+        async with LocalStorageProvider(laptop) as store:
+            await store.store(sample(0))
+            await store.store(sample(1))
+
+    asyncio.run(asyncio.wait_for(fill(), 60))
+    taken = sample_id(1)
+
+    async def name_of() -> str:
+        async with provider_for(control_plane, namespace) as cluster:
+            return cluster.secret_name(taken)
+
+    secret = asyncio.run(name_of())
+    kubectl(kubeconfig, "-n", namespace, "create", "secret", "generic", secret,
+            "--from-literal=note=made by hand")  # fmt: skip
+    kubectl(kubeconfig, "-n", namespace, "label", "secret", secret,
+            "app.kubernetes.io/managed-by=nebula-credential")  # fmt: skip
+    base = ["--data-dir", str(laptop), "migrate", "--to-provider", "kubernetes",
+            "--to-kubeconfig", str(kubeconfig), "--to-namespace", namespace]  # fmt: skip
+    first = run_cli(tmp_path, *base)
+    assert first.returncode == 0, first.stderr
+    assert "1 created, 0 updated, 0 unchanged, 1 skipped, 0 failed" in first.stdout
+    assert f"skipped {taken} (something that is not a credential is at its name; " in first.stderr
+    assert "--overwrite" in first.stderr
+    untouched = kubectl(kubeconfig, "-n", namespace, "get", "secret", secret,
+                        "-o", "jsonpath={.data}")  # fmt: skip
+    assert "credential.json" not in untouched
+    adopted = run_cli(tmp_path, *base, "--overwrite")
+    assert adopted.returncode == 0, adopted.stderr
+    assert "0 created, 1 updated, 1 unchanged, 0 skipped, 0 failed" in adopted.stdout
+    assert f"updated {taken} (written over what was at its name (--overwrite))" in adopted.stderr
+
+    async def read() -> str:
+        async with provider_for(control_plane, namespace) as cluster:
+            return str((await cluster.get(taken)).id)
+
+    assert asyncio.run(read()) == taken

@@ -35,6 +35,7 @@ from ..domain import (
     AuthenticationError,
     ConfigurationError,
     Conflict,
+    CorruptData,
     Credential,
     CredentialError,
     PermissionDenied,
@@ -147,6 +148,8 @@ async def _write(run: _Run, source: Credential, current: Credential | None) -> I
             )
     except Conflict as exc:
         run.answered()
+        if expected == 0 and not await _holds_a_credential(run, cid):
+            return await _adopt(run, source, previous)
         return run.item(cid, Outcome.FAILED, f"changed by another writer meanwhile: {exc}; rerun")
     except _REFUSED as exc:
         run.halted = run.halted or f"{run.target} refused access: {exc}"
@@ -160,6 +163,35 @@ async def _write(run: _Run, source: Credential, current: Credential | None) -> I
         return run.item(cid, Outcome.FAILED, str(exc))
     run.answered()
     return run.item(cid, outcome)
+
+
+async def _holds_a_credential(run: _Run, cid: str) -> bool:
+    """Whether the destination now holds a credential at ``cid`` (a writer raced us)
+    rather than something that is no credential (a Secret labelled to be adopted)."""
+    try:
+        async with asyncio.timeout(run.options.timeout):
+            return await run.destination.retrieve(cid) is not None
+    except CorruptData:
+        return False
+    except (CredentialError, TimeoutError):
+        return True  # unknown: reported as the conflict it was
+
+
+async def _adopt(run: _Run, source: Credential, previous: Credential | None) -> ItemResult:
+    """Write over what is at the name only with ``--overwrite``, and say so."""
+    cid = str(source.id)
+    if not run.options.overwrite:
+        return run.item(
+            cid,
+            Outcome.SKIPPED,
+            "something that is not a credential is at its name; use --overwrite to write over it",
+        )
+    try:
+        async with asyncio.timeout(run.options.timeout):
+            await run.destination.store(fresh_copy(source), previous=previous)
+    except (CredentialError, TimeoutError) as exc:
+        return run.item(cid, Outcome.FAILED, str(exc) or "timed out")
+    return run.item(cid, Outcome.UPDATED, "written over what was at its name (--overwrite)")
 
 
 def _plan(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Final
 
+from ..._wording import wording
 from ...domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
 from ...providers import next_revision
 from ..api.errors import AlreadyExists, Missing, StaleWrite
@@ -136,7 +137,7 @@ async def write_credential(
             raise Conflict(
                 f"{where(current, transport.namespace)} already exists, so credential "
                 f"{credential.id!r} cannot be created there; store it without "
-                "expected_version 0 to write over it",
+                f"{wording().create_only} to write over it",
                 credential_id=credential.id,
                 expected_version=0,
             )
