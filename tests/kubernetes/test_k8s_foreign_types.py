@@ -238,3 +238,30 @@ def test_cli_maps_keys_onto_fields(control_plane: ControlPlane) -> None:
     local = run("get", "github", "--kind", "oauth2", provider="local")
     assert local.returncode == 2
     assert "--provider kubernetes" in local.stderr
+
+
+def test_cli_reads_a_secret_by_its_own_name(control_plane: ControlPlane, tmp_path: Path) -> None:
+    """cert-manager and ``kubectl create secret tls web-tls`` name Secrets without our
+    prefix: ``get NAME --by-name`` reads that Secret, not ``<prefix>-NAME``."""
+    ns = new_namespace(control_plane, "foreign-by-name")
+    cert_file, key_file, cert_pem, _ = _pem_pair(tmp_path)
+    admin = control_plane.admin_kubeconfig
+    kubectl(admin, "create", "secret", "tls", "web-tls", f"--cert={cert_file}",
+            f"--key={key_file}", "-n", ns)  # fmt: skip
+    run = cli_runner(admin, ns)
+    assert run("get", "web-tls").returncode == 3  # the credential web-tls: <prefix>-web-tls
+    done = run("-o", "json", "get", "web-tls", "--by-name")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert (shown["id"], shown["kind"]) == ("web-tls", "certificate")
+    cert = run("get", "web-tls", "--by-name", "--field", "certificate", "--reveal")
+    assert cert.stdout == cert_pem + "\n"
+    missing = run("get", "no-such-secret", "--by-name")
+    assert missing.returncode == 3
+    assert "Secret 'no-such-secret' not found" in missing.stderr
+    bad = run("get", "Web_TLS\x1b[2J", "--by-name")
+    assert bad.returncode == 2
+    assert "\x1b" not in bad.stderr
+    local = run("get", "web-tls", "--by-name", provider="local")
+    assert local.returncode == 2
+    assert "--provider kubernetes" in local.stderr

@@ -277,19 +277,24 @@ def get(
     ignore_unknown: Annotated[
         bool, typer.Option(help="Skip that Secret's keys that are no field of the kind")
     ] = False,
+    by_name: Annotated[
+        bool,
+        typer.Option(help="ID is the name of a Secret another tool wrote (no prefix added)"),
+    ] = False,
     output: OutputOverride = None,
 ) -> None:
     """Show a credential; secret values stay hidden unless --reveal."""
     from .foreign_read import ForeignRead, read_foreign
 
     state = _state(ctx, output)
-    cid = CredentialId(credential_id)
-    foreign = ForeignRead(kind, map_key or [], ignore_unknown)
+    foreign = ForeignRead(kind, map_key or [], ignore_unknown, by_name)
     credential: Credential
     if foreign.asked():
         with _noted(state):
-            credential = read_foreign(state.options, cid, foreign)
+            credential = read_foreign(state.options, credential_id, foreign)
+        cid = credential.id
     else:
+        cid = CredentialId(credential_id)
         credential = _run(state, lambda p: p.get(cid))
     if field is not None:
         if field not in credential.fields:
