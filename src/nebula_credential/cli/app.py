@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
@@ -19,6 +17,7 @@ from ..domain import (
     parse_kind,
 )
 from ..providers import CredentialProvider, SyncCredentialProvider
+from .commands import LAZY_COMMANDS
 from .exit_codes import PARTIAL
 from .inputs import (
     UsageError,
@@ -30,74 +29,18 @@ from .inputs import (
     prompt_missing,
     stdin_is_interactive,
 )
-from .lazy import TYPER_SETTINGS, LazyCommand, lazy_group
+from .lazy import TYPER_SETTINGS, lazy_group
 from .output import OutputFormat, print_field, print_many, print_one
 from .providers import ProviderName, ProviderOptions
-from .safe_text import one_line
-
-# Every command is built when the command line names it, and the module that defines it
-# imported then (cli/lazy.py); store, get, list and delete are defined below.
-LAZY_COMMANDS = (
-    LazyCommand("store", "app", "Create or replace a credential."),
-    LazyCommand("get", "app", "Show a credential; secret values stay hidden unless --reveal."),
-    LazyCommand("list", "app", "List credentials, optionally by scope, kind and tags."),
-    LazyCommand("delete", "app", "Delete a credential; succeeds when it is already absent."),
-    LazyCommand(
-        "mounted", "pod", "Show the credential of a mounted Secret volume (as the pod reads it)."
-    ),
-    LazyCommand(
-        "env",
-        "pod",
-        "Show the credential held in environment variables (never updated; prefer files).",
-    ),
-    LazyCommand(
-        "doctor",
-        "doctor_cmd",
-        "Check the Kubernetes set-up for credentials; exit 1 when something needed is missing.",
-    ),
-    LazyCommand(
-        "seal",
-        "seal_cmd",
-        "Print a SealedSecret (bitnami.com/v1alpha1) that is safe to commit to Git.",
-    ),
-    LazyCommand(
-        "unseal", "seal_cmd", "Open a SealedSecret offline (recovery) and print the plain Secret."
-    ),
-    LazyCommand(
-        "audit",
-        "audit_cmd",
-        "Secret events of a kube-apiserver audit log: counts by user and verb, flags.",
-    ),
-    LazyCommand(
-        "reencrypt",
-        "reencrypt_cmd",
-        "Write Secrets back unchanged, so they are encrypted with the current key.",
-    ),
-    LazyCommand(
-        "migrate",
-        "ops_cmd",
-        "Copy credentials from the source (global options) to another provider.",
-    ),
-    LazyCommand(
-        "replicate",
-        "ops_cmd",
-        "Copy credentials from the source to several Kubernetes contexts at once.",
-    ),
-    LazyCommand(
-        "rotate",
-        "rotate_cmd",
-        "Refresh oauth2 tokens with the refresh-token grant, or undo the last rotation.",
-    ),
-    LazyCommand(
-        "manifests",
-        "manifests_cmd",
-        "Print Kubernetes manifests (YAML for kubectl apply) for credentials.",
-    ),
-    LazyCommand(
-        "kms",
-        "kms_cmd",
-        "Run the KMS plugin that encrypts Secrets at rest for kube-apiserver (KMS v1 and v2).",
-    ),
+from .session import (
+    OutputOverride,
+    State,
+    ask_hidden,
+    noted,
+    run_async,
+    run_sync,
+    say,
+    state_of,
 )
 
 app = typer.Typer(
@@ -107,70 +50,6 @@ app = typer.Typer(
     no_args_is_help=True,
     **TYPER_SETTINGS,
 )
-
-
-T = TypeVar("T")
-
-
-class State:
-    def __init__(self, options: ProviderOptions, output: OutputFormat, debug: bool) -> None:
-        self.options = options
-        self.output = output
-        self.debug = debug
-
-
-OutputOverride = Annotated[
-    OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
-]
-
-
-def _state(ctx: typer.Context, output: OutputFormat | None = None) -> State:
-    state = ctx.find_root().obj
-    assert isinstance(state, State)
-    if output is not None:
-        state.output = output
-    return state
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(one_line(message) + "\n")
-
-
-def _run(state: State, work: Callable[[SyncCredentialProvider], T]) -> T:
-    """``work`` on the chosen provider through the sync facade: the local store, and
-    Kubernetes on its blocking transport, run on this thread without an event loop (nor
-    the imports of asyncio and aiohttp)."""
-    with _noted(state), SyncCredentialProvider(state.options.build(one_shot=True)) as provider:
-        return work(provider)
-
-
-def _noted(state: State) -> AbstractContextManager[None]:
-    """Kubernetes reads print a line per per-field key edited by hand (hand_edit_lines)."""
-    if state.options.resolved_name() is not ProviderName.KUBERNETES:
-        return nullcontext()
-    from .hand_edit_lines import hand_edit_lines
-
-    return hand_edit_lines()
-
-
-def _run_async(state: State, work: Callable[[CredentialProvider], Awaitable[T]]) -> T:
-    import asyncio
-
-    async def go() -> T:
-        provider = state.options.build()
-        try:
-            return await work(provider)
-        finally:
-            await provider.close()
-
-    with _noted(state):
-        return asyncio.run(go())
-
-
-def _ask_hidden(label: str) -> str:
-    import getpass
-
-    return getpass.getpass(label)
 
 
 @app.callback()
@@ -221,7 +100,7 @@ def store(
     output: OutputOverride = None,
 ) -> None:
     """Create or replace a credential."""
-    state = _state(ctx, output)
+    state = state_of(ctx, output)
     cid = CredentialId(credential_id)
     version = parse_version(expected_version)
     tags = parse_pairs(tag, "--tag") if tag else None  # before any input is read
@@ -238,12 +117,12 @@ def store(
         raise UsageError("--kind is required (or a 'kind' in --from-json)")
     parsed_kind = parse_kind(kind)
     fields = json_fields
-    fields.update(collect_fields(parsed_kind, field or [], stdin=sys.stdin, warn=_say))
+    fields.update(collect_fields(parsed_kind, field or [], stdin=sys.stdin, warn=say))
     prompt_missing(
         parsed_kind,
         fields,
         interactive=stdin_is_interactive(sys.stdin),
-        ask=_ask_hidden,
+        ask=ask_hidden,
     )
     if scope is not None:
         meta["scope"] = scope
@@ -254,7 +133,7 @@ def store(
     if expires_at is not None:
         meta["expires_at"] = expires_at
     credential = Credential(cid, parsed_kind, fields, **meta)
-    stored: Credential = _run(state, lambda p: p.store(credential, expected_version=version))
+    stored: Credential = run_sync(state, lambda p: p.store(credential, expected_version=version))
     if state.output is OutputFormat.TABLE:
         where = f"{stored.kind.value}, scope {stored.scope}, version {stored.version}"
         print(f"stored {stored.id} ({where})")
@@ -286,21 +165,21 @@ def get(
     """Show a credential; secret values stay hidden unless --reveal."""
     from .foreign_read import ForeignRead, read_foreign
 
-    state = _state(ctx, output)
+    state = state_of(ctx, output)
     foreign = ForeignRead(kind, map_key or [], ignore_unknown, by_name)
     credential: Credential
     if foreign.asked():
-        with _noted(state):
+        with noted(state):
             credential = read_foreign(state.options, credential_id, foreign)
         cid = credential.id
     else:
         cid = CredentialId(credential_id)
-        credential = _run(state, lambda p: p.get(cid))
+        credential = run_sync(state, lambda p: p.get(cid))
     if field is not None:
         if field not in credential.fields:
             present = ", ".join(credential.fields)
             raise UsageError(f"credential {cid!r} has no field {field!r}; it has: {present}")
-        print_field(credential, field, sys.stdout, reveal=reveal, note=_say)
+        print_field(credential, field, sys.stdout, reveal=reveal, note=say)
         return
     print_one(credential, state.output, sys.stdout, reveal=reveal)
 
@@ -322,7 +201,7 @@ def list_(
     Items that do not decode are skipped, one line each on stderr, and the exit code
     is 7 (partial); --strict stops at the first instead.
     """
-    state = _state(ctx, output)
+    state = state_of(ctx, output)
     if descendants and scope is None:
         raise UsageError("--descendants needs --scope")
     if scope is not None:
@@ -333,7 +212,7 @@ def list_(
 
     def skip(error: CorruptData) -> None:
         skipped.append(error)
-        _say(f"warning: skipped: {error}")
+        say(f"warning: skipped: {error}")
 
     def work(provider: SyncCredentialProvider) -> int:
         listing = provider.list(
@@ -345,9 +224,9 @@ def list_(
         )
         return print_many(list(listing), state.output, sys.stdout, reveal=reveal)
 
-    listed: int = _run(state, work)
+    listed: int = run_sync(state, work)
     if skipped:
-        _say(
+        say(
             f"listed {listed} credential(s); skipped {len(skipped)} that could not be read "
             "(see above; --strict stops at the first)"
         )
@@ -362,7 +241,7 @@ def delete(
     ] = False,
 ) -> None:
     """Delete a credential; succeeds when it is already absent."""
-    state = _state(ctx)
+    state = state_of(ctx)
     cid = CredentialId(credential_id)
 
     async def forced(provider: CredentialProvider) -> str | None:
@@ -374,9 +253,9 @@ def delete(
 
     deleted: str | None
     if force:
-        deleted = _run_async(state, forced)
+        deleted = run_async(state, forced)
     else:
-        deleted = _run(state, lambda p: cid if p.delete(cid) else None)
+        deleted = run_sync(state, lambda p: cid if p.delete(cid) else None)
     print(f"deleted {deleted}" if deleted else f"{cid} was absent; nothing to delete")
 
 
