@@ -147,7 +147,7 @@ def test_a_sync_hit_does_not_wait_for_the_event_loop(tmp_path: Path) -> None:
         store.store(key("svc"))
         assert store.get("svc").reveal("api_key") == CANARY  # a miss, through the loop
         loop_thread_busy = threading.Event()
-        loop = store._ensure_loop()
+        loop = store._loop.loop()  # the facade's private loop, started if not yet
 
         def block_the_loop() -> None:
             loop_thread_busy.set()
@@ -261,7 +261,7 @@ def test_the_sync_facade_serves_a_cached_local_store_without_an_event_loop(
         assert [c.id for c in store.list_all()] == ["svc"]
         assert store.delete("svc") is True
         assert store.retrieve("svc") is None
-        assert store._loop is None, "a call went through an event loop"
+        assert not store._loop.started, "a call went through an event loop"
     with pytest.raises(ProviderUnavailable):
         store.get("svc")
 

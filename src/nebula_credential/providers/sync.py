@@ -16,7 +16,7 @@ import _thread  # a lock without the threading module: the CLI never starts a th
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from ..domain import Credential, ProviderUnavailable
 from .base import (
@@ -28,11 +28,7 @@ from .base import (
     not_found,
 )
 from .lease import Lease
-
-if TYPE_CHECKING:
-    import asyncio
-    import threading
-    from concurrent.futures import Future
+from .loop_thread import LoopThread, aclose, close_elsewhere
 
 T = TypeVar("T")
 _LIST_BATCH = 256
@@ -44,8 +40,7 @@ class SyncCredentialProvider:
     def __init__(self, provider: CredentialProvider) -> None:
         self.provider = provider
         self._blocking: BlockingAccess | None = provider.blocking()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread()
         self._lock = _thread.allocate_lock()
         self._closed = False
         self._open_lists: weakref.WeakSet[AsyncIterator[Any]] = weakref.WeakSet()
@@ -55,30 +50,13 @@ class SyncCredentialProvider:
             f"this {self.provider.name} provider was closed; create a new one to go on"
         )
 
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        import asyncio  # only for providers without blocking access: the local store skips it
-
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:
             if self._closed:
+                coro.close()
                 raise self._closed_error()
-            if self._loop is None:
-                import threading
-
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="nebula-credential-sync", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        try:
-            loop = self._ensure_loop()
-        except ProviderUnavailable:
-            coro.close()
-            raise
-        return _submit(coro, loop).result()
+            self._loop.loop()  # started under the lock: one loop, however many threads
+        return self._loop.run(coro)
 
     def _direct(self) -> BlockingAccess | None:
         if self._closed:
@@ -233,7 +211,7 @@ class SyncCredentialProvider:
             # After close() the stream was already closed with the provider.
             if not self._closed:
                 self._open_lists.discard(source)
-                self._run(_aclose(source))
+                self._run(aclose(source))
 
     def close(self) -> None:
         """Close the provider and stop the private loop; the facade is unusable afterwards."""
@@ -241,27 +219,14 @@ class SyncCredentialProvider:
             if self._closed:
                 return
             self._closed = True
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
-            if self._blocking is not None:
-                self._blocking.close()
-            else:  # never used through this facade; the caller may be inside a loop
-                _close_elsewhere(self.provider)
-            return
-        try:
+        if self._loop.started:
             lists = list(self._open_lists)
             self._open_lists.clear()
-            for source in lists:
-                _submit(_aclose(source), loop).result()
-            _submit(self.provider.close(), loop).result()
-            # Async generators that libraries left unclosed (an HTTP body stream under a
-            # watch, say) are finalised while the loop still runs, not at GC time.
-            _submit(loop.shutdown_asyncgens(), loop).result()
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            loop.close()
+            self._loop.stop(*(aclose(source) for source in lists), self.provider.close())
+        elif self._blocking is not None:
+            self._blocking.close()
+        else:  # never used through this facade; the caller may be inside a loop
+            close_elsewhere(self.provider)
 
     def __enter__(self) -> Self:
         return self
@@ -273,40 +238,3 @@ class SyncCredentialProvider:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-_CLOSING: set[asyncio.Task[None]] = set()  # closes handed to a loop, until done
-
-
-def _close_elsewhere(provider: CredentialProvider) -> None:
-    """Close a provider this facade never ran a call of.
-
-    Called from async code (a with-block inside a coroutine), the provider most likely
-    runs on that loop, which cannot be waited for from here: the close is handed to it
-    and runs at its next step. Otherwise it runs to its end on a loop of its own.
-    """
-    import asyncio
-    import threading
-
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        closer = threading.Thread(target=asyncio.run, args=(provider.close(),))
-        closer.start()
-        closer.join()
-        return
-    task = running.create_task(provider.close())
-    _CLOSING.add(task)
-    task.add_done_callback(_CLOSING.discard)
-
-
-def _submit(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> Future[T]:
-    import asyncio  # loaded already: the loop exists
-
-    return asyncio.run_coroutine_threadsafe(coro, loop)
-
-
-async def _aclose(source: object) -> None:
-    aclose = getattr(source, "aclose", None)
-    if aclose is not None:
-        await aclose()
