@@ -324,3 +324,24 @@ def test_the_readme_cache_example_runs_as_written(control_plane: ControlPlane) -
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "done\n", "")
+
+
+async def test_what_the_first_read_caches_survives_its_feed_going_live(
+    control_plane: ControlPlane,
+) -> None:
+    """The first miss starts the watch; what it read must still be a hit once the watch
+    is live (its first resync forgot whatever was read before it began, so a blocking
+    hit right after an async read missed, at random)."""
+    namespace = new_namespace(control_plane, "cache-first")
+    async with asyncio.timeout(60), provider_for(control_plane, namespace) as seed:
+        for i in range(5):
+            await seed.store(Credential(f"svc{i}", "api_key", {"api_key": "k"}))
+    for i in range(5):  # a fresh cache each time: each first read races its feed's start
+        async with (
+            asyncio.timeout(60),
+            CachingProvider(provider_for(control_plane, namespace)) as cache,
+        ):
+            assert (await cache.get(f"svc{i}")).reveal("api_key") == "k"
+            assert cache.stats.resyncs == 1  # the watch was live before the read
+            await asyncio.sleep(0.2)  # whatever the feed says next
+            assert not isinstance(cache.peek(f"svc{i}"), NotCached), f"round {i}: dropped"

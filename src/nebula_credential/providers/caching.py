@@ -35,6 +35,8 @@ __all__ = ["CacheStats", "CachingProvider"]
 # A read raced by our own writes is read again; under writes without pause it gives
 # up after this many tries and returns its last read (not remembered).
 _REREADS: Final = 5
+# How long a miss waits for a feed it just started to be live (one LIST, normally ms).
+_FEED_START_WAIT: Final = 2.0
 
 
 class _Flight:
@@ -121,6 +123,7 @@ class CachingProvider(CacheMemory, CredentialProvider):
         self._enter()
         if self._feed is not None:
             self._feed.ensure_running()
+            await self._feed.until_live(_FEED_START_WAIT)
         while (flight := self._inflight.get(cid)) is not None:
             try:
                 return await asyncio.shield(flight.future)

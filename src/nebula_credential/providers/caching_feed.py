@@ -63,6 +63,7 @@ class FeedSupervisor:
         self._deaths = 0  # in a row: reset when a feed goes live
         self._reported_lost = False  # the feed said "lost" itself and has not resumed
         self._on_dead = on_dead  # told when it ended without being stopped
+        self._live: asyncio.Event | None = None  # set once the feed first says it is live
         state.feed = IDLE
 
     def ensure_running(self) -> None:
@@ -78,8 +79,26 @@ class FeedSupervisor:
                 )
             self._state.feed = OFF
             return
+        self._live = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(changes))
         self._task.add_done_callback(self._ended)
+
+    async def until_live(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until a feed just started is live.
+
+        What is read before the feed's first list may change unseen before its watch
+        begins, so the feed's first ``resync`` forgets it: a value read first and cached
+        would be dropped at once (a blocking hit right after an async read would miss).
+        Read after the feed is live instead; a feed that cannot get there in time is left
+        to catch up, and the TTL bounds what it might miss.
+        """
+        live = self._live
+        if live is None or live.is_set() or self._task is None:
+            return
+        try:
+            await asyncio.wait_for(live.wait(), seconds)
+        except TimeoutError:
+            return
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         """The feed's task is done: unless stopped, its loop is ending (asyncio.run
@@ -153,6 +172,8 @@ class FeedSupervisor:
                     self._reported_lost = False
                     self._deaths = 0
                 self._apply(change)
+                if change.kind in ("resync", "resumed") and self._live is not None:
+                    self._live.set()
             return "it ended"
         except CredentialError as exc:
             self._died(f"{type(exc).__name__}, which asking again cannot cure")
