@@ -26,12 +26,29 @@ if TYPE_CHECKING:
 _STEERING: Final = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _STEERS: Final = f"[\x00-\x08\x0b-\x1f{_STEERING}\ud800-\udfff]"
 _STEERS_IN_LINE: Final = f"[\x00-\x1f{_STEERING}\ud800-\udfff]"
-_UNSAFE: Final = re.compile(_STEERS)
-# What is shown escaped: those characters, and a backslash that would read as an escape.
-_SHOWN: Final = re.compile(f"{_STEERS}|\\\\(?=[\\\\xunt]|{_STEERS})")
-_SHOWN_IN_LINE: Final = re.compile(f"{_STEERS_IN_LINE}|\\\\(?=[\\\\xunt]|{_STEERS_IN_LINE})")
-# msgspec already writes C0 controls inside strings as \u00XX; JSON's structure is ASCII.
-_UNSAFE_IN_JSON: Final = re.compile(f"[{_STEERING}]")
+# Compiled on first use: most output is printable ASCII, which never needs them, and
+# compiling these classes costs a CLI command about two milliseconds of start-up.
+_PATTERNS: Final = {
+    "unsafe": _STEERS,
+    # What is shown escaped: those characters, and a backslash that would read as an escape.
+    "shown": f"{_STEERS}|\\\\(?=[\\\\xunt]|{_STEERS})",
+    "shown_in_line": f"{_STEERS_IN_LINE}|\\\\(?=[\\\\xunt]|{_STEERS_IN_LINE})",
+    # msgspec already writes C0 controls inside strings as \u00XX; JSON's structure is ASCII.
+    "unsafe_in_json": f"[{_STEERING}]",
+}
+_compiled: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    found = _compiled.get(name)
+    if found is None:
+        found = _compiled[name] = re.compile(_PATTERNS[name])
+    return found
+
+
+def _plain(text: str) -> bool:
+    """Printable ASCII without a backslash: shown as it is, in every mode."""
+    return text.isascii() and text.isprintable() and "\\" not in text
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -47,25 +64,29 @@ def _escape(match: re.Match[str]) -> str:
 
 def is_terminal_safe(text: str) -> bool:
     """True when ``text`` holds no character a terminal would act on (tab, newline are fine)."""
-    return _UNSAFE.search(text) is None
+    if text.isascii() and text.isprintable():
+        return True
+    return _pattern("unsafe").search(text) is None
 
 
 def visible(text: str) -> str:
     """``text`` with terminal-steering characters shown as escapes; newlines and tabs kept."""
-    return _SHOWN.sub(_escape, text)
+    return text if _plain(text) else _pattern("shown").sub(_escape, text)
 
 
 def one_line(text: str) -> str:
     """``text`` as one safe line (for error messages): newlines and tabs escaped too."""
-    return _SHOWN_IN_LINE.sub(_escape, text)
+    return text if _plain(text) else _pattern("shown_in_line").sub(_escape, text)
 
 
 def escaped_pieces(text: str, *, line: bool = False) -> list[tuple[str, bool]]:
     """``text`` as pieces of plain text (False) and visible escapes (True); with ``line``,
     tabs and newlines are escapes too."""
+    if _plain(text):
+        return [(text, False)] if text else []
     pieces: list[tuple[str, bool]] = []
     last = 0
-    for match in (_SHOWN_IN_LINE if line else _SHOWN).finditer(text):
+    for match in _pattern("shown_in_line" if line else "shown").finditer(text):
         pieces.append((text[last : match.start()], False))
         pieces.append((_escape(match), True))
         last = match.end()
@@ -86,7 +107,9 @@ def cell(value: object) -> Text:
 
 def json_text(encoded: str) -> str:
     """JSON text with steering characters written as ``\\uXXXX`` (the same JSON value)."""
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+    if encoded.isascii() and "\x7f" not in encoded:  # DEL is the one ASCII steerer left
+        return encoded
+    return _pattern("unsafe_in_json").sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
 
 def yaml_is_safe(dumped: str) -> bool:
