@@ -116,7 +116,7 @@ def test_encryption_config_keys_come_fresh_and_identity_comes_last() -> None:
     key_b = b["resources"][0]["providers"][0]["aescbc"]["keys"][0]["secret"]
     assert key_a != key_b
     assert len(base64.b64decode(key_a)) == 32
-    for provider in ("aescbc", "aesgcm", "secretbox", "kms"):
+    for provider in ("aescbc", "aesgcm", "secretbox"):  # kms: test_manifests_kms.py
         providers = m.encryption_config(provider)["resources"][0]["providers"]
         assert list(providers[0]) == [provider]
         assert providers[-1] == {"identity": {}}

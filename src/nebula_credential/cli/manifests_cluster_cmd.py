@@ -110,20 +110,41 @@ def external_secret_cmd(
 def encryption_config_cmd(
     ctx: typer.Context,
     provider: Annotated[str, typer.Argument(help="aescbc, aesgcm, secretbox or kms")] = "aescbc",
+    provider_option: Annotated[
+        str | None, typer.Option("--provider", help="The provider, as an option")
+    ] = None,
     key_name: Annotated[str, typer.Option()] = "key1",
     key_size: Annotated[int, typer.Option(help="Key bytes: 16, 24 or 32 (secretbox: 32)")] = 32,
-    kms_name: Annotated[str, typer.Option()] = "nebula-kms",
-    kms_endpoint: Annotated[str, typer.Option()] = "unix:///var/run/kmsplugin/socket.sock",
+    kms_name: Annotated[
+        str, typer.Option(help="KMS provider name (Secrets stored as k8s:enc:kms:v1:NAME:)")
+    ] = "nebula-kms",
+    kms_endpoint: Annotated[
+        str, typer.Option(help="unix:///PATH of the plugin's socket")
+    ] = "unix:///var/run/kmsplugin/socket.sock",
+    kms_cachesize: Annotated[int, typer.Option(help="KMS v1: DEKs cached in memory")] = 1000,
+    kms_timeout: Annotated[str, typer.Option(help="How long a plugin call may take")] = "3s",
+    identity_fallback: Annotated[
+        bool | None,
+        typer.Option(
+            help="Also read Secrets stored in plaintext (identity last) [default: on for "
+            "keys, off for kms]"
+        ),
+    ] = None,
     kube_version: KubeVersionOpt = None,
 ) -> None:
-    """API server EncryptionConfiguration for Secrets (prints a freshly generated key)."""
+    """API server EncryptionConfiguration for Secrets (prints a freshly generated key).
+
+    kms: KMS v1 up to Kubernetes 1.28, v2 from 1.29 (--kube-version)."""
     target = _target(ctx, kube_version)
     doc = m.encryption_config(
-        provider,
+        provider_option or provider,
         key_name=key_name,
         key_size=key_size,
         kms_name=kms_name,
         kms_endpoint=kms_endpoint,
+        kms_cachesize=kms_cachesize,
+        kms_timeout=kms_timeout,
+        identity_fallback=identity_fallback,
         kube=target.version,
     )
     _emit(ctx, [doc], target)

@@ -11,7 +11,10 @@ from typing import Annotated
 import typer
 
 from .. import manifests as m
-from . import manifests_cluster_cmd  # noqa: F401 - registers its commands on the group
+from . import (
+    manifests_cluster_cmd,  # noqa: F401 - registers its commands on the group
+    manifests_kms_cmd,  # noqa: F401 - registers its commands on the group
+)
 from .manifests_common import (
     Credentials,
     KubeVersionOpt,

@@ -27,6 +27,7 @@ from .access import (
 )
 from .cluster import AuditLevel, EncryptionProvider, audit_policy, encryption_config
 from .external_secrets import RemoteRef, StoreProvider, external_secret, secret_store
+from .kms import kms_plugin_pod, kms_plugin_unit, kms_provider
 from .render import render_yaml
 from .rotation import (
     DATA_DIR,
@@ -59,6 +60,9 @@ __all__ = [
     "encryption_config",
     "external_secret",
     "job_deadline_floor",
+    "kms_plugin_pod",
+    "kms_plugin_unit",
+    "kms_provider",
     "kube_version",
     "namespace",
     "network_policy",

@@ -18,9 +18,9 @@ from ._checks import (
     ManifestError,
     dns_label,
     kube_version,
-    non_empty,
 )
 from .access import Manifest
+from .kms import DEFAULT_SOCKET, kms_provider
 
 KEY_SIZES: Final = {"aescbc": (16, 24, 32), "aesgcm": (16, 24, 32), "secretbox": (32,)}
 
@@ -44,14 +44,19 @@ def encryption_config(
     key_size: int = 32,
     key: bytes | None = None,
     kms_name: str = "nebula-kms",
-    kms_endpoint: str = "unix:///var/run/kmsplugin/socket.sock",
+    kms_endpoint: str = DEFAULT_SOCKET,
+    kms_cachesize: int = 1000,
+    kms_timeout: str = "3s",
+    identity_fallback: bool | None = None,
     kube: str | KubeVersion = DEFAULT_KUBE_VERSION,
 ) -> Manifest:
-    """Encrypt Secrets at rest with ``provider``; ``identity`` last so plaintext still reads.
+    """Encrypt Secrets at rest with ``provider``; with ``identity_fallback``, ``identity``
+    last so Secrets stored before in plaintext still read.
 
     For aescbc/aesgcm/secretbox a fresh ``key_size``-byte key comes from
-    :func:`secrets.token_bytes` unless ``key`` is given. ``kms`` uses KMS v2 from 1.29
-    (v1 is disabled there by default) and v1 before.
+    :func:`secrets.token_bytes` unless ``key`` is given, and the fallback is on unless
+    turned off. ``kms`` uses KMS v2 from 1.29 and v1 before (:mod:`.kms`), without the
+    fallback unless asked: a plaintext fallback beside a KMS is a way around it.
     """
     try:
         chosen = EncryptionProvider(provider)
@@ -63,15 +68,9 @@ def encryption_config(
     version = kube_version(kube)
     entry: dict[str, Any]
     if chosen is EncryptionProvider.KMS:
-        dns_label(kms_name, "KMS plugin name")
-        if not non_empty(kms_endpoint, "KMS endpoint").startswith("unix://"):
-            raise ManifestError("the KMS endpoint must be a unix socket, e.g. unix:///run/kms.sock")
-        kms: dict[str, Any] = {"name": kms_name, "endpoint": kms_endpoint, "timeout": "3s"}
-        if version.at_least(29):
-            kms["apiVersion"] = "v2"
-        else:
-            kms["cachesize"] = 1000
-        entry = {"kms": kms}
+        entry = kms_provider(
+            kms_name, kms_endpoint, kube=version, cachesize=kms_cachesize, timeout=kms_timeout
+        )
     else:
         sizes = KEY_SIZES[chosen.value]
         size = len(key) if key is not None else key_size
@@ -82,10 +81,12 @@ def encryption_config(
         dns_label(key_name, "key name")
         secret = base64.b64encode(material).decode("ascii")
         entry = {chosen.value: {"keys": [{"name": key_name, "secret": secret}]}}
+    fallback = identity_fallback if identity_fallback is not None else entry.keys() != {"kms"}
+    providers = [entry, {"identity": {}}] if fallback else [entry]
     return {
         "apiVersion": "apiserver.config.k8s.io/v1",
         "kind": "EncryptionConfiguration",
-        "resources": [{"resources": ["secrets"], "providers": [entry, {"identity": {}}]}],
+        "resources": [{"resources": ["secrets"], "providers": providers}],
     }
 
 
