@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Install etcd, kubectl and promtool (Debian) and build kube-apiserver v1.20.2 from
-# Debian's source package, with the vendored reflect2 replaced by v1.0.2 so JSON bodies
-# holding maps decode under Go >= 1.18. The binary is cached outside the repository and reused.
+# Install etcd, kubectl and promtool (Debian) and build kube-apiserver and
+# kube-controller-manager v1.20.2 from Debian's source package, with the vendored reflect2
+# replaced by v1.0.2 so JSON bodies holding maps decode under Go >= 1.18. The binaries are
+# cached outside the repository and reused (the controller manager makes workloads roll
+# out in the controller's tests).
 set -euo pipefail
 
 # ~ (not $HOME) so that a CI without HOME still finds the same cache as Path.home().
 CACHE_DIR="${NEBULA_CACHE_DIR:-$(cd ~ && pwd)/.cache/nebula-credential}"
 BIN_DIR="$CACHE_DIR/bin"
 APISERVER="$BIN_DIR/kube-apiserver"
+CONTROLLER_MANAGER="$BIN_DIR/kube-controller-manager"
 BUILD_DIR="$CACHE_DIR/build"
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
@@ -20,13 +23,17 @@ command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)  # Debian's kubectl
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool checks /metrics
 
-if [ -x "$APISERVER" ] && [ "${#need_apt[@]}" -eq 0 ]; then
-  log "etcd and cached kube-apiserver present: $APISERVER"
+missing=()
+[ -x "$APISERVER" ] || missing+=(kube-apiserver)
+[ -x "$CONTROLLER_MANAGER" ] || missing+=(kube-controller-manager)
+
+if [ "${#missing[@]}" -eq 0 ] && [ "${#need_apt[@]}" -eq 0 ]; then
+  log "etcd and cached kube-apiserver, kube-controller-manager present in $BIN_DIR"
   exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if [ ! -x "$APISERVER" ]; then
+if [ "${#missing[@]}" -gt 0 ]; then
   need_apt+=(golang-go rsync jq dpkg-dev golang-github-modern-go-reflect2-dev)
 fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
@@ -46,8 +53,8 @@ SRC
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-if [ -x "$APISERVER" ]; then
-  log "cached kube-apiserver present: $APISERVER"
+if [ "${#missing[@]}" -eq 0 ]; then
+  log "cached kube-apiserver and kube-controller-manager present in $BIN_DIR"
   exit 0
 fi
 
@@ -80,13 +87,15 @@ fi
 mkdir -p "$src/.go/src/k8s.io"
 ln -sfn "$src" "$src/.go/src/k8s.io/kubernetes"
 cd "$src/.go/src/k8s.io/kubernetes"
-log "building kube-apiserver (several minutes on two cores)"
 export GOPATH="$src/.go" GO111MODULE=off GOFLAGS=-mod=vendor GOCACHE="$CACHE_DIR/gocache"
 export KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=debian
-make WHAT=cmd/kube-apiserver KUBE_BUILD_PLATFORMS=linux/amd64 >"$CACHE_DIR/build.log" 2>&1 || {
-  tail -n 40 "$CACHE_DIR/build.log" >&2; exit 1; }
-built=$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -n 1)
-[ -n "$built" ] || { log "build finished but no kube-apiserver binary found"; exit 1; }
-install -m 0755 "$built" "$APISERVER.tmp"
-mv "$APISERVER.tmp" "$APISERVER"
-log "built $APISERVER"
+for program in "${missing[@]}"; do
+  log "building $program (several minutes on two cores)"
+  make WHAT="cmd/$program" KUBE_BUILD_PLATFORMS=linux/amd64 >"$CACHE_DIR/build.log" 2>&1 || {
+    tail -n 40 "$CACHE_DIR/build.log" >&2; exit 1; }
+  built=$(find "$src/_output" -type f -name "$program" -perm -u+x | head -n 1)
+  [ -n "$built" ] || { log "build finished but no $program binary found"; exit 1; }
+  install -m 0755 "$built" "$BIN_DIR/$program.tmp"
+  mv "$BIN_DIR/$program.tmp" "$BIN_DIR/$program"
+  log "built $BIN_DIR/$program"
+done

@@ -13,6 +13,7 @@ EXPECTED = {
     "Binaries",
     "ControlPlane",
     "ControlPlaneError",
+    "ControllerManager",
     "Identity",
     "MissingBinaryError",
     "cache_dir",

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ._group import close_all, start_all
     from ._identities import DEFAULT_VERBS, Identity
     from ._plane import ControlPlane
+    from .controller_manager import ControllerManager
 
 # Loaded on first use, so that pytest start-up (the plugin imports this package) does not
 # pay for cryptography and the certificate machinery.
@@ -65,6 +66,7 @@ _EXPORTS = {
     "DEFAULT_VERBS": "._identities",
     "Identity": "._identities",
     "ControlPlane": "._plane",
+    "ControllerManager": ".controller_manager",
 }
 
 
@@ -77,6 +79,7 @@ __all__ = [
     "Binaries",
     "ControlPlane",
     "ControlPlaneError",
+    "ControllerManager",
     "Identity",
     "MissingBinaryError",
     "cache_dir",
