@@ -9,10 +9,14 @@ so is ``api.exchange``; what is retried is decided by ``api.interpret``.
 from __future__ import annotations
 
 import random
+from typing import Final
 
 import msgspec
 
 from ...domain import ConfigurationError
+
+# How long a write keeps retrying conflicts with other writers of one credential (s).
+CONFLICT_DEADLINE: Final = 60.0
 
 
 # msgspec structs: a dataclass costs about a millisecond to define at start-up.

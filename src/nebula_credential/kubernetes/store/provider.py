@@ -19,15 +19,13 @@ from ...providers import (
     validate_expected_version,
 )
 from ..api.opening import transport_for
-from ..api.retry import RetryPolicy, TransportStats
+from ..api.retry import CONFLICT_DEADLINE, RetryPolicy, TransportStats
 from ..api.transport import SecretTransport
 from ..model.mapping import ANN_ID, decode_previous, is_managed
 from ..model.naming import MANAGED_BY, MANAGER, check_namespace, check_prefix, secret_name
 from ..model.objects import SecretObject
-from .deletes import delete_credential, describe
 from .leases import LeaseHolding
 from .reads import listed_credentials, locate, read_found, read_secret
-from .writes import CONFLICT_DEADLINE, write_credential
 
 if TYPE_CHECKING:
     from ..api.exchange import ApiClient
@@ -228,6 +226,8 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         validate_expected_version(credential.id, expected_version)
         check_previous(credential, previous)
         try:
+            from .writes import write_credential  # a read-only command never loads it
+
             return await write_credential(
                 self._transport,
                 self.prefix,
@@ -259,9 +259,13 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         """Delete whatever Secret is at the credential's name; says what it was."""
         cid = CredentialId(credential_id)
         found = await self._delete(cid, force=True)
+        from .deletes import describe
+
         return None if found is None else describe(found, self.prefix, cid, self.namespace)
 
     async def _delete(self, cid: CredentialId, *, force: bool) -> SecretObject | None:
+        from .deletes import delete_credential  # a read-only command never loads it
+
         try:
             return await delete_credential(self._transport, self.prefix, cid, force=force)
         except CredentialError as exc:

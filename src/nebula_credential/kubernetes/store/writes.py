@@ -24,7 +24,7 @@ from ..._wording import wording
 from ...domain import Conflict, CorruptData, Credential, CredentialId, ProviderUnavailable
 from ...providers import next_revision
 from ..api.errors import AlreadyExists, Missing, StaleWrite
-from ..api.retry import RetryPolicy
+from ..api.retry import CONFLICT_DEADLINE, RetryPolicy
 from ..api.transport import SecretTransport
 from ..model.json_patch import patchable, update_patch
 from ..model.mapping import (
@@ -46,7 +46,6 @@ from ..model.ownership import belongs, refusal
 # of up to 10, 20, 40 ms ... (at most 1 s); another writer was just faster. Full jitter
 # spreads many writers of one credential over the window, so one of them wins per round.
 CONFLICT_BACKOFF: Final = RetryPolicy(base_delay=0.01, max_delay=1.0)
-CONFLICT_DEADLINE: Final = 60.0
 
 
 async def _target(
