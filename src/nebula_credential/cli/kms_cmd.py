@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -20,7 +21,9 @@ import typer
 from ..domain import ProviderUnavailable
 from .inputs import UsageError
 from .lazy import TYPER_SETTINGS
+from .output import OutputFormat
 from .safe_text import one_line
+from .session import state_of
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -172,6 +175,51 @@ def status(socket: Socket) -> None:
     typer.echo(f"v2: {one_line(state.version)} healthz={one_line(state.healthz)}")
     typer.echo(f"key_id: {one_line(state.key_id)}")
     if health != "SERVING" or state.healthz != "ok":
+        raise typer.Exit(1)
+
+
+@kms_app.command("referenced")
+def referenced(
+    ctx: typer.Context,
+    etcd: Annotated[str, typer.Option(help="etcd client URL, http(s)://HOST:PORT")],
+    etcd_prefix: Annotated[str, typer.Option(help="The API server's --etcd-prefix")] = (
+        "/registry"
+    ),
+    etcd_cacert: Annotated[Path | None, typer.Option(help="CA bundle for https")] = None,
+    etcd_cert: Annotated[Path | None, typer.Option(help="Client certificate for etcd")] = None,
+    etcd_key: Annotated[Path | None, typer.Option(help="Its private key")] = None,
+    retiring: Annotated[
+        list[str] | None,
+        typer.Option(help="KEK id about to be retired: exit 1 while any Secret still needs it"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds the whole read may take")] = 120.0,
+) -> None:
+    """Which KEKs (and other providers) the Secrets in etcd are wrapped by, read from etcd
+    directly: a KEK can be retired once no Secret names it."""
+    import time
+
+    with _kms_errors():
+        from ..kms.referenced import EtcdClient
+
+        client = EtcdClient(etcd, cacert=etcd_cacert, cert=etcd_cert, key=etcd_key)
+        prefix = "/" + etcd_prefix.strip("/") + "/secrets/"
+        counts = client.walk(prefix, time.monotonic() + timeout)
+    rows = sorted(counts.items())
+    if state_of(ctx).output is OutputFormat.JSON:
+        from ..domain.wire import format_json
+
+        found = [
+            {"provider": w.provider, "kek_id": w.kek_id or None, "secrets": n} for w, n in rows
+        ]
+        typer.echo(format_json(found, indent=2))
+    else:
+        for wrapping, count in rows:
+            kek = f" KEK {wrapping.kek_id}" if wrapping.kek_id else ""
+            typer.echo(f"{count:>8} {one_line(wrapping.provider)}{one_line(kek)}")
+    still = {w.kek_id: n for w, n in counts.items() if w.kek_id in set(retiring or [])}
+    for kek_id, count in sorted(still.items()):
+        sys.stderr.write(f"KEK {one_line(kek_id)} still wraps {count} Secret(s): keep it\n")
+    if still:
         raise typer.Exit(1)
 
 
