@@ -78,3 +78,18 @@ def test_a_bad_or_unreachable_etcd_is_a_clear_error() -> None:
     assert down.returncode == 6, down.stderr
     assert "did not answer" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_each_stored_form_is_counted_under_its_provider(tmp_path: Path) -> None:
+    from nebula_credential.kms import Keyring, write_key_file
+    from nebula_credential.kms.referenced import Wrapping, classify
+
+    kek = write_key_file(tmp_path / "k")
+    blob = Keyring([kek]).seal(b"d" * 32)
+    v1 = b"k8s:enc:kms:v1:ours:" + len(blob).to_bytes(2, "big") + blob + b"data"
+    assert classify(v1) == Wrapping("kms:v1:ours", kek.kek_id)
+    foreign = b"k8s:enc:kms:v1:theirs:" + (5).to_bytes(2, "big") + b"other" + b"data"
+    assert classify(foreign) == Wrapping("kms:v1:theirs", "?")
+    assert classify(b"k8s:enc:aescbc:v1:key1:" + b"\x00" * 32) == Wrapping("aescbc:v1:key1")
+    assert classify(b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret") == Wrapping("identity")
+    assert classify(b"k8s:enc:kms") == Wrapping("unknown")
