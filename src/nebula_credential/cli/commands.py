@@ -66,6 +66,11 @@ LAZY_COMMANDS = (
         "Print Kubernetes manifests (YAML for kubectl apply) for credentials.",
     ),
     LazyCommand(
+        "controller",
+        "controller_cmd",
+        "Restart opted-in workloads when the credentials they use change (leader-elected).",
+    ),
+    LazyCommand(
         "kms",
         "kms_cmd",
         "Run the KMS plugin that encrypts Secrets at rest for kube-apiserver (KMS v1 and v2).",

@@ -1,0 +1,134 @@
+"""Leader election on a ``coordination.k8s.io/v1`` Lease: only one replica acts.
+
+Every replica reads the Lease each ``retry`` seconds. The holder renews it (a replace
+naming the resourceVersion it read, so two writers cannot both win); a standby takes it
+over only after it has seen the same resourceVersion unchanged for the lease's whole
+duration on its own clock. A leader counts its term from the moment it *sent* its last
+successful renewal and stops acting two thirds of a duration later unless it renewed
+again: its term always ends before any standby can take over, so two leaders never act
+at once, even when the leader hangs or its renewals fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from ..domain import CredentialError
+from ..kubernetes.api.errors import AlreadyExists, StaleWrite
+from ..kubernetes.api.object_calls import ObjectCalls
+from ..kubernetes.model.naming import LEASE_API_VERSION
+from .actions import act
+
+LEASE_NAME: Final = "nebula-credential-controller"
+
+
+class Leader:
+    """This replica's view of the election; :meth:`acting` says whether to act now."""
+
+    def __init__(self, calls: ObjectCalls, identity: str, duration: float) -> None:
+        self.calls = calls
+        self.identity = identity
+        self.duration = duration
+        self.retry = max(duration / 5, 0.2)
+        self.changed = asyncio.Event()  # set whenever leadership is won or lost
+        self._term_end = 0.0  # monotonic: act only before this
+        self._leading = False
+        self._seen: tuple[str, float] | None = None  # (resourceVersion, first seen at)
+        self._transitions = 0
+
+    def acting(self) -> bool:
+        """True while this replica leads and its last renewal is recent enough."""
+        return self._leading and time.monotonic() < self._term_end
+
+    async def run(self) -> None:
+        """Campaign and renew until cancelled; release the Lease when leading."""
+        try:
+            while True:
+                await self.attempt()
+                await asyncio.sleep(self.retry if not self._leading else self.duration / 3)
+        finally:
+            if self._leading:
+                await asyncio.shield(self._release())
+
+    async def attempt(self) -> None:
+        started = time.monotonic()
+        try:
+            won = await self._try(started)
+        except (CredentialError, StaleWrite, AlreadyExists) as exc:
+            won = False
+            if self._leading:
+                act("leader-lost", identity=self.identity, reason=type(exc).__name__)
+        self._set(won, started)
+
+    async def _try(self, started: float) -> bool:
+        lease = await self.calls.lease_get(LEASE_NAME)
+        if lease is None:
+            await self.calls.lease_create(LEASE_NAME, self._body(None, 0))
+            return True
+        meta = lease.get("metadata") or {}
+        spec = lease.get("spec") or {}
+        version = str(meta.get("resourceVersion") or "")
+        if self._seen is None or self._seen[0] != version:
+            self._seen = (version, started)
+        holder = spec.get("holderIdentity")
+        seconds = float(spec.get("leaseDurationSeconds") or self.duration)
+        expired = started - self._seen[1] >= seconds
+        if holder and holder != self.identity and not expired:
+            return False
+        transitions = int(spec.get("leaseTransitions") or 0)
+        if holder != self.identity:
+            transitions += 1
+        await self.calls.lease_replace(LEASE_NAME, self._body(version, transitions, spec))
+        return True
+
+    def _set(self, won: bool, started: float) -> None:
+        if won:
+            self._term_end = started + self.duration * 2 / 3
+        if won != self._leading:
+            self._leading = won
+            if not won:
+                self._term_end = 0.0
+            act("leader" if won else "standby", identity=self.identity)
+            self.changed.set()
+
+    def _body(
+        self, version: str | None, transitions: int, spec: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        acquired = (
+            (spec or {}).get("acquireTime")
+            if (spec or {}).get("holderIdentity") == self.identity
+            else now
+        )
+        meta: dict[str, Any] = {"name": LEASE_NAME, "namespace": self.calls.namespace}
+        if version is not None:
+            meta["resourceVersion"] = version
+        return {
+            "apiVersion": LEASE_API_VERSION,
+            "kind": "Lease",
+            "metadata": meta,
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": max(1, round(self.duration)),
+                "acquireTime": acquired or now,
+                "renewTime": now,
+                "leaseTransitions": transitions,
+            },
+        }
+
+    async def _release(self) -> None:
+        """Hand the Lease back at once on a clean stop, so a standby need not wait."""
+        self._leading = False
+        self._term_end = 0.0
+        try:
+            lease = await self.calls.lease_get(LEASE_NAME)
+            if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return
+            body = self._body(str((lease.get("metadata") or {}).get("resourceVersion")), 0)
+            body["spec"] = {"leaseDurationSeconds": body["spec"]["leaseDurationSeconds"]}
+            await self.calls.lease_replace(LEASE_NAME, body)
+        except (CredentialError, StaleWrite, AlreadyExists):
+            return

@@ -1,0 +1,121 @@
+"""The list+watch loops that feed a :class:`.engine.Namespace`: no polling.
+
+One list of our Secrets (by the managed-by label) then one watch from its
+resourceVersion, shared by every workload of the namespace; one list+watch per workload
+kind. A watch lost (the API server restarted, the connection broke) is resumed from the
+last resourceVersion seen, so nothing in between is missed; one too old to resume
+(410 Gone) starts over from a fresh list. A refusal that asking again cannot cure (a
+Role without ``watch``) is logged once and tried again after a long pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from contextlib import aclosing
+from typing import Final
+
+from ..domain import AuthenticationError, CredentialError, PermissionDenied
+from ..kubernetes.api.errors import Gone
+from ..kubernetes.api.transport import SecretTransport
+from ..kubernetes.model.naming import MANAGED_BY, MANAGER
+from .actions import act
+from .engine import Namespace
+
+_LABELS: Final = {MANAGED_BY: MANAGER}
+_PAGE: Final = 250
+_MAX_DELAY: Final = 30.0
+
+
+class Liveness:
+    """Which watches are live now: the controller is ready when all of them are."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, bool] = {}
+
+    def set(self, name: str, live: bool) -> None:
+        self._live[name] = live
+
+    def ready(self) -> bool:
+        return bool(self._live) and all(self._live.values())
+
+
+def _delay(failures: int) -> float:
+    return random.uniform(0.5, 1.0) * min(_MAX_DELAY, 0.1 * 2.0**failures)  # noqa: S311
+
+
+async def watch_secrets(space: Namespace, transport: SecretTransport, live: Liveness) -> None:
+    name = f"secrets/{space.name}"
+    failures = 0
+    version: str | None = None
+    while True:
+        try:
+            if version is None:
+                version = await _list_secrets(space, transport)
+            live.set(name, True)
+            stream = transport.watch(_LABELS, version, restart_on_gone=False)
+            async with aclosing(stream):
+                async for kind, secret in stream:
+                    version = secret.resource_version or version
+                    space.secret_seen(kind, secret)
+                    failures = 0
+        except Gone:
+            version = None
+        except CredentialError as exc:
+            failures += 1
+            _lost(space, name, exc, failures)
+        live.set(name, False)
+        space.metrics.watch_restarts.labels("secrets").inc()
+        await asyncio.sleep(_delay(failures))
+
+
+async def _list_secrets(space: Namespace, transport: SecretTransport) -> str:
+    version = await transport.resource_version(_LABELS)
+    seen: set[str] = set()
+    async with aclosing(transport.list_pages(_LABELS, _PAGE)) as pages:
+        async for page in pages:
+            for secret in page:
+                seen.add(secret.name)
+                space.secret_seen("ADDED", secret)
+    for gone in [name for name in space.secrets if name not in seen]:
+        from ..kubernetes.model.objects import SecretObject
+
+        space.secret_seen("DELETED", SecretObject(name=gone))
+    return version
+
+
+async def watch_workloads(space: Namespace, kind: str, live: Liveness) -> None:
+    name = f"{kind.lower()}s/{space.name}"
+    failures = 0
+    version: str | None = None
+    while True:
+        try:
+            if version is None:
+                version, items = await space.calls.list(kind)
+                listed = {str((item.get("metadata") or {}).get("name")) for item in items}
+                for workload_id in [w for w in space.workloads if w[0] == kind]:
+                    if workload_id[1] not in listed:
+                        space.workload_seen(kind, "DELETED", {"metadata": {"name": workload_id[1]}})
+                for item in items:
+                    space.workload_seen(kind, "ADDED", item)
+            live.set(name, True)
+            stream = space.calls.watch(kind, version)
+            async with aclosing(stream):
+                async for event, workload in stream:
+                    meta = workload.get("metadata") or {}
+                    version = str(meta.get("resourceVersion") or version)
+                    space.workload_seen(kind, event, workload)
+                    failures = 0
+        except Gone:
+            version = None
+        except CredentialError as exc:
+            failures += 1
+            _lost(space, name, exc, failures)
+        live.set(name, False)
+        space.metrics.watch_restarts.labels(kind.lower()).inc()
+        await asyncio.sleep(_delay(failures))
+
+
+def _lost(space: Namespace, watch: str, exc: CredentialError, failures: int) -> None:
+    if failures == 1 or isinstance(exc, PermissionDenied | AuthenticationError):
+        act("watch-lost", namespace=space.name, watch=watch, reason=str(exc)[:300])

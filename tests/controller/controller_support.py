@@ -1,0 +1,151 @@
+"""Helpers for the controller tests: a controller process, workloads, waiting."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nebula_credential.testing.envtest import ControlPlane
+
+DIGEST = "nebula-credential.io/credentials-digest"
+RELOAD = "nebula-credential.io/reload"
+LEASE = 3  # seconds: the tests' leader Lease
+
+
+class ControllerProcess:
+    """``nebula-credential controller`` in a process of its own; its action lines kept."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, home: Path) -> None:
+        exe = str(Path(sys.executable).with_name("nebula-credential"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
+        env["HOME"] = str(home)
+        argv = [
+            exe,
+            "--kubeconfig",
+            str(kubeconfig),
+            "controller",
+            "--namespace",
+            namespace,
+            "--health-addr",
+            "127.0.0.1:0",
+            "--lease-seconds",
+            str(LEASE),
+        ]
+        self.process = subprocess.Popen(
+            argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def actions(self, action: str) -> list[dict[str, Any]]:
+        found = []
+        for line in list(self.lines):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("action") == action:
+                found.append(record)
+        return found
+
+    def health_url(self, path: str) -> str:
+        serving = wait_for(lambda: self.actions("serving"), 30, "the health endpoint")
+        return f"http://{serving[0]['address']}{path}"
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
+    def stop(self) -> int:
+        """SIGTERM, as Kubernetes stops a pod; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+
+def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    """``check()``'s first truthy value within ``seconds`` (polled every 0.1 s)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def deployment(
+    name: str, reload: str | None, secret_env: dict[str, str], volume: str | None = None
+) -> dict[str, Any]:
+    """A Deployment whose container reads env var NAME from Secret ``secret_env[NAME]``'s
+    key ``api_key`` (and mounts every key of Secret ``volume``); annotated ``reload``
+    when given."""
+    notes = {} if reload is None else {RELOAD: reload}
+    env = [
+        {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": "api_key"}}}
+        for var, secret in secret_env.items()
+    ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "annotations": notes},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [{"name": "app", "image": "busybox", "env": env}],
+                    "volumes": [{"name": "c", "secret": {"secretName": volume}}] if volume else [],
+                },
+            },
+        },
+    }
+
+
+def create(plane: ControlPlane, namespace: str, body: dict[str, Any]) -> None:
+    plane.request(
+        "POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", body
+    ).raise_for_status("create deployment")
+
+
+def read(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = (
+        plane.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+        .raise_for_status("get deployment")
+        .json()
+    )
+    return found
+
+
+def template_digest(plane: ControlPlane, namespace: str, name: str) -> str | None:
+    template = read(plane, namespace, name)["spec"]["template"]
+    value: str | None = (template["metadata"].get("annotations") or {}).get(DIGEST)
+    return value
+
+
+def generation(plane: ControlPlane, namespace: str, name: str) -> int:
+    value: int = read(plane, namespace, name)["metadata"]["generation"]
+    return value
