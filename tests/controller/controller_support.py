@@ -23,7 +23,7 @@ LEASE = 3  # seconds: the tests' leader Lease
 class ControllerProcess:
     """``nebula-credential controller`` in a process of its own; its action lines kept."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, home: Path) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str, home: Path, *extra: str) -> None:
         exe = str(Path(sys.executable).with_name("nebula-credential"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
         env["HOME"] = str(home)
@@ -38,6 +38,7 @@ class ControllerProcess:
             "127.0.0.1:0",
             "--lease-seconds",
             str(LEASE),
+            *extra,
         ]
         self.process = subprocess.Popen(
             argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env

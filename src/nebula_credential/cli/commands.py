@@ -68,7 +68,7 @@ LAZY_COMMANDS = (
     LazyCommand(
         "controller",
         "controller_cmd",
-        "Restart opted-in workloads when the credentials they use change (leader-elected).",
+        "Restart opted-in workloads when their credentials change; rotate when due.",
     ),
     LazyCommand(
         "kms",

@@ -1,10 +1,10 @@
 """``controller --namespace NS [--namespace NS2] [--health-addr HOST:PORT]``.
 
 Runs until SIGTERM or SIGINT: restarts opted-in workloads when the credentials their
-pods use change (see the README's Controller section). One JSON line per action on
-stderr. In a pod it uses the ServiceAccount; elsewhere the kubeconfig (the root group's
-``--kubeconfig`` and ``--context``). Rotation when due is not part of it yet: keep the
-``rotate --due`` CronJob.
+pods use change, and rotates oauth2 credentials ``--rotate-within`` before they expire
+(see the README's Controller section). One JSON line per action on stderr. In a pod it
+uses the ServiceAccount; elsewhere the kubeconfig (the root group's ``--kubeconfig``
+and ``--context``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,17 @@ import ipaddress
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..domain import ConfigurationError
-from .inputs import UsageError
+from .inputs import UsageError, parse_duration
 from .session import state_of
+
+if TYPE_CHECKING:
+    from ..controller.run import Settings
+    from ..kubernetes.api.exchange import ApiClient
 
 
 def _health_address(text: str) -> tuple[str, int]:
@@ -53,8 +57,15 @@ def controller(
     lease_seconds: Annotated[
         float, typer.Option(help="Leader Lease duration; a standby takes over after it")
     ] = 15.0,
+    rotate_within: Annotated[
+        str, typer.Option(help="Rotate oauth2 credentials this long before they expire")
+    ] = "5m",
+    rotation: Annotated[
+        bool, typer.Option(help="Rotate oauth2 credentials when due (--no-rotation: never)")
+    ] = True,
 ) -> None:
-    """Restart opted-in workloads when the credentials they use change (leader-elected)."""
+    """Restart opted-in workloads when their credentials change; rotate when due."""
+    from ..controller.run import Settings
     from ..kubernetes.api.clients import open_client
     from ..kubernetes.model.naming import check_namespace
 
@@ -66,6 +77,7 @@ def controller(
     if not 1 <= lease_seconds <= 3600:
         raise UsageError("--lease-seconds must be between 1 and 3600")
     host, port = _health_address(health_addr) if health_addr else ("127.0.0.1", None)
+    window = parse_duration(rotate_within, "--rotate-within") if rotation else None
     _log_to_stderr()
     options = state.options
     client = open_client(
@@ -74,17 +86,20 @@ def controller(
         kubeconfig=options.kubeconfig,
         transport="aiohttp",
     )
-    asyncio.run(_serve(client, namespaces, host, port, lease_seconds))
+    settings = Settings(
+        namespaces,
+        lease_seconds=lease_seconds,
+        health_host=host,
+        health_port=port,
+        rotate_within=window,
+    )
+    asyncio.run(_serve(client, settings))
 
 
-async def _serve(
-    client: object, namespaces: tuple[str, ...], host: str, port: int | None, lease: float
-) -> None:
-    from ..controller.run import Settings, run
-    from ..kubernetes.api.exchange import ApiClient
+async def _serve(client: ApiClient, settings: Settings) -> None:
+    from ..controller.run import run
 
-    assert isinstance(client, ApiClient)
-    settings = Settings(namespaces, lease_seconds=lease, health_host=host, health_port=port)
+    host, port = settings.health_host, settings.health_port
     main = asyncio.ensure_future(run(client, settings))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

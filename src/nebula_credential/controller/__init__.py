@@ -1,5 +1,3 @@
-"""The controller: restarts opted-in workloads when the credentials their pods use
-change, as one leader among replicas (``nebula-credential controller``).
-
-Rotation when due is not part of it yet; the ``rotate --due`` CronJob still does that.
-"""
+"""The controller (``nebula-credential controller``): restarts opted-in workloads when
+the credentials their pods use change, and rotates oauth2 credentials when they come due,
+as the one leader among its replicas."""

@@ -16,7 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from .._log import get_logger
 
 LOGGER: Final = "nebula_credential.controller"
-_WARNINGS: Final = frozenset({"bad-annotation", "missing-credential", "refused", "watch-lost"})
+_WARNINGS: Final = frozenset(
+    {"bad-annotation", "rotate-failed", "missing-credential", "refused", "watch-lost"}
+)
 
 
 def act(action: str, **fields: Any) -> None:
@@ -30,7 +32,7 @@ def act(action: str, **fields: Any) -> None:
 
 
 class ControllerMetrics:
-    """Restarts triggered, watch restarts and leader status (rotations: not yet)."""
+    """Restarts triggered, rotations, watch restarts and leader status."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -38,6 +40,12 @@ class ControllerMetrics:
             "nebula_credential_controller_restarts",
             "Pod-template patches that restart a workload, by workload kind.",
             ["kind"],
+            registry=self.registry,
+        )
+        self.rotations = Counter(
+            "nebula_credential_controller_rotations",
+            "Rotations the controller ran when due, by outcome (rotated, skipped, failed).",
+            ["outcome"],
             registry=self.registry,
         )
         self.watch_restarts = Counter(

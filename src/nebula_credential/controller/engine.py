@@ -25,6 +25,7 @@ from .actions import ControllerMetrics, act
 from .digests import key_digests, workload_digest
 from .leader import Leader
 from .references import ALL_KEYS, DIGEST, BadAnnotation, Wanted, template_digest, wanted
+from .rotations import Rotations
 
 QUIET: Final = 1.0
 MAX_WAIT: Final = 5.0
@@ -91,11 +92,14 @@ class Namespace:
         self.bad: dict[tuple[str, str], str] = {}  # malformed annotations: why
         self._reported: dict[tuple[str, str], str] = {}  # problems already logged
         self._events: set[asyncio.Task[None]] = set()  # Events being posted
+        self.rotations: Rotations | None = None  # set when the controller rotates
         self.debounce = Debounce(self.evaluate, quiet, max_wait)
 
     # -- Secrets -------------------------------------------------------------------------
 
     def secret_seen(self, kind: str, secret: SecretObject) -> None:
+        if self.rotations is not None:
+            self.rotations.seen(kind, secret)
         credential_id = secret.annotations.get(ANN_ID)
         before = self.secrets.get(secret.name)
         if kind == "DELETED" or credential_id is None:

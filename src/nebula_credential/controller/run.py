@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from ..kubernetes.api.exchange import ApiClient
 from ..kubernetes.api.object_calls import WORKLOAD_RESOURCES, ObjectCalls
@@ -19,6 +20,7 @@ from .actions import ControllerMetrics, act
 from .engine import MAX_WAIT, QUIET, Namespace
 from .health import HealthServer
 from .leader import Leader
+from .rotations import Rotations
 from .watches import Liveness, watch_secrets, watch_workloads
 
 
@@ -31,6 +33,7 @@ class Settings:
     identity: str = ""
     quiet: float = QUIET
     max_wait: float = MAX_WAIT
+    rotate_within: timedelta | None = timedelta(minutes=5)  # None: no rotation
 
 
 def identity() -> str:
@@ -57,6 +60,9 @@ async def run(client: ApiClient, settings: Settings) -> None:
         )
         for ns in settings.namespaces
     ]
+    for space in spaces:
+        if settings.rotate_within is not None:
+            space.rotations = Rotations(client, space.name, leader, metrics, settings.rotate_within)
     server = None
     if settings.health_port is not None:
         server = HealthServer(
@@ -81,6 +87,8 @@ async def run(client: ApiClient, settings: Settings) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         for space in spaces:
             space.debounce.cancel()
+            if space.rotations is not None:
+                space.rotations.cancel()
         if server is not None:
             server.close()
 
