@@ -9,17 +9,17 @@ For each referenced Secret the keys the pods see are noted: one key for a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from ..domain import CredentialError, CredentialId
 
 RELOAD: Final = "nebula-credential.io/reload"
 DIGEST: Final = "nebula-credential.io/credentials-digest"
 AUTO: Final = "auto"
 ALL_KEYS: Final = "*"
 MAX_IDS: Final = 64
-_ID: Final = re.compile(r"[^\s,][^,]{0,252}")
 
 
 class BadAnnotation(ValueError):
@@ -50,8 +50,12 @@ def parse_reload(value: str) -> tuple[bool, tuple[str, ...]]:
     if len(parts) > MAX_IDS:
         raise BadAnnotation(f"{RELOAD} names {len(parts)} credentials; at most {MAX_IDS}")
     for part in parts:
-        if not _ID.fullmatch(part):
-            raise BadAnnotation(f"{RELOAD} holds an entry that is not a credential id")
+        try:
+            CredentialId(part)
+        except CredentialError as exc:  # the domain's rules, not a second copy of them
+            raise BadAnnotation(
+                f"{RELOAD} holds an entry that is not a credential id: {exc}"
+            ) from None
     return False, tuple(dict.fromkeys(parts))
 
 
