@@ -226,3 +226,36 @@ def test_health_answers_before_anything_else(controllers) -> None:
         urllib.request.urlopen(controller.health_url("/nope"), timeout=5)  # noqa: S310
     refused.value.close()
     assert refused.value.code == 404
+
+
+def test_an_api_server_restart_misses_no_change_and_patches_once(
+    control_plane: ControlPlane, namespace: str, store: SyncKubernetesSecretsProvider, controllers
+) -> None:
+    """The watches resume from the last resourceVersion they saw: a change made as soon
+    as the server is back (before the controller's watches reconnect) is still seen,
+    and the leader, back from its lost renewals, patches once for it."""
+    _put(store, "rs", "v0")
+    create(control_plane, namespace, deployment("app", "rs", {"K": store.secret_name("rs")}))
+    controller = controllers()
+    first = wait_for(lambda: template_digest(control_plane, namespace, "app"), 30, "opt-in")
+    before = generation(control_plane, namespace, "app")
+    control_plane.restart_apiserver(kill=True, down_for=4.0)
+    _put(store, "rs", "v1")
+    wait_for(lambda: template_digest(control_plane, namespace, "app") != first, 60, "the patch")
+    time.sleep(QUIET_AND_MARGIN)
+    assert generation(control_plane, namespace, "app") - before == 1
+    assert len(controller.actions("restart")) == 2  # the opt-in, then the change
+    assert controller.actions("watch-lost")
+    with urllib.request.urlopen(controller.health_url("/metrics"), timeout=5) as reply:  # noqa: S310
+        text = reply.read().decode()
+    assert 'nebula_credential_controller_watch_restarts_total{resource="secrets"}' in text
+    assert wait_for(lambda: _ready(controller), 30, "ready again")
+
+
+def _ready(controller: ControllerProcess) -> bool:
+    try:
+        with urllib.request.urlopen(controller.health_url("/readyz"), timeout=5) as reply:  # noqa: S310
+            return bool(reply.status == 200)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return False
