@@ -98,11 +98,8 @@ class Leader:
         self, version: str | None, transitions: int, spec: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        acquired = (
-            (spec or {}).get("acquireTime")
-            if (spec or {}).get("holderIdentity") == self.identity
-            else now
-        )
+        held = spec or {}
+        acquired = held.get("acquireTime") if held.get("holderIdentity") == self.identity else None
         meta: dict[str, Any] = {"name": LEASE_NAME, "namespace": self.calls.namespace}
         if version is not None:
             meta["resourceVersion"] = version

@@ -19,6 +19,7 @@ from ..domain import AuthenticationError, CredentialError, PermissionDenied
 from ..kubernetes.api.errors import Gone
 from ..kubernetes.api.transport import SecretTransport
 from ..kubernetes.model.naming import MANAGED_BY, MANAGER
+from ..kubernetes.model.objects import SecretObject
 from .actions import act
 from .engine import Namespace
 
@@ -78,8 +79,6 @@ async def _list_secrets(space: Namespace, transport: SecretTransport) -> str:
                 seen.add(secret.name)
                 space.secret_seen("ADDED", secret)
     for gone in [name for name in space.secrets if name not in seen]:
-        from ..kubernetes.model.objects import SecretObject
-
         space.secret_seen("DELETED", SecretObject(name=gone))
     return version
 
