@@ -2,8 +2,8 @@
 
 Without kube-controller-manager no ReplicaSet rolls out here: these tests assert on the
 pod-template patch (the Deployment's ``metadata.generation`` counts template changes)
-that makes the workload's own rollout happen; the rollout itself needs
-kube-controller-manager in the plane, a later step.
+that makes the workload's own rollout happen; test_controller_rollout.py runs
+kube-controller-manager beside the plane and counts the ReplicaSets themselves.
 """
 
 from __future__ import annotations
