@@ -251,10 +251,13 @@ def test_unsafe_or_malformed_kek_sources_are_usage_errors(tmp_path: Path) -> Non
     done = cli("kms", "serve", "--socket", socket, "--kek", f"file:{short}")
     assert (done.returncode, "exactly 32 bytes" in done.stderr) == (2, True)
     key.chmod(0o600)
-    done = cli("kms", "serve", "--socket", "relative.sock", "--kek", f"file:{key}")
-    assert done.returncode == 2
-    assert "the socket is unix:///ABSOLUTE/PATH" in done.stderr
+    for bad in ("relative.sock", f"unix://{tmp_path}/\x1b[31m.sock", f"unix://{tmp_path}/"):
+        done = cli("kms", "serve", "--socket", bad, "--kek", f"file:{key}")
+        assert done.returncode == 2, (bad, done.stderr)
+        assert "is not unix:///PATH" in done.stderr
+        assert "\x1b" not in done.stderr + done.stdout  # never printed raw to a terminal
     assert not Path("relative.sock").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".sock")] == []
 
 
 def test_a_live_socket_is_not_taken_over_but_a_stale_one_is(tmp_path: Path) -> None:

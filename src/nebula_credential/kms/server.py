@@ -24,6 +24,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .._log import get_logger
+from ..domain import ValidationError
+from ..kubernetes.model.api_names import unix_socket
 from ._errors import KekConfigError
 from ._metrics import metrics_for
 from .envelope import MAX_PLAINTEXT, Keyring
@@ -42,10 +44,10 @@ _log = get_logger(__name__)
 def socket_path(endpoint: str) -> Path:
     """The path of ``unix:///PATH`` (or a bare absolute path); :class:`KekConfigError`
     for anything else (the API server reaches KMS plugins on unix sockets only)."""
-    path = endpoint.removeprefix("unix://")
-    if not path.startswith("/"):
-        raise KekConfigError("the socket is unix:///ABSOLUTE/PATH")
-    return Path(path)
+    try:
+        return Path(unix_socket(endpoint, "the socket", bare=True))
+    except ValidationError as exc:
+        raise KekConfigError(str(exc)) from None
 
 
 def _clear_stale_socket(path: Path) -> None:

@@ -14,25 +14,20 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
+from ..kubernetes.model.api_names import unix_socket
 from ._checks import KubeVersion, ManifestError, dns_label, non_empty
 from .access import Manifest
 
 #: The first minor whose API server speaks the v2.KeyManagementService our plugin serves.
 KMS_V2_MINOR: Final = 29
 DEFAULT_SOCKET: Final = "unix:///var/run/kmsplugin/socket.sock"
-_SOCKET_PATH: Final = re.compile(r"/[A-Za-z0-9._/-]{1,200}")
 _DURATION: Final = re.compile(r"[1-9][0-9]{0,4}(ms|s|m)")
 
 
 def socket_file(endpoint: str) -> PurePosixPath:
     """The socket's absolute path in ``unix:///PATH``; :class:`ManifestError` otherwise."""
-    path = non_empty(endpoint, "KMS endpoint").removeprefix("unix://")
-    if path == endpoint or not _SOCKET_PATH.fullmatch(path) or path.endswith("/"):
-        raise ManifestError(
-            "the KMS endpoint must be unix:///PATH (letters, digits, '.', '_', '-', '/'), "
-            "e.g. unix:///run/kms.sock"
-        )
-    return PurePosixPath(path)
+    checked = unix_socket(non_empty(endpoint, "KMS endpoint"), "KMS endpoint", error=ManifestError)
+    return PurePosixPath(checked)
 
 
 def kms_provider(

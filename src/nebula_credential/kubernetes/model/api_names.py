@@ -58,3 +58,25 @@ def data_key(value: str, what: str, *, error: type[ValidationError] = Validation
             "'-', '_' or '.' (not '.' and not starting with '..')"
         )
     return value
+
+
+# kube-apiserver reaches a KMS plugin on a unix socket only; sun_path holds 107 bytes.
+_SOCKET_PATH: Final = re.compile(r"/[A-Za-z0-9._/-]{1,106}")
+
+
+def unix_socket(
+    endpoint: str,
+    what: str,
+    *,
+    bare: bool = False,
+    error: type[ValidationError] = ValidationError,
+) -> str:
+    """The absolute path of a ``unix:///PATH`` endpoint (``bare``: a plain absolute path
+    too), as an EncryptionConfiguration names a KMS plugin; shown only in that form."""
+    path = endpoint.removeprefix("unix://") if isinstance(endpoint, str) else ""
+    if (path == endpoint and not bare) or not _SOCKET_PATH.fullmatch(path) or path.endswith("/"):
+        raise error(
+            f"{what} {_shown(endpoint)} is not unix:///PATH: an absolute path of at most "
+            "107 letters, digits, '.', '_', '-' or '/' (e.g. unix:///run/kms.sock)"
+        )
+    return path
