@@ -235,6 +235,7 @@ def test_unsafe_or_malformed_kek_sources_are_usage_errors(tmp_path: Path) -> Non
     cases = {
         f"file:{key}": "has mode 0644: make it 0600",
         f"file:{tmp_path / 'missing'}": "cannot open the KEK file",
+        f"file:{tmp_path}": "is not a regular file",  # a directory: it said "Is a directory (3)"
         "vault:transit/kek": "a KEK source is file:PATH or pkcs11:",
         "pkcs11:object=kek1": "names token=...;object=... and module-path",
         "pkcs11:token=t;object=k?module-path=/x.so&pin-value=1234": "not the URI",

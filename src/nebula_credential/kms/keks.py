@@ -60,10 +60,11 @@ def read_key_file(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         raise KekConfigError(f"cannot open the KEK file {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # before fdopen, which refuses a directory itself
+        os.close(fd)
+        raise KekConfigError(f"the KEK file {path} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KekConfigError(f"the KEK file {path} is not a regular file")
         if info.st_mode & 0o077:
             mode = stat.S_IMODE(info.st_mode)
             raise KekConfigError(
