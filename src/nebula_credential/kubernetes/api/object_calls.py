@@ -15,11 +15,10 @@ from typing import Any, Final
 
 import msgspec
 
-from ...domain import CredentialError, ProviderUnavailable
-from ...http.message import NoReply, StatusError
+from ...domain import ProviderUnavailable
 from ..model.naming import LEASE_API_VERSION, LEASE_RESOURCE
 from ..model.wire_secret import read_status
-from .errors import Missing, server_reply
+from .errors import Missing
 from .exchange import ApiClient
 from .requests import MERGE_PATCH, Collection
 
@@ -30,7 +29,6 @@ WORKLOAD_RESOURCES: Final = {
     "DaemonSet": "daemonsets",
 }
 _PAGE: Final = 500
-_MAX_LINE: Final = 8 * 1024 * 1024
 
 Document = dict[str, Any]
 
@@ -70,7 +68,8 @@ class ObjectCalls:
     async def watch(self, kind: str, version: str) -> AsyncGenerator[tuple[str, Document], None]:
         """(ADDED | MODIFIED | DELETED, workload) events from ``version``; raises Gone
         when it is too old, ProviderUnavailable when the stream is lost."""
-        from .watch import REAUTH, STOP, WatchState
+        from .watch import WatchState
+        from .watch_stream import Event, Refusal, stream
 
         api = self._api
         state = WatchState(
@@ -81,47 +80,18 @@ class ObjectCalls:
             policy=api.policy,
             site=api.site,
         )
-        failure: Exception | None = None
-        try:
-            while failure is None:
-                request = state.request()
-                auth = await api.auth(request)
-                api.stats.requests += 1
-                try:
-                    async with aclosing(api.driver.lines(request, auth, _MAX_LINE)) as lines:
-                        async for line in lines:
-                            event = _document(line)
-                            kind_of = str(event.get("type") or "")
-                            body = event.get("object") or {}
-                            if kind_of == "ERROR":
-                                doc = msgspec.json.encode(body)
-                                step = state.refused(server_reply(0, "", None, read_status(doc)))
-                                break
-                            meta = body.get("metadata") or {}
-                            state.event(kind_of, meta.get("resourceVersion"))
-                            yield kind_of, body
-                        else:
-                            step = state.ended()
-                except StatusError as exc:
-                    answer = exc.response
-                    step = state.answered(answer.status, answer.headers, answer.body)
-                except ProviderUnavailable:
-                    step = state.undecodable()
-                except NoReply as exc:
-                    step = state.lost(exc)
-                if step.kind is STOP:
-                    failure = step.error
-                elif step.kind is REAUTH:
-                    if not await api.endpoint.unauthorized():
-                        failure = state.refused(server_reply(401, "", None, None)).error
-                elif step.seconds > 0:
-                    await api.driver.sleep(step.seconds)
-        except CredentialError as exc:
-            failure = exc
-        finally:
-            state.finish(failure)
-        if failure is not None:
-            raise failure
+
+        def decode(line: bytes) -> Event | Refusal:
+            event = _document(line)
+            body = event.get("object") or {}
+            kind_of = str(event.get("type") or "")
+            if kind_of == "ERROR":
+                return Refusal(read_status(msgspec.json.encode(body)))
+            return Event(kind_of, body, (body.get("metadata") or {}).get("resourceVersion"))
+
+        async with aclosing(stream(api, state, decode, (ProviderUnavailable,))) as events:
+            async for kind_of, body in events:
+                yield kind_of, body
 
     async def patch_workload(self, kind: str, name: str, patch: Document) -> Document:
         """A JSON merge patch of one workload; its result as stored."""

@@ -23,11 +23,10 @@ import msgspec
 
 from ...domain import (
     ConfigurationError,
-    CredentialError,
     PermissionDenied,
     ProviderUnavailable,
 )
-from ...http.message import NoReply, Response, StatusError
+from ...http.message import Response
 from ..model.naming import LEASE_API_VERSION, LEASE_RESOURCE
 from ..model.objects import SecretObject
 from ..model.wire_secret import (
@@ -41,7 +40,7 @@ from ..model.wire_secret import (
     secret_body,
     to_object,
 )
-from .errors import Missing, Operation, PatchRefused, server_reply
+from .errors import Missing, Operation, PatchRefused
 from .exchange import ApiClient
 from .requests import JSON_PATCH, MERGE_PATCH, ApiRequest, Collection
 from .transport import SecretTransport, one_by_one, read_ahead
@@ -226,7 +225,8 @@ class HttpTransport(SecretTransport):
         *,
         restart_on_gone: bool = True,
     ) -> AsyncGenerator[tuple[str, SecretObject], None]:
-        from .watch import MAX_LINE, REAUTH, STOP, WatchState  # watches need a loop: not the CLI
+        from .watch import WatchState  # watches need a loop: not the CLI
+        from .watch_stream import Event, Refusal, stream
 
         api = self._api
         if api.blocking:
@@ -242,49 +242,18 @@ class HttpTransport(SecretTransport):
             policy=api.policy,
             site=api.site,
         )
-        failure: Exception | None = None
-        try:
-            while failure is None:
-                request = state.request()
-                auth = await api.auth(request)
-                api.stats.requests += 1
-                try:
-                    async with aclosing(api.driver.lines(request, auth, MAX_LINE)) as lines:
-                        async for line in lines:
-                            event = WATCH_EVENT.decode(line)
-                            if event.type == "ERROR":
-                                doc = STATUS.decode(event.object)
-                                step = state.refused(server_reply(0, "", None, doc))
-                                break
-                            secret = SECRET.decode(event.object)
-                            state.event(event.type, secret.metadata.resourceVersion)
-                            yield event.type, to_object(secret)
-                        else:
-                            step = state.ended()
-                except StatusError as exc:
-                    answer = exc.response
-                    step = state.answered(answer.status, answer.headers, answer.body)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    step = state.undecodable()
-                except NoReply as exc:
-                    step = state.lost(exc)
-                if step.kind is STOP:
-                    failure = step.error
-                elif step.kind is REAUTH:
-                    if not await api.endpoint.unauthorized():
-                        step = state.refused(server_reply(401, "", None, None))
-                        failure = step.error
-                    else:
-                        api.stats.reauthentications += 1
-                elif step.seconds > 0:
-                    api.stats.retries += 1
-                    await api.driver.sleep(step.seconds)
-        except CredentialError as exc:  # credentials that could not be obtained
-            failure = exc
-        finally:
-            state.finish(failure)  # each stream was counted: the watch is not one request
-        if failure is not None:
-            raise failure  # outside the handler
+
+        def decode(line: bytes) -> Event | Refusal:
+            event = WATCH_EVENT.decode(line)
+            if event.type == "ERROR":
+                return Refusal(STATUS.decode(event.object))
+            secret = SECRET.decode(event.object)
+            return Event(event.type, to_object(secret), secret.metadata.resourceVersion)
+
+        undecodable = (msgspec.DecodeError, msgspec.ValidationError)
+        async with aclosing(stream(api, state, decode, undecodable)) as events:
+            async for kind, secret in events:
+                yield kind, secret
 
     async def close(self) -> None:
         if self._owns:
