@@ -13,6 +13,7 @@ import typer
 from .. import manifests as m
 from . import (
     manifests_cluster_cmd,  # noqa: F401 - registers its commands on the group
+    manifests_controller_cmd,  # noqa: F401 - registers its commands on the group
     manifests_kms_cmd,  # noqa: F401 - registers its commands on the group
 )
 from .manifests_common import (

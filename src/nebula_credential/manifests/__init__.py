@@ -26,6 +26,8 @@ from .access import (
     service_account,
 )
 from .cluster import AuditLevel, EncryptionProvider, audit_policy, encryption_config
+from .controller import controller_deployment, controller_manifests
+from .controller_access import controller_rbac
 from .external_secrets import RemoteRef, StoreProvider, external_secret, secret_store
 from .kms import kms_plugin_pod, kms_plugin_unit, kms_provider
 from .render import render_yaml
@@ -54,6 +56,9 @@ __all__ = [
     "RemoteRef",
     "StoreProvider",
     "audit_policy",
+    "controller_deployment",
+    "controller_manifests",
+    "controller_rbac",
     "credential_secret_names",
     "default_job_deadline",
     "deployment",
