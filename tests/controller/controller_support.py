@@ -150,3 +150,25 @@ def template_digest(plane: ControlPlane, namespace: str, name: str) -> str | Non
 def generation(plane: ControlPlane, namespace: str, name: str) -> int:
     value: int = read(plane, namespace, name)["metadata"]["generation"]
     return value
+
+
+def grant_rules(
+    plane: ControlPlane, namespace: str, account: str, rules: list[dict[str, Any]], tag: str = ""
+) -> None:
+    """Bind a pooled identity (``account``: its username) to a Role of ``rules``."""
+    pool, name = account.split(":")[2:4]
+    role = f"controller-{name}{tag}"
+    plane.request(
+        "POST",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles",
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": role}, "rules": rules},
+    ).raise_for_status("create role")  # fmt: skip
+    plane.request(
+        "POST",
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": role},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": pool}],
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}},
+    ).raise_for_status("create rolebinding")  # fmt: skip

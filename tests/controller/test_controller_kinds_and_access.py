@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_support import ControllerProcess, create, deployment, template_digest, wait_for
+from controller_support import (
+    ControllerProcess,
+    create,
+    deployment,
+    grant_rules,
+    template_digest,
+    wait_for,
+)
 from k8s_support import ControlPlane, new_namespace, provider_for
 
 from nebula_credential import Credential, SyncKubernetesSecretsProvider
@@ -92,25 +99,6 @@ def test_statefulsets_and_daemonsets_get_their_template_patched(
         controller.kill()
 
 
-def _grant(plane: ControlPlane, namespace: str, account: str, rules: list[dict[str, Any]]) -> None:
-    pool, name = account.split(":")[2:4]
-    role = f"controller-{name}"
-    plane.request(
-        "POST",
-        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles",
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-         "metadata": {"name": role}, "rules": rules},
-    ).raise_for_status("create role")  # fmt: skip
-    plane.request(
-        "POST",
-        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": role},
-         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": pool}],
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}},
-    ).raise_for_status("create rolebinding")  # fmt: skip
-
-
 def test_a_patch_rbac_refuses_is_one_line_and_an_event_and_nothing_stops(
     control_plane: ControlPlane,
     namespace: str,
@@ -118,7 +106,7 @@ def test_a_patch_rbac_refuses_is_one_line_and_an_event_and_nothing_stops(
     tmp_path: Path,
 ) -> None:
     ident = control_plane.identity(namespace, ["get", "list", "watch"])  # Secrets
-    _grant(control_plane, namespace, ident.username, [
+    grant_rules(control_plane, namespace, ident.username, [
         {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"],
          "verbs": ["list", "watch"]},  # no patch
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],

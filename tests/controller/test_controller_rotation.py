@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from controller_support import LEASE, ControllerProcess, wait_for
+from controller_support import LEASE, ControllerProcess, grant_rules, wait_for
 from k8s_support import ControlPlane, new_namespace, provider_for
 from oauth_server import AuthServer
 from rotate_support import ACCESS, CANARY, oauth2
@@ -100,3 +100,48 @@ def test_the_standby_rotates_what_comes_due_after_the_leader_is_killed_each_once
     time.sleep(3)
     assert auth.hits["/token"] == 3
     assert not leader.actions("rotate")
+
+
+def test_tokens_it_cannot_store_wait_in_its_journal_and_land_without_a_second_request(
+    control_plane: ControlPlane,
+    namespace: str,
+    store: SyncKubernetesSecretsProvider,
+    auth: AuthServer,
+    tmp_path: Path,
+) -> None:
+    """The controller may read Secrets but not write them: the tokens it was issued are
+    kept in its data directory's journal, and once it may write, its next try stores
+    them without spending the refresh token again."""
+    ident = control_plane.identity(namespace, ["get", "list", "watch"])  # Secrets, read only
+    grant_rules(control_plane, namespace, ident.username, [
+        {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"],
+         "verbs": ["list", "watch"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["get", "create", "update", "delete"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    ])  # fmt: skip
+    store.store(oauth2("held", auth, auth.grant("app"), expires_in=timedelta(seconds=WITHIN - 1)))
+    controller = ControllerProcess(
+        ident.kubeconfig, namespace, tmp_path, "--rotate-within", f"{WITHIN}s"
+    )
+    try:
+        failed = wait_for(lambda: controller.actions("rotate-failed"), 30, "the refused write")
+        assert failed[0]["error"] == "pending"
+        assert auth.hits["/token"] == 1
+        assert list(tmp_path.rglob("*.grant"))  # kept, sealed, under its HOME
+        assert _access(store, "held") == ACCESS
+        grant_rules(control_plane, namespace, ident.username, [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["update", "patch"]},
+        ], tag="-write")  # fmt: skip
+        landed = wait_for(
+            lambda: [r for r in controller.actions("rotate") if r["outcome"] == "rotated"],
+            60,
+            "the kept tokens to be stored",
+        )
+        assert landed[0]["resumed"] is True
+        assert _access(store, "held") != ACCESS
+        assert auth.hits["/token"] == 1  # the refresh token was spent once
+        assert not list(tmp_path.rglob("*.grant"))
+        assert not any(CANARY in line for line in controller.lines)
+    finally:
+        controller.kill()

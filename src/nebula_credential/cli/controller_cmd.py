@@ -92,6 +92,7 @@ def controller(
         health_host=host,
         health_port=port,
         rotate_within=window,
+        journal=options.journal() if rotation else None,
     )
     asyncio.run(_serve(client, settings))
 

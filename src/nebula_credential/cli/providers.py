@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..domain import ConfigurationError
 from ..providers import CredentialProvider
+
+if TYPE_CHECKING:
+    from ..ops import GrantJournal
 
 PROVIDER_ENV = "NEBULA_CREDENTIAL_PROVIDER"
 TRANSPORT_ENV = "NEBULA_CREDENTIAL_TRANSPORT"  # read by the Kubernetes provider
@@ -55,6 +58,13 @@ class ProviderOptions(NamedTuple):  # a dataclass takes a millisecond to define 
             problem = exc.message
         if problem is not None:
             raise UsageError(problem)
+
+    def journal(self) -> GrantJournal:
+        """Where rotations keep issued tokens until they are stored: the data directory
+        (``--data-dir``, else ``NEBULA_CREDENTIAL_HOME``, else the user's own)."""
+        from ..local import FileJournal, default_data_dir
+
+        return FileJournal(self.data_dir or default_data_dir())
 
     def build(self, *, one_shot: bool = False) -> CredentialProvider:
         """The provider; ``one_shot`` for a few calls through the sync facade: on

@@ -20,7 +20,6 @@ import typer
 from ..domain import ConfigurationError
 from ..domain.wire import format_json
 from ..ops import (
-    GrantJournal,
     RotateOptions,
     RotationResult,
     RotationSummary,
@@ -33,7 +32,6 @@ from .exit_codes import FAILURE
 from .inputs import UsageError, parse_duration
 from .ops_cmd import Descendants, OutputOverride, Scope, _root, _selection
 from .output import OutputFormat, _dump_yaml
-from .providers import ProviderOptions
 from .safe_text import json_text, one_line, visible
 
 
@@ -77,12 +75,6 @@ def _refuse(given: dict[str, bool], allowed: set[str], mode: str) -> None:
     stray = [name for name, present in given.items() if present and name not in allowed]
     if stray:
         raise UsageError(f"{', '.join(stray)} do(es) not apply to {mode}")
-
-
-def _journal(source: ProviderOptions) -> GrantJournal:
-    from ..local import FileJournal, default_data_dir
-
-    return FileJournal(source.data_dir or default_data_dir())
 
 
 def _warn(result: RotationResult) -> None:
@@ -184,7 +176,7 @@ def rotate_command(
             timeout=30.0 if timeout is None else timeout,
             allow_http=allow_http,
             write_deadline=deadline.total_seconds(),
-            journal=_journal(source),
+            journal=source.journal(),
         )
     except ConfigurationError as exc:
         raise UsageError(exc.message.replace("write_deadline", "--write-deadline")) from None

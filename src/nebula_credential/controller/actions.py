@@ -22,8 +22,10 @@ _WARNINGS: Final = frozenset(
 
 
 def act(action: str, **fields: Any) -> None:
-    """Log one line for ``action`` (warning level for problems, info otherwise)."""
-    line = json.dumps({"action": action, **fields}, sort_keys=True, default=str)
+    """Log one line for ``action`` (warning level for problems, info otherwise); fields
+    that are None are left out."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    line = json.dumps({"action": action, **given}, sort_keys=True, default=str)
     logger = get_logger(LOGGER)
     if action in _WARNINGS:
         logger.warning("%s", line)

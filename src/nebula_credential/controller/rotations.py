@@ -17,14 +17,14 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..domain import CredentialError, LeaseHeld, utcnow
+from ..domain import CredentialError, utcnow
 from ..kubernetes.api.exchange import ApiClient
 from ..kubernetes.model.mapping import ANN_ID, decode
 from ..kubernetes.model.naming import KIND_LABEL, PREFIX_LABEL
 from ..kubernetes.model.objects import SecretObject
 from ..kubernetes.store.provider import DEFAULT_PREFIX, KubernetesSecretsProvider
-from ..ops import RotateOptions, rotate
-from ..ops.rotate_due import expiry_of, is_due
+from ..ops import RotateOptions, rotate_one
+from ..ops.rotate_due import expiry_of
 from .actions import ControllerMetrics, act
 from .leader import Leader
 
@@ -42,12 +42,13 @@ class Rotations:
         leader: Leader,
         metrics: ControllerMetrics,
         within: timedelta,
+        options: RotateOptions | None = None,
     ) -> None:
         self.namespace = namespace
         self.leader = leader
         self.metrics = metrics
         self.within = within
-        self.options = RotateOptions()
+        self.options = options or RotateOptions()
         self._client = client
         self._expiry: dict[str, tuple[datetime, str]] = {}  # id -> (expiry, prefix)
         self._wake: dict[str, asyncio.Event] = {}
@@ -110,20 +111,19 @@ class Rotations:
                 self._client, self.namespace, prefix=prefix
             )
             self._providers[prefix] = provider
-        within = self.within
-        reason = None
-        try:
-            result = await rotate(
-                provider, cid, options=self.options, still_due=lambda c: is_due(c, within)
-            )
-            outcome, reason = result.outcome, result.reason
-        except LeaseHeld:
-            outcome, reason = "skipped", "another rotation holds its lease"
-        except CredentialError as exc:
-            outcome, reason = "failed", f"{type(exc).__name__}: {exc.message}"
+        result = await rotate_one(provider, cid, self.within, self.options)
+        outcome = result.outcome
         self.metrics.rotations.labels(outcome).inc()
         action = "rotate-failed" if outcome == "failed" else "rotate"
-        act(action, namespace=self.namespace, credential=cid, outcome=outcome, reason=reason)
+        act(
+            action,
+            namespace=self.namespace,
+            credential=cid,
+            outcome=outcome,
+            error=result.error_code,
+            reason=result.reason,
+            resumed=result.resumed or None,
+        )
         return outcome
 
     def cancel(self) -> None:

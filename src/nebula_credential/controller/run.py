@@ -16,6 +16,7 @@ from datetime import timedelta
 from ..kubernetes.api.exchange import ApiClient
 from ..kubernetes.api.object_calls import WORKLOAD_RESOURCES, ObjectCalls
 from ..kubernetes.api.secret_calls import HttpTransport
+from ..ops import GrantJournal, RotateOptions
 from .actions import ControllerMetrics, act
 from .engine import MAX_WAIT, QUIET, Namespace
 from .health import HealthServer
@@ -34,6 +35,7 @@ class Settings:
     quiet: float = QUIET
     max_wait: float = MAX_WAIT
     rotate_within: timedelta | None = timedelta(minutes=5)  # None: no rotation
+    journal: GrantJournal | None = None  # where issued tokens wait when they cannot be stored
 
 
 def identity() -> str:
@@ -62,7 +64,14 @@ async def run(client: ApiClient, settings: Settings) -> None:
     ]
     for space in spaces:
         if settings.rotate_within is not None:
-            space.rotations = Rotations(client, space.name, leader, metrics, settings.rotate_within)
+            space.rotations = Rotations(
+                client,
+                space.name,
+                leader,
+                metrics,
+                settings.rotate_within,
+                RotateOptions(journal=settings.journal),
+            )
     server = None
     if settings.health_port is not None:
         server = HealthServer(

@@ -20,7 +20,7 @@ from .results import (
 )
 from .rollback import rollback
 from .rotate import LEASE_TAG, RotateOptions, resume, rotate
-from .rotate_due import expiry_of, is_due, rotate_due
+from .rotate_due import expiry_of, is_due, rotate_due, rotate_one
 
 __all__ = [
     "LEASE_TAG",
@@ -46,4 +46,5 @@ __all__ = [
     "rollback",
     "rotate",
     "rotate_due",
+    "rotate_one",
 ]

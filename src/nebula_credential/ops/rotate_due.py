@@ -59,27 +59,34 @@ def _failed(credential_id: str, exc: CredentialError, code: str) -> RotationResu
     return RotationResult(credential_id, "failed", error_code=code, reason=exc.message)
 
 
-async def _one(
-    provider: CredentialProvider, credential: Credential, options: RotateOptions, within: timedelta
+async def rotate_one(
+    provider: CredentialProvider,
+    credential_id: str,
+    within: timedelta,
+    options: RotateOptions | None = None,
 ) -> RotationResult:
-    cid = str(credential.id)
+    """Rotate ``credential_id`` if it is still due once its lease is held; never raises
+    for the credential's own failure: the result says ``failed`` with an ``error_code``
+    (``leased`` is ``skipped``: another run is rotating it right now, its business)."""
     try:
         return await rotate(
-            provider, cid, options=options, still_due=lambda now: is_due(now, within)
+            provider,
+            credential_id,
+            options=options,
+            still_due=lambda current: is_due(current, within),
         )
     except LeaseHeld as exc:
-        # Another run (an overlapping CronJob) is rotating it right now: its business.
-        return RotationResult(cid, "skipped", error_code="leased", reason=exc.message)
+        return RotationResult(credential_id, "skipped", error_code="leased", reason=exc.message)
     except GrantPending as exc:
-        return _failed(cid, exc, "pending")
+        return _failed(credential_id, exc, "pending")
     except RotationFailed as exc:
-        return _failed(cid, exc, exc.error_code or "rotation_failed")
+        return _failed(credential_id, exc, exc.error_code or "rotation_failed")
     except NotRotatable as exc:
-        return _failed(cid, exc, "not_rotatable")
+        return _failed(credential_id, exc, "not_rotatable")
     except Conflict as exc:
-        return _failed(cid, exc, "conflict")
+        return _failed(credential_id, exc, "conflict")
     except CredentialError as exc:
-        return _failed(cid, exc, type(exc).__name__)
+        return _failed(credential_id, exc, type(exc).__name__)
 
 
 async def rotate_due(
@@ -121,7 +128,7 @@ async def rotate_due(
 
     async def worker() -> None:
         for credential in pending:  # shared iterator: each credential goes to one worker
-            result = await _one(provider, credential, options, within)
+            result = await rotate_one(provider, str(credential.id), within, options)
             summary.results.append(result)
             if on_result is not None:
                 on_result(result)
