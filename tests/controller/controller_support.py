@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -62,6 +63,10 @@ class ControllerProcess:
             if isinstance(record, dict) and record.get("action") == action:
                 found.append(record)
         return found
+
+    def identity(self) -> str:
+        """Its name in the leader Lease: the host's name and its process id."""
+        return f"{socket.gethostname()}-{self.process.pid}"
 
     def health_url(self, path: str) -> str:
         serving = wait_for(lambda: self.actions("serving"), 30, "the health endpoint")

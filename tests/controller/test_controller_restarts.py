@@ -181,6 +181,28 @@ def test_two_controllers_one_leader_and_the_standby_takes_over_after_sigkill(
     assert generation(control_plane, namespace, "app") - before == 2
 
 
+def test_a_leader_stopped_cleanly_hands_the_lease_back_at_once(
+    control_plane: ControlPlane, namespace: str, controllers
+) -> None:
+    """SIGTERM (a rollout of the controller itself): the leader empties the Lease before
+    it exits, so the standby leads after one of its reads, not after the whole term."""
+    one, two = controllers(), controllers()
+    wait_for(lambda: one.actions("leader") or two.actions("leader"), 30, "a leader")
+    leader, standby = (one, two) if one.actions("leader") else (two, one)
+    gone = leader.actions("leader")[0]["identity"]
+    assert leader.stop() == 0
+    stopped = time.monotonic()
+    lease = control_plane.request(
+        "GET",
+        f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/nebula-credential-controller",
+    ).raise_for_status("get the leader Lease")
+    # Empty, or already the standby's: never still the stopped leader's.
+    assert lease.json()["spec"].get("holderIdentity") in (None, standby.identity())
+    wait_for(lambda: standby.actions("leader"), 3, "the standby to lead")
+    assert time.monotonic() - stopped < 2.0  # its reads come every 0.6 s; the term is 3 s
+    assert standby.identity() != gone
+
+
 def test_bad_input_is_one_line_and_an_event_and_the_rest_goes_on(
     control_plane: ControlPlane, namespace: str, store: SyncKubernetesSecretsProvider, controllers
 ) -> None:

@@ -12,6 +12,7 @@ at once, even when the leader hangs or its renewals fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -23,6 +24,7 @@ from ..kubernetes.model.naming import LEASE_API_VERSION
 from .actions import act
 
 LEASE_NAME: Final = "nebula-credential-controller"
+_RESIGN_SECONDS: Final = 5.0
 
 
 class Leader:
@@ -44,14 +46,19 @@ class Leader:
         return self._leading and time.monotonic() < self._term_end
 
     async def run(self) -> None:
-        """Campaign and renew until cancelled; release the Lease when leading."""
-        try:
-            while True:
-                await self.attempt()
-                await asyncio.sleep(self.retry if not self._leading else self.duration / 3)
-        finally:
-            if self._leading:
-                await asyncio.shield(self._release())
+        """Campaign and renew until cancelled (then :meth:`resign` hands the Lease back)."""
+        while True:
+            await self.attempt()
+            await asyncio.sleep(self.retry if not self._leading else self.duration / 3)
+
+    async def resign(self) -> None:
+        """Hand the Lease back at once on a clean stop, so a standby need not wait out
+        the term; called after every task that acts has stopped, while the client is
+        still open. Bounded: a stop never hangs on the API server."""
+        if self._leading:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_RESIGN_SECONDS):
+                    await self._release()
 
     async def attempt(self) -> None:
         started = time.monotonic()
@@ -117,7 +124,6 @@ class Leader:
         }
 
     async def _release(self) -> None:
-        """Hand the Lease back at once on a clean stop, so a standby need not wait."""
         self._leading = False
         self._term_end = 0.0
         try:

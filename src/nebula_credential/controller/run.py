@@ -94,6 +94,7 @@ async def run(client: ApiClient, settings: Settings) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await leader.resign()
         for space in spaces:
             space.debounce.cancel()
             if space.rotations is not None:
