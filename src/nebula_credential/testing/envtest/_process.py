@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -174,6 +175,24 @@ class Process:
             )
         if self.supervise:
             WATCHDOG.watch_group(self.popen.pid)
+
+    def start_and_wait(
+        self, ready: Callable[[], bool], timeout: float, what: str, *, poll: float = 0.1
+    ) -> None:
+        """Start, then poll ``ready()`` until it holds. ControlPlaneError with the log's
+        tail when the child exits first, or when ``timeout`` passes (it is stopped then).
+        ``what`` names the wait in the error: "<name> did not <what> within N s"."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if not self.running():
+                raise ControlPlaneError(f"{self.name} exited at start:\n{tail(self.log_path)}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ControlPlaneError(
+                    f"{self.name} did not {what} within {timeout:.0f}s:\n{tail(self.log_path)}"
+                )
+            time.sleep(poll)
 
     def reap(self) -> None:
         """Forget an exited child (collecting its status)."""

@@ -16,14 +16,13 @@ It runs without leader election and without a serving port, as the plane's admin
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol
 
 from ._binaries import INSTALL_HINT, find_program
-from ._errors import ControlPlaneError, MissingBinaryError
-from ._process import Process, tail
+from ._errors import MissingBinaryError
+from ._process import Process
 
 PROGRAM: Final = "kube-controller-manager"
 OVERRIDE: Final = "NEBULA_KUBE_CONTROLLER_MANAGER"
@@ -95,21 +94,10 @@ class ControllerManager:
         if self.running:
             return self
         self.log_path.unlink(missing_ok=True)
-        self._process.start()
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise ControlPlaneError(
-                    f"{PROGRAM} for plane {self.plane.name} exited at start:\n{tail(self.log_path)}"
-                )
-            if _started(self.log_path):
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise ControlPlaneError(
-            f"{PROGRAM} for plane {self.plane.name} did not start its controllers within "
-            f"{self.startup_timeout:.0f}s:\n{tail(self.log_path)}"
+        self._process.start_and_wait(
+            lambda: _started(self.log_path), self.startup_timeout, "start its controllers"
         )
+        return self
 
     def stop(self) -> None:
         self._process.stop(timeout=10)

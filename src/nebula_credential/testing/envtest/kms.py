@@ -19,13 +19,11 @@ API server does meanwhile.
 from __future__ import annotations
 
 import stat
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ._errors import ControlPlaneError
-from ._process import Process, tail
+from ._process import Process
 
 SOCKET_NAME = "kms.sock"
 
@@ -92,20 +90,12 @@ class KmsPlugin:
         self.directory.mkdir(parents=True, exist_ok=True)
         if not self._process.running():  # a socket left by a killed plugin is not it serving
             self.socket.unlink(missing_ok=True)
-        self._process.start()
-        deadline = time.monotonic() + self.startup_timeout
-        while not _is_socket(self.socket):
-            if not self._process.running():
-                raise ControlPlaneError(
-                    f"the KMS plugin exited before serving:\n{tail(self.log_path)}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ControlPlaneError(
-                    f"the KMS plugin did not serve {self.socket} within "
-                    f"{self.startup_timeout:.0f}s:\n{tail(self.log_path)}"
-                )
-            time.sleep(0.05)
+        self._process.start_and_wait(
+            lambda: _is_socket(self.socket),
+            self.startup_timeout,
+            f"serve {self.socket}",
+            poll=0.05,
+        )
         return self
 
     def stop(self, *, kill: bool = False) -> None:
