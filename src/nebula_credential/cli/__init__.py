@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..domain import CredentialError
+
+if TYPE_CHECKING:
+    from .session import State
+    from .show import GetRequest
 
 PROG = "nebula-credential"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console script)."""
-    from typer import Abort, Exit
-
-    from ._typer_compat import ClickError, click_message, command_of, help_text
-    from .app import app
-    from .exit_codes import exit_code_for
-    from .safe_text import one_line
+    from .show import quick_call
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -25,6 +26,29 @@ def main(argv: list[str] | None = None) -> int:
         import logging
 
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    quick = quick_call(args)
+    if quick is not None:  # a plain get: no typer app to build
+        return _guarded(lambda: _quick_get(*quick), debug)
+    return _guarded(lambda: _through_typer(args), debug)
+
+
+def _quick_get(state: State, request: GetRequest) -> int:
+    from .._wording import speaking_cli
+    from .show import show
+
+    with speaking_cli():
+        show(state, request)
+    return 0
+
+
+def _through_typer(args: list[str]) -> int:
+    """The command line parsed by typer; its exits and errors as exit codes."""
+    from typer import Abort, Exit
+
+    from ._typer_compat import ClickError, click_message, command_of, help_text
+    from .app import app
+    from .safe_text import one_line
+
     command = command_of(app)
     if not args:  # what no_args_is_help asks for, printed once
         sys.stdout.write(help_text(command, PROG) + "\n")
@@ -32,11 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Without standalone mode click returns the code of a typer.Exit raised inside.
         code = command.main(args=args, prog_name=PROG, standalone_mode=False)
-    except CredentialError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"error: {one_line(str(exc))}\n")
-        return exit_code_for(exc)
     except Exit as exc:
         return exc.exit_code
     except ClickError as exc:
@@ -46,6 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     except Abort:
         sys.stderr.write("aborted\n")
         return 1
+    return code if isinstance(code, int) else 0
+
+
+def _guarded(work: Callable[[], int], debug: bool) -> int:
+    """``work()``'s exit code, with one line on stderr for what it raised."""
+    from .exit_codes import exit_code_for
+    from .safe_text import one_line
+
+    try:
+        return work()
+    except CredentialError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {one_line(str(exc))}\n")
+        return exit_code_for(exc)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
@@ -65,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             f"error: unexpected {type(exc).__name__}; rerun with --debug for details\n"
         )
         return 1
-    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -30,13 +30,12 @@ from .inputs import (
     stdin_is_interactive,
 )
 from .lazy import TYPER_SETTINGS, lazy_group
-from .output import OutputFormat, print_field, print_many, print_one
+from .options import OutputOverride
+from .output import OutputFormat, print_many, print_one
 from .providers import ProviderName, ProviderOptions
 from .session import (
-    OutputOverride,
     State,
     ask_hidden,
-    noted,
     run_async,
     run_sync,
     say,
@@ -163,25 +162,11 @@ def get(
     output: OutputOverride = None,
 ) -> None:
     """Show a credential; secret values stay hidden unless --reveal."""
-    from .foreign_read import ForeignRead, read_foreign
+    from .foreign_read import ForeignRead
+    from .show import GetRequest, show
 
-    state = state_of(ctx, output)
     foreign = ForeignRead(kind, map_key or [], ignore_unknown, by_name)
-    credential: Credential
-    if foreign.asked():
-        with noted(state):
-            credential = read_foreign(state.options, credential_id, foreign)
-        cid = credential.id
-    else:
-        cid = CredentialId(credential_id)
-        credential = run_sync(state, lambda p: p.get(cid))
-    if field is not None:
-        if field not in credential.fields:
-            present = ", ".join(credential.fields)
-            raise UsageError(f"credential {cid!r} has no field {field!r}; it has: {present}")
-        print_field(credential, field, sys.stdout, reveal=reveal, note=say)
-        return
-    print_one(credential, state.output, sys.stdout, reveal=reveal)
+    show(state_of(ctx, output), GetRequest(credential_id, field, reveal, foreign))
 
 
 def list_(

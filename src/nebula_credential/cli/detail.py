@@ -10,7 +10,7 @@ Values wider than the terminal fold onto lines aligned under the value column.
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -27,13 +27,28 @@ def print_rows(rows: Iterable[tuple[str, object]], out: TextIO) -> None:
     cells = [(key, escaped_pieces("" if value is None else str(value))) for key, value in rows]
     styled = _styles_on(out)
     key_width = max((len(key) for key, _ in cells), default=0)
-    room = max(shutil.get_terminal_size().columns - key_width - 2, _MIN_VALUE_WIDTH)
+    room = max(_columns() - key_width - 2, _MIN_VALUE_WIDTH)
     for key, pieces in cells:
         lines = _fold(pieces, room) or [[]]
         head = f"{_BOLD}{key}{_RESET}" if styled else key
         out.write(_line(head + " " * (key_width - len(key)), lines[0], styled))
         for more in lines[1:]:
             out.write(_line(" " * key_width, more, styled))
+
+
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` tells it (``COLUMNS``, else
+    the terminal of stdout, else 80), without importing shutil (and bz2, lzma) for it."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
 
 
 def _line(lead: str, pieces: list[Piece], styled: bool) -> str:

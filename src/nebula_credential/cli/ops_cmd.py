@@ -19,12 +19,10 @@ from ..providers import CredentialProvider, ListFilter
 from .exit_codes import FAILURE
 from .inputs import UsageError, parse_pairs
 from .ops_view import ProgressView, print_summaries
+from .options import OutputOverride
 from .output import OutputFormat
 from .providers import ProviderName, ProviderOptions
 
-OutputOverride = Annotated[
-    OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
-]
 Scope = Annotated[str | None, typer.Option(help="Only this scope")]
 Descendants = Annotated[bool, typer.Option(help="Include scopes below --scope")]
 Kind = Annotated[str | None, typer.Option(help="Only this kind")]

@@ -18,15 +18,12 @@ import typer
 from ..domain import ConfigurationError, Credential
 from .hand_edit_lines import hand_edit_lines
 from .inputs import UsageError
+from .options import OutputOverride
 from .output import OutputFormat, as_record, print_one
 
 if TYPE_CHECKING:
     from ..metrics import MetricsServer
     from ..readers import MountedChange, MountedCredential
-
-OutputOverride = Annotated[
-    OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
-]
 
 
 def _format(ctx: typer.Context, output: OutputFormat | None) -> OutputFormat:

@@ -30,7 +30,8 @@ from ..ops import (
 )
 from .exit_codes import FAILURE
 from .inputs import UsageError, parse_duration
-from .ops_cmd import Descendants, OutputOverride, Scope, _root, _selection
+from .ops_cmd import Descendants, Scope, _root, _selection
+from .options import OutputOverride
 from .output import OutputFormat, _dump_yaml
 from .safe_text import json_text, one_line, visible
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Annotated, TypeVar
-
-import typer
+from typing import TYPE_CHECKING, TypeVar
 
 from ..providers import CredentialProvider, SyncCredentialProvider
 from .output import OutputFormat
 from .providers import ProviderName, ProviderOptions
 from .safe_text import one_line
+
+if TYPE_CHECKING:
+    import typer
 
 T = TypeVar("T")
 
@@ -23,11 +24,6 @@ class State:
         self.options = options
         self.output = output
         self.debug = debug
-
-
-OutputOverride = Annotated[
-    OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")
-]
 
 
 def state_of(ctx: typer.Context, output: OutputFormat | None = None) -> State:

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from types import TracebackType
-from typing import ClassVar, Final, Protocol, Self
+from types import MappingProxyType, TracebackType
+from typing import ClassVar, Final, NamedTuple, Protocol, Self
 
 from ..domain import (
     ConfigurationError,
@@ -50,15 +49,14 @@ SkipHandler = Callable[[CorruptData], None]
 """Called with the error of each stored item a list passes over."""
 
 
-@dataclass(frozen=True, slots=True)
-class ListFilter:
+class ListFilter(NamedTuple):  # a dataclass takes a millisecond to define at start-up
     """What ``list`` selects; an empty filter selects everything."""
 
     scope: CredentialScope | None = None
     descendants: bool = False
     kind: CredentialKind | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    on_skip: SkipHandler | None = field(default=None, compare=False)
+    tags: Mapping[str, str] = MappingProxyType({})
+    on_skip: SkipHandler | None = None
 
     @classmethod
     def build(
@@ -95,8 +93,7 @@ class ListFilter:
         return all(credential.tags.get(k) == v for k, v in self.tags.items())
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One event of a provider's change feed (:meth:`CredentialProvider.changes`).
 
     ``kind`` is one of:

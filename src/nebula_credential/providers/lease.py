@@ -23,9 +23,8 @@ Rules every provider keeps:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..domain import ConfigurationError, CredentialId, LeaseHeld, format_timestamp
 
@@ -42,15 +41,20 @@ def new_holder() -> str:
     return f"{host or 'host'}/{os.getpid()}/{secrets.token_hex(6)}"
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(NamedTuple):  # a dataclass takes a millisecond to define at start-up
     """A rotation lease as taken: ``handle`` is the provider's own (a resourceVersion)."""
 
     credential_id: CredentialId
     holder: str
     acquired_at: datetime
     seconds: float
-    handle: object = field(default=None, compare=False, repr=False)
+    handle: object = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Lease(credential_id={self.credential_id!r}, holder={self.holder!r}, "
+            f"acquired_at={self.acquired_at!r}, seconds={self.seconds!r})"
+        )
 
     @property
     def expires_at(self) -> datetime:

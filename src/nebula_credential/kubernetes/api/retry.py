@@ -8,7 +8,6 @@ so is ``api.exchange``; what is retried is decided by ``api.interpret``.
 
 from __future__ import annotations
 
-import random
 from typing import Final
 
 import msgspec
@@ -36,6 +35,8 @@ class RetryPolicy(msgspec.Struct, frozen=True):
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Sleep before attempt ``attempt + 1``; never shorter than the server asked."""
+        import random  # only a retry needs it: not every one-shot command
+
         backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311
         if retry_after is None:
             return backoff

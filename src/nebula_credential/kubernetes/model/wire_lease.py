@@ -8,7 +8,6 @@ of a reply), never on a client's. ``spec.acquireTime`` is informative only. No I
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
@@ -36,15 +35,14 @@ class LeaseWire(msgspec.Struct, omit_defaults=True):
 LEASE: Final = msgspec.json.Decoder(LeaseWire)
 
 
-@dataclass(slots=True)
-class LeaseObject:
+class LeaseObject(msgspec.Struct):
     """A Lease as the provider sees it; ``server_now`` is the reply's ``Date``."""
 
     name: str
     holder: str | None = None
     seconds: int | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+    annotations: dict[str, str] = msgspec.field(default_factory=dict)
     created_at: datetime | None = None
     uid: str | None = None
     resource_version: str | None = None
