@@ -93,6 +93,7 @@ class Namespace:
         self._reported: dict[tuple[str, str], str] = {}  # problems already logged
         self._events: set[asyncio.Task[None]] = set()  # Events being posted
         self.rotations: Rotations | None = None  # set when the controller rotates
+        self.synced = False  # the first list of our Secrets is in
         self.debounce = Debounce(self.evaluate, quiet, max_wait)
 
     # -- Secrets -------------------------------------------------------------------------
@@ -112,6 +113,14 @@ class Namespace:
         after = self.secrets.get(secret.name)
         if before != after:
             for workload_id in self._users(secret.name, before, after):
+                self.debounce.mark(workload_id)
+
+    def listed(self) -> None:
+        """The first list of our Secrets is in. Before it no workload is judged: a
+        credential not listed yet would look missing (a false Warning Event)."""
+        if not self.synced:
+            self.synced = True
+            for workload_id in [*self.wants, *self.bad]:
                 self.debounce.mark(workload_id)
 
     def _users(
@@ -154,7 +163,7 @@ class Namespace:
 
     async def evaluate(self, workload_id: tuple[str, str]) -> None:
         workload = self.workloads.get(workload_id)
-        if workload is None or not self.leader.acting():
+        if workload is None or not self.synced or not self.leader.acting():
             return
         if workload_id in self.bad:
             self._problem(workload_id, "bad-annotation", self.bad[workload_id])

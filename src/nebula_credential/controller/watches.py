@@ -47,6 +47,7 @@ def _delay(failures: int) -> float:
 
 async def watch_secrets(space: Namespace, transport: SecretTransport, live: Liveness) -> None:
     name = f"secrets/{space.name}"
+    live.set(name, False)  # not ready before the first list is in
     failures = 0
     version: str | None = None
     while True:
@@ -80,11 +81,13 @@ async def _list_secrets(space: Namespace, transport: SecretTransport) -> str:
                 space.secret_seen("ADDED", secret)
     for gone in [name for name in space.secrets if name not in seen]:
         space.secret_seen("DELETED", SecretObject(name=gone))
+    space.listed()
     return version
 
 
 async def watch_workloads(space: Namespace, kind: str, live: Liveness) -> None:
     name = f"{kind.lower()}s/{space.name}"
+    live.set(name, False)
     failures = 0
     version: str | None = None
     while True:
