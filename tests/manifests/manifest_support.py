@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nebula_credential import manifests as m
+from nebula_credential.testing.envtest import ControlPlane
 
 # kubernetes-validate >= 1.29 (the dev extra) bundles schemas from 1.22; scripts/test.sh
 # installs 1.28.3, the last release with 1.20's, beside it.
@@ -81,3 +82,15 @@ def kubernetes_validate(yaml_text: str, kube: str, tmp_path: Path) -> str:
     assert not bad, out
     assert done.returncode == 0, out
     return out
+
+
+def can_i(plane: ControlPlane, verb: str, resource: str, ns: str, user: str) -> bool:
+    """``kubectl auth can-i`` as ``user``: whether the authorizer allows it."""
+    done = subprocess.run(
+        ["/usr/bin/kubectl", f"--kubeconfig={plane.admin_kubeconfig}", "auth", "can-i", verb,
+         resource, "-n", ns, f"--as={user}"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    answer = done.stdout.strip()
+    assert answer in {"yes", "no"}, done.stderr
+    return answer == "yes"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from k8s_support import cli_runner, kubectl, new_namespace, provider_for
+from manifest_support import can_i
 
 from nebula_credential import Credential, SyncKubernetesSecretsProvider
 from nebula_credential.controller.leader import LEASE_NAME
@@ -52,17 +53,6 @@ def auth() -> Iterator[AuthServer]:
     yield from server.running()
 
 
-def _can_i(plane: ControlPlane, verb: str, resource: str, ns: str, user: str) -> bool:
-    done = subprocess.run(
-        ["/usr/bin/kubectl", f"--kubeconfig={plane.admin_kubeconfig}", "auth", "can-i", verb,
-         resource, "-n", ns, f"--as={user}"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    answer = done.stdout.strip()
-    assert answer in {"yes", "no"}, done.stderr
-    return answer == "yes"
-
-
 def _wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -91,7 +81,7 @@ def _install(plane: ControlPlane, home: Path, ns: str, *args: str) -> list[dict[
     user = f"system:serviceaccount:{ns}:{account}"
     for where in [d["metadata"]["namespace"] for d in docs if d["kind"] == "Role"]:
         deadline = time.monotonic() + 15
-        while not _can_i(plane, "watch", "secrets", where, user):
+        while not can_i(plane, "watch", "secrets", where, user):
             assert time.monotonic() < deadline, f"the binding in {where} never took effect"
             time.sleep(0.1)
     return docs
@@ -330,7 +320,7 @@ def test_what_the_controller_never_does_it_may_not_do(
     leader, other_lease = f"leases/{LEASE_NAME}", "leases/someone-elses"
 
     def can(user: str, verb: str, resource: str, ns: str) -> bool:
-        return _can_i(plane, verb, resource, ns, user)
+        return can_i(plane, verb, resource, ns, user)
 
     for user in (rotating, quiet):
         for ns in (first, second):

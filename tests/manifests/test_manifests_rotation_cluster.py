@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 from k8s_support import kubectl, new_namespace, provider_for
+from manifest_support import can_i
 
 from nebula_credential import Credential, PermissionDenied
 from nebula_credential import manifests as m
@@ -31,17 +32,6 @@ LEASES = "leases.coordination.k8s.io"
 ISSUED = "issued-access-canary-31d7"
 
 
-def _can_i(plane: ControlPlane, verb: str, resource: str, ns: str, user: str) -> bool:
-    done = subprocess.run(
-        ["/usr/bin/kubectl", f"--kubeconfig={plane.admin_kubeconfig}", "auth", "can-i", verb,
-         resource, "-n", ns, f"--as={user}"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    answer = done.stdout.strip()
-    assert answer in {"yes", "no"}, done.stderr
-    return answer == "yes"
-
-
 def _apply(plane: ControlPlane, docs: list[dict[str, Any]]) -> None:
     kubectl(plane.admin_kubeconfig, "apply", "-f", "-", input_text=m.render_yaml(docs))
 
@@ -49,7 +39,7 @@ def _apply(plane: ControlPlane, docs: list[dict[str, Any]]) -> None:
 def _until_allowed(plane: ControlPlane, verb: str, resource: str, ns: str, user: str) -> None:
     """RBAC takes effect once the authorizer's cache has the new binding."""
     deadline = time.monotonic() + 15
-    while not _can_i(plane, verb, resource, ns, user):
+    while not can_i(plane, verb, resource, ns, user):
         assert time.monotonic() < deadline, f"{user} never got {verb} {resource} in {ns}"
         time.sleep(0.1)
 
@@ -81,7 +71,7 @@ def test_writer_lease_rules_on_the_authorizer(control_plane: ControlPlane) -> No
 
     def can(account: str, verb: str, name: str | None = None, where: str = ns) -> bool:
         resource = LEASES if name is None else f"{LEASES}/{name}"
-        return _can_i(control_plane, verb, resource, where, who[account])
+        return can_i(control_plane, verb, resource, where, who[account])
 
     for verb in ("get", "delete"):
         for name in listed:
@@ -238,7 +228,7 @@ async def test_rotate_due_runs_as_the_cronjob_with_only_the_rotator_role(
         ("create", "secrets"), ("delete", "secrets"),
         ("watch", "secrets"), ("update", LEASES), ("list", LEASES), ("get", "configmaps"),
     ):  # fmt: skip
-        assert not _can_i(control_plane, verb, resource, ns, ident.username), (verb, resource)
+        assert not can_i(control_plane, verb, resource, ns, ident.username), (verb, resource)
 
     cronjob = m.rotation_cronjob(namespace=ns, within="30m", kube="1.20")
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
