@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import traceback
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from nebula_credential import CorruptData, Credential, CredentialError, InvalidC
 from nebula_credential.cli.inputs import UsageError, load_json_source, read_limited
 from nebula_credential.domain.wire import decode_json, encode_json, format_json
 from nebula_credential.kubernetes.model.foreign import foreign_credential
-from nebula_credential.kubernetes.model.mapping import decode
+from nebula_credential.kubernetes.model.mapping import decode, encode
 from nebula_credential.kubernetes.model.objects import SecretObject
 
 CANARY = "canary-wire-5be21f"
@@ -143,3 +145,17 @@ def test_cli_input_errors_carry_no_input() -> None:
     with pytest.raises(InvalidCredential, match="--from-json is not valid JSON") as bad:
         load_json_source("-", _Stream(f'{{"fields": {{"api_key": "{CANARY}'.encode()))  # type: ignore[arg-type]
     assert_carries_no_input(bad.value)
+
+
+@pytest.mark.parametrize("year", [1, 999, 1000, 2026, 9999])
+def test_a_credential_of_any_year_reads_back_as_it_was_stored(year: int, tmp_path: Path) -> None:
+    """An expiry before the year 1000 was written with a three-digit year, which no
+    reader accepts: the credential was stored and then could not be read."""
+    from nebula_credential import LocalStorageProvider, SyncCredentialProvider
+
+    expiry = datetime(year, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+    with SyncCredentialProvider(LocalStorageProvider(tmp_path / "store")) as store:
+        store.store(Credential("old", "api_key", {"api_key": "v"}, expires_at=expiry))
+        assert store.get("old").expires_at == expiry
+    secret = encode(Credential("old", "api_key", {"api_key": "v"}, expires_at=expiry), "s")
+    assert decode(secret, "ns").expires_at == expiry

@@ -33,8 +33,9 @@ def utcnow() -> datetime:
 
 
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds, e.g. ``2026-11-30T04:47:34.123456Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC with microseconds, e.g. ``2026-11-30T04:47:34.123456Z``; the year
+    has four digits (``strftime("%Y")`` gives three for 999, which no reader accepts)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_timestamp(text: object, what: str, credential_id: str | None = None) -> datetime:
