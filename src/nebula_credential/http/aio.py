@@ -111,6 +111,9 @@ class AioDriver:
             headers={"User-Agent": self._user_agent, "Accept": "application/json", **self._auth},
             timeout=self._timeout,
             auto_decompress=self._decompress,
+            # No API we call sets cookies; a jar would be searched on every request
+            # (about 10 us each) and would send back whatever a proxy set.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         no_silent_repeat(session)
         self._ssl = context
