@@ -17,7 +17,14 @@ from .._log import get_logger
 
 LOGGER: Final = "nebula_credential.controller"
 _WARNINGS: Final = frozenset(
-    {"bad-annotation", "rotate-failed", "missing-credential", "refused", "watch-lost"}
+    {
+        "bad-annotation",
+        "corrupt-credential",
+        "rotate-failed",
+        "missing-credential",
+        "refused",
+        "watch-lost",
+    }
 )
 
 

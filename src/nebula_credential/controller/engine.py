@@ -19,7 +19,7 @@ from typing import Any, Final
 from ..domain import CredentialError
 from ..kubernetes.api.errors import Missing, StaleWrite
 from ..kubernetes.api.object_calls import Document, ObjectCalls
-from ..kubernetes.model.mapping import ANN_ID
+from ..kubernetes.model.mapping import ANN_ID, decode
 from ..kubernetes.model.objects import SecretObject
 from .actions import ControllerMetrics, act
 from .digests import key_digests, workload_digest
@@ -87,6 +87,7 @@ class Namespace:
         self.metrics = metrics
         self.secrets: dict[str, tuple[str, dict[str, str]]] = {}  # name -> (id, key digests)
         self.ids: dict[str, str] = {}  # credential id -> Secret name
+        self.corrupt: set[str] = set()  # ids whose credential.json does not decode
         self.workloads: dict[tuple[str, str], Document] = {}
         self.wants: dict[tuple[str, str], Wanted] = {}
         self.bad: dict[tuple[str, str], str] = {}  # malformed annotations: why
@@ -107,9 +108,15 @@ class Namespace:
             self.secrets.pop(secret.name, None)
             if before is not None and self.ids.get(before[0]) == secret.name:
                 del self.ids[before[0]]
+                self.corrupt.discard(before[0])
         else:
             self.secrets[secret.name] = (credential_id, key_digests(secret.data))
             self.ids[credential_id] = secret.name
+            try:
+                decode(secret, self.name)
+                self.corrupt.discard(credential_id)
+            except CredentialError:  # a hand edit into garbage: no rollout onto it
+                self.corrupt.add(credential_id)
         after = self.secrets.get(secret.name)
         if before != after:
             for workload_id in self._users(secret.name, before, after):
@@ -176,6 +183,14 @@ class Namespace:
         current = template_digest(workload)
         if current is None and all(part[1] is None for part in parts):
             return  # nothing found yet: a first digest would restart it for nothing
+        corrupt = sorted({part[0] for part in parts if part[0] in self.corrupt})
+        if corrupt:
+            why = (
+                f"credential(s) {', '.join(map(repr, corrupt))} in namespace {self.name!r} "
+                "do not decode (credential.json edited by hand?); no restart until mended"
+            )
+            self._problem(workload_id, "corrupt-credential", why, credentials=corrupt)
+            return
         digest = workload_digest(f"{kind}/{self.name}/{name}", parts)
         if digest == current:
             return
@@ -222,7 +237,7 @@ class Namespace:
             parts.append((credential_id, self.secrets[held_in][1], keys))
         return parts
 
-    def _problem(self, workload_id: tuple[str, str], action: str, why: str) -> None:
+    def _problem(self, workload_id: tuple[str, str], action: str, why: str, **fields: Any) -> None:
         """One log line (and an Event) per problem and workload version, not per look."""
         kind, name = workload_id
         workload = self.workloads.get(workload_id) or {}
@@ -230,7 +245,7 @@ class Namespace:
         if self._reported.get(workload_id) == f"{action}:{version}:{why}":
             return
         self._reported[workload_id] = f"{action}:{version}:{why}"
-        act(action, namespace=self.name, kind=kind, name=name, reason=why)
+        act(action, namespace=self.name, kind=kind, name=name, reason=why, **fields)
         if self.leader.acting():  # only the leader reports, so one line per problem
             task = asyncio.ensure_future(self._event(workload, kind, action, why))
             self._events.add(task)

@@ -10,6 +10,7 @@ _REASONS = {
     "bad-annotation": "BadReloadAnnotation",
     "missing-credential": "CredentialNotFound",
     "refused": "PatchRefused",
+    "corrupt-credential": "CredentialCorrupt",
 }
 
 

@@ -3,18 +3,55 @@
 ``/healthz`` answers 200 while the process serves; ``/readyz`` 200 when every watch is
 live (leader or standby alike: a standby with live watches can take over at once), 503
 otherwise; ``/metrics`` the controller's series in the Prometheus text format.
+
+Any client can reach the probe port: a connection that sends nothing for
+``_IDLE_SECONDS`` is closed, and past ``_MAX_CONNECTIONS`` open ones the oldest is
+closed to make room, so idle or slow clients neither pile up threads nor keep a probe
+from being answered.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 _TEXT: Final = "text/plain; charset=utf-8"
+_IDLE_SECONDS: Final = 5.0
+_MAX_CONNECTIONS: Final = 32
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """At most ``_MAX_CONNECTIONS`` connections (threads) at once: a new one closes the
+    oldest, which is the likeliest to be idle or slow."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        self._open: OrderedDict[int, socket.socket] = OrderedDict()
+        self._lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            while len(self._open) >= _MAX_CONNECTIONS:
+                _, oldest = self._open.popitem(last=False)
+                with contextlib.suppress(OSError):
+                    oldest.shutdown(socket.SHUT_RDWR)  # its thread sees the end and exits
+            self._open[id(request)] = request
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.pop(id(request), None)
+        super().shutdown_request(request)
 
 
 class HealthServer:
@@ -24,8 +61,7 @@ class HealthServer:
         self, host: str, port: int, ready: Callable[[], bool], registry: CollectorRegistry
     ) -> None:
         handler = _handler(ready, registry)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _BoundedServer((host, port), handler)
         self.port: int = self._server.server_address[1]
         self.host = host
         self._thread = threading.Thread(
@@ -43,6 +79,8 @@ def _handler(
     ready: Callable[[], bool], registry: CollectorRegistry
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = _IDLE_SECONDS
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":

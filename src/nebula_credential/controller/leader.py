@@ -25,6 +25,7 @@ from .actions import act
 
 LEASE_NAME: Final = "nebula-credential-controller"
 _RESIGN_SECONDS: Final = 5.0
+_LONGEST: Final = 3600.0  # the longest --lease-seconds the command line accepts
 
 
 class Leader:
@@ -66,6 +67,8 @@ class Leader:
             won = await self._try(started)
         except (CredentialError, StaleWrite, AlreadyExists) as exc:
             won = False
+            if self._seen is None:
+                self._seen = ("?", started)  # another replica created it: it may lead
             if self._leading:
                 act("leader-lost", identity=self.identity, reason=type(exc).__name__)
         self._set(won, started)
@@ -73,6 +76,10 @@ class Leader:
     async def _try(self, started: float) -> bool:
         lease = await self.calls.lease_get(LEASE_NAME)
         if lease is None:
+            # Deleted under a live leader, it may still act for the rest of its term: a
+            # standby that once saw the Lease waits out a whole duration of its absence.
+            if not self._leading and self._seen is not None and not self._gone_for(started):
+                return False
             await self.calls.lease_create(LEASE_NAME, self._body(None, 0))
             return True
         meta = lease.get("metadata") or {}
@@ -81,8 +88,7 @@ class Leader:
         if self._seen is None or self._seen[0] != version:
             self._seen = (version, started)
         holder = spec.get("holderIdentity")
-        seconds = float(spec.get("leaseDurationSeconds") or self.duration)
-        expired = started - self._seen[1] >= seconds
+        expired = started - self._seen[1] >= self._term_of(spec)
         if holder and holder != self.identity and not expired:
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
@@ -90,6 +96,24 @@ class Leader:
             transitions += 1
         await self.calls.lease_replace(LEASE_NAME, self._body(version, transitions, spec))
         return True
+
+    def _gone_for(self, started: float) -> bool:
+        """Whether the Lease has been absent for a whole duration (absence is noted as
+        the version "")."""
+        if self._seen is None or self._seen[0] != "":
+            self._seen = ("", started)
+        return started - self._seen[1] >= self.duration
+
+    def _term_of(self, spec: dict[str, Any]) -> float:
+        """How long the holder may act: its ``leaseDurationSeconds``, but never shorter
+        than this replica's own duration (a hand edit to 1 s would let a standby take
+        over while the leader still acts) nor longer than the longest the command line
+        accepts (a hand edit to 10^9 would keep every replica standing by for ever)."""
+        try:
+            seconds = float(spec.get("leaseDurationSeconds") or 0)
+        except (TypeError, ValueError):
+            seconds = 0.0
+        return min(max(seconds, self.duration), max(_LONGEST, self.duration))
 
     def _set(self, won: bool, started: float) -> None:
         if won:

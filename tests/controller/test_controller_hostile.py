@@ -1,0 +1,211 @@
+"""The controller against hostile but realistic input: a Lease edited or deleted by hand,
+a Secret edited into garbage, and a health endpoint held open by idle clients."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from controller_support import (
+    ControllerProcess,
+    create,
+    deployment,
+    generation,
+    template_digest,
+    wait_for,
+)
+from k8s_support import ControlPlane, new_namespace, provider_for
+
+from nebula_credential import Credential, SyncKubernetesSecretsProvider
+
+pytestmark = pytest.mark.kubernetes
+
+LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/{}/leases/nebula-credential-controller"
+
+
+@pytest.fixture
+def namespace(control_plane: ControlPlane) -> str:
+    return new_namespace(control_plane, "ctlh")
+
+
+@pytest.fixture
+def store(control_plane: ControlPlane, namespace: str) -> Iterator[SyncKubernetesSecretsProvider]:
+    with SyncKubernetesSecretsProvider(provider_for(control_plane, namespace)) as provider:
+        yield provider
+
+
+@pytest.fixture
+def controllers(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[Any]:
+    started: list[ControllerProcess] = []
+
+    def start(*extra: str) -> ControllerProcess:
+        started.append(
+            ControllerProcess(control_plane.admin_kubeconfig, namespace, tmp_path, *extra)
+        )
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def _pair(controllers: Any, *extra: str) -> tuple[ControllerProcess, ControllerProcess]:
+    """Two controllers, once one of them leads: (leader, standby)."""
+    one, two = controllers(*extra), controllers(*extra)
+    wait_for(lambda: one.actions("leader") or two.actions("leader"), 30, "a leader")
+    return (one, two) if one.actions("leader") else (two, one)
+
+
+def _one_leader_throughout(leader: ControllerProcess, standby: ControllerProcess) -> None:
+    assert not standby.actions("leader"), "\n".join([*leader.lines, "--", *standby.lines])
+    assert not leader.actions("standby")
+    assert not leader.actions("leader-lost")
+
+
+def test_a_lease_deleted_by_hand_never_makes_the_standby_a_second_leader(
+    control_plane: ControlPlane, namespace: str, controllers: Any
+) -> None:
+    """The leader still acts for up to two thirds of its term after its last renewal:
+    a standby that created the missing Lease at once would act beside it."""
+    leader, standby = _pair(controllers)
+    for _ in range(4):
+        control_plane.request("DELETE", LEASE_PATH.format(namespace)).raise_for_status("delete")
+        time.sleep(3 + 1)  # a term (3 s) and one more renewal: the leader has taken it back
+        _one_leader_throughout(leader, standby)
+    lease = control_plane.request("GET", LEASE_PATH.format(namespace)).raise_for_status("get")
+    assert lease.json()["spec"]["holderIdentity"] == leader.identity()
+
+
+def test_a_lease_duration_shortened_by_hand_never_makes_the_standby_a_second_leader(
+    control_plane: ControlPlane, namespace: str, controllers: Any
+) -> None:
+    """leaseDurationSeconds set to 1 on a Lease a live leader renews every 3 s: a standby
+    trusting it would take over between two renewals while the leader still acts."""
+    leader, standby = _pair(controllers, "--lease-seconds", "9")
+    for _ in range(4):
+        renewed = _renewal(control_plane, namespace)
+        wait_for(lambda seen=renewed: _renewal(control_plane, namespace) != seen, 5, "a renewal")
+        control_plane.request(
+            "PATCH",
+            LEASE_PATH.format(namespace),
+            {"spec": {"leaseDurationSeconds": 1}},
+            content_type="application/merge-patch+json",
+        ).raise_for_status("shorten the lease")
+        time.sleep(4)  # past the leader's next renewal (every 3 s), which restores 9 s
+        _one_leader_throughout(leader, standby)
+
+
+def _renewal(plane: ControlPlane, namespace: str) -> str:
+    lease = plane.request("GET", LEASE_PATH.format(namespace)).raise_for_status("get the Lease")
+    return str(lease.json()["spec"].get("renewTime"))
+
+
+def _events(plane: ControlPlane, namespace: str, reason: str) -> list[dict[str, Any]]:
+    got = plane.request("GET", f"/api/v1/namespaces/{namespace}/events")
+    items: list[dict[str, Any]] = got.raise_for_status("list events").json()["items"]
+    return [item for item in items if item.get("reason") == reason]
+
+
+def test_a_credential_edited_into_garbage_is_one_warning_and_no_rollout(
+    control_plane: ControlPlane,
+    namespace: str,
+    store: SyncKubernetesSecretsProvider,
+    controllers: Any,
+) -> None:
+    store.store(Credential("db", "api_key", {"api_key": "v0"}))
+    secret = store.secret_name("db")
+    create(control_plane, namespace, deployment("app", "db", {"DB": secret}))
+    controller = controllers()
+    first = wait_for(lambda: template_digest(control_plane, namespace, "app"), 30, "opt-in")
+    before = generation(control_plane, namespace, "app")
+
+    path = f"/api/v1/namespaces/{namespace}/secrets/{secret}"
+    for number in range(3):  # three hand edits, each of them garbage
+        garbage = base64.b64encode(b'{"id": "db", not json \x1b[2J' + b"x" * number).decode()
+        body = {"data": {"credential.json": garbage}}
+        control_plane.request(
+            "PATCH", path, body, content_type="application/merge-patch+json"
+        ).raise_for_status("edit the Secret into garbage")
+        time.sleep(0.3)
+    wait_for(lambda: controller.actions("corrupt-credential"), 20, "the warning line")
+    wait_for(lambda: _events(control_plane, namespace, "CredentialCorrupt"), 10, "the Event")
+    time.sleep(3)  # past the quiet period: nothing else comes
+    assert len(controller.actions("corrupt-credential")) == 1
+    line = controller.actions("corrupt-credential")[0]
+    assert line["credentials"] == ["db"]
+    assert "\x1b" not in str(line)
+    assert generation(control_plane, namespace, "app") == before  # no rollout onto garbage
+    assert template_digest(control_plane, namespace, "app") == first
+    assert not controller.actions("restart")[1:]
+
+    store.store(Credential("db", "api_key", {"api_key": "v1"}))  # mended: one rollout
+    wait_for(lambda: template_digest(control_plane, namespace, "app") != first, 20, "the patch")
+    time.sleep(3)
+    assert generation(control_plane, namespace, "app") == before + 1
+    assert controller.process.poll() is None
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no thread count")
+
+
+def test_idle_clients_cannot_hold_the_health_endpoint(
+    control_plane: ControlPlane, namespace: str, controllers: Any
+) -> None:
+    """A slow-loris client (a request line never finished) on the probe port: the
+    connections are closed, the threads stay bounded, and /healthz still answers."""
+    controller = controllers()
+    url = controller.health_url("/healthz")
+    host, port = url.split("/")[2].rsplit(":", 1)
+    idle: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(idle) < 300 and time.monotonic() < deadline:
+            conn = socket.create_connection((host, int(port)), timeout=5)
+            conn.sendall(b"GET /heal")
+            idle.append(conn)
+        assert len(idle) == 300, "the endpoint stopped accepting connections"
+        assert _threads(controller.process.pid) < 100
+        started = time.monotonic()
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - 127.0.0.1
+            assert answer.status == 200
+        assert time.monotonic() - started < 1.0  # a liveness probe's default timeout
+        last = idle[-1]
+        last.settimeout(15)
+        assert last.recv(100) == b""  # closed by the endpoint, not held forever
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def test_a_lease_deleted_over_and_over_crashes_no_controller(
+    control_plane: ControlPlane, namespace: str, controllers: Any
+) -> None:
+    """A tool that prunes the Lease again and again (sometimes between a leader's read
+    and its renewal): the controllers go on, and one of them leads once it stops."""
+    one, two = _pair(controllers)
+    path = LEASE_PATH.format(namespace)
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        control_plane.request("DELETE", path)  # 404 when it is already gone
+    assert one.process.poll() is None
+    assert two.process.poll() is None
+    lease = wait_for(
+        lambda: (got := control_plane.request("GET", path)).status == 200 and got.json(),
+        10,
+        "the Lease again",
+    )
+    assert lease["spec"]["holderIdentity"] in (one.identity(), two.identity())
+    time.sleep(1)
+    assert one.process.poll() is None
+    assert two.process.poll() is None
+    assert not [line for line in one.lines + two.lines if "Traceback" in line]
