@@ -209,3 +209,43 @@ def test_a_lease_deleted_over_and_over_crashes_no_controller(
     assert one.process.poll() is None
     assert two.process.poll() is None
     assert not [line for line in one.lines + two.lines if "Traceback" in line]
+
+
+def _digests(plane: ControlPlane, namespace: str) -> dict[str, str | None]:
+    got = plane.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments")
+    items = got.raise_for_status("list deployments").json()["items"]
+    return {
+        item["metadata"]["name"]: (
+            item["spec"]["template"]["metadata"].get("annotations") or {}
+        ).get("nebula-credential.io/credentials-digest")
+        for item in items
+    }
+
+
+def test_hundreds_of_workloads_on_one_credential_are_all_patched(
+    control_plane: ControlPlane,
+    namespace: str,
+    store: SyncKubernetesSecretsProvider,
+    controllers: Any,
+) -> None:
+    """400 Deployments opt into one credential: a change patches every one of them. The
+    stretched digests (a few ms each) must not stall the leader's renewals past its term,
+    and a workload passed over while the term lapsed must be looked at again."""
+    store.store(Credential("shared", "api_key", {"api_key": "v0"}))
+    secret = store.secret_name("shared")
+    count = 400
+    for number in range(count):
+        create(control_plane, namespace, deployment(f"w{number}", "shared", {"K": secret}))
+    controller = controllers()
+    first = wait_for(
+        lambda: (d := _digests(control_plane, namespace)) and all(d.values()) and d, 60, "opt-in"
+    )
+    assert len(first) == count
+    store.store(Credential("shared", "api_key", {"api_key": "v1"}))
+    wait_for(
+        lambda: all(d != first[n] for n, d in _digests(control_plane, namespace).items()),
+        60,
+        "every workload's patch",
+    )
+    assert len(controller.actions("restart")) == 2 * count
+    assert not controller.actions("standby")

@@ -191,7 +191,9 @@ class Namespace:
             )
             self._problem(workload_id, "corrupt-credential", why, credentials=corrupt)
             return
-        digest = workload_digest(f"{kind}/{self.name}/{name}", parts)
+        # PBKDF2 takes milliseconds: off the loop, so hundreds of workloads changing at
+        # once never hold up the leader's renewals (or the watches) behind them.
+        digest = await asyncio.to_thread(workload_digest, f"{kind}/{self.name}/{name}", parts)
         if digest == current:
             return
         meta = workload.get("metadata") or {}

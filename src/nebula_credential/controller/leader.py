@@ -116,6 +116,7 @@ class Leader:
         return min(max(seconds, self.duration), max(_LONGEST, self.duration))
 
     def _set(self, won: bool, started: float) -> None:
+        lapsed = self._leading and time.monotonic() >= self._term_end
         if won:
             self._term_end = started + self.duration * 2 / 3
         if won != self._leading:
@@ -123,6 +124,8 @@ class Leader:
             if not won:
                 self._term_end = 0.0
             act("leader" if won else "standby", identity=self.identity)
+            self.changed.set()
+        elif won and lapsed:  # acting again after a late renewal: what it passed over
             self.changed.set()
 
     def _body(
