@@ -4,6 +4,7 @@ a Secret edited into garbage, and a health endpoint held open by idle clients.""
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import time
 import urllib.request
@@ -17,6 +18,7 @@ from controller_support import (
     create,
     deployment,
     generation,
+    grant_rules,
     template_digest,
     wait_for,
 )
@@ -249,3 +251,45 @@ def test_hundreds_of_workloads_on_one_credential_are_all_patched(
     )
     assert len(controller.actions("restart")) == 2 * count
     assert not controller.actions("standby")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_refusals_are_told_once_and_nothing_loops_hot(
+    control_plane: ControlPlane,
+    namespace: str,
+    store: SyncKubernetesSecretsProvider,
+    tmp_path: Path,
+) -> None:
+    """A Role without Events ``create`` and without ``watch`` on StatefulSets: the bad
+    annotation is still one line, the failed Event one line, the refused watch one line
+    (not one per retry), and the process idles."""
+    ident = control_plane.identity(namespace, ["get", "list", "watch"])  # Secrets
+    grant_rules(control_plane, namespace, ident.username, [
+        {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets"],
+         "verbs": ["list", "watch", "patch"]},
+        {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["list"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["get", "create", "update"]},
+    ])  # fmt: skip
+    create(control_plane, namespace, deployment("odd", "db,\x1b[31mred", {}))
+    controller = ControllerProcess(ident.kubeconfig, namespace, tmp_path)
+    try:
+        wait_for(lambda: controller.actions("event-failed"), 30, "the Event's refusal")
+        time.sleep(2)
+        spent = _cpu_seconds(controller.process.pid)
+        time.sleep(10)
+        assert _cpu_seconds(controller.process.pid) - spent < 0.5  # no hot retry loop
+        assert len(controller.actions("bad-annotation")) == 1
+        assert "\x1b" not in controller.actions("bad-annotation")[0]["reason"]
+        assert len(controller.actions("event-failed")) == 1
+        refused = [
+            line for line in controller.actions("watch-lost") if "statefulsets" in line["watch"]
+        ]
+        assert len(refused) == 1, refused
+        assert controller.process.poll() is None
+    finally:
+        controller.kill()

@@ -26,6 +26,8 @@ from .engine import Namespace
 _LABELS: Final = {MANAGED_BY: MANAGER}
 _PAGE: Final = 250
 _MAX_DELAY: Final = 30.0
+_REFUSED: Final = 9  # failures: 0.1 s * 2**9 is past _MAX_DELAY
+_REMIND: Final = 20  # a refusal still in place is said again every 20 tries (~6 min)
 
 
 class Liveness:
@@ -64,8 +66,7 @@ async def watch_secrets(space: Namespace, transport: SecretTransport, live: Live
         except Gone:
             version = None
         except CredentialError as exc:
-            failures += 1
-            _lost(space, name, exc, failures)
+            failures = _lost(space, name, exc, failures + 1)
         live.set(name, False)
         space.metrics.watch_restarts.labels("secrets").inc()
         await asyncio.sleep(_delay(failures))
@@ -111,13 +112,17 @@ async def watch_workloads(space: Namespace, kind: str, live: Liveness) -> None:
         except Gone:
             version = None
         except CredentialError as exc:
-            failures += 1
-            _lost(space, name, exc, failures)
+            failures = _lost(space, name, exc, failures + 1)
         live.set(name, False)
         space.metrics.watch_restarts.labels(kind.lower()).inc()
         await asyncio.sleep(_delay(failures))
 
 
-def _lost(space: Namespace, watch: str, exc: CredentialError, failures: int) -> None:
-    if failures == 1 or isinstance(exc, PermissionDenied | AuthenticationError):
+def _lost(space: Namespace, watch: str, exc: CredentialError, failures: int) -> int:
+    """Log the first failure (then every ``_REMIND``-th); the failure count to go on
+    with: a refusal jumps to the longest pause, since asking again soon cannot cure it."""
+    if failures == 1 or failures % _REMIND == 0:
         act("watch-lost", namespace=space.name, watch=watch, reason=str(exc)[:300])
+    if isinstance(exc, PermissionDenied | AuthenticationError):
+        return max(failures, _REFUSED)
+    return failures
