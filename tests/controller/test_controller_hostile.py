@@ -25,6 +25,7 @@ from controller_support import (
 from k8s_support import ControlPlane, new_namespace, provider_for
 
 from nebula_credential import Credential, SyncKubernetesSecretsProvider
+from nebula_credential.controller.references import BadAnnotation, parse_reload
 
 pytestmark = pytest.mark.kubernetes
 
@@ -293,3 +294,33 @@ def test_refusals_are_told_once_and_nothing_loops_hot(
         assert controller.process.poll() is None
     finally:
         controller.kill()
+
+
+def test_a_long_list_of_one_id_repeated_is_that_one_id() -> None:
+    """A generated annotation that repeats ids (one per container, say) names each once:
+    the limit counts credentials, not entries."""
+    assert parse_reload(",".join(["db"] * 500 + ["cache"] * 10)) == (False, ("db", "cache"))
+    with pytest.raises(BadAnnotation, match="at most 64"):
+        parse_reload(",".join(f"id{number}" for number in range(65)))
+
+
+def test_sigterm_while_patches_are_in_flight_is_a_clean_stop(
+    control_plane: ControlPlane,
+    namespace: str,
+    store: SyncKubernetesSecretsProvider,
+    controllers: Any,
+) -> None:
+    store.store(Credential("shared", "api_key", {"api_key": "v0"}))
+    secret = store.secret_name("shared")
+    for number in range(200):
+        create(control_plane, namespace, deployment(f"w{number}", "shared", {"K": secret}))
+    controller = controllers()
+    wait_for(lambda: len(controller.actions("restart")) == 200, 60, "opt-in")
+    store.store(Credential("shared", "api_key", {"api_key": "v1"}))
+    wait_for(lambda: len(controller.actions("restart")) > 200, 30, "the first patches")
+    assert controller.stop() == 0
+    patched = len(controller.actions("restart")) - 200
+    assert 0 < patched <= 200
+    assert not [line for line in controller.lines if not line.startswith("{")], controller.lines
+    lease = control_plane.request("GET", LEASE_PATH.format(namespace)).raise_for_status("get")
+    assert not lease.json()["spec"].get("holderIdentity")

@@ -41,12 +41,13 @@ def parse_reload(value: str) -> tuple[bool, tuple[str, ...]]:
     text = value.strip()
     if text == AUTO:
         return True, ()
-    parts = [part.strip() for part in text.split(",")]
-    if not text or any(not part for part in parts):
+    entries = [part.strip() for part in text.split(",")]
+    if not text or any(not part for part in entries):
         raise BadAnnotation(
             f'{RELOAD} must be "auto" or a comma-separated list of credential ids '
             "without empty entries"
         )
+    parts = list(dict.fromkeys(entries))  # a repeated id is one credential
     if len(parts) > MAX_IDS:
         raise BadAnnotation(f"{RELOAD} names {len(parts)} credentials; at most {MAX_IDS}")
     for part in parts:
@@ -56,7 +57,7 @@ def parse_reload(value: str) -> tuple[bool, tuple[str, ...]]:
             raise BadAnnotation(
                 f"{RELOAD} holds an entry that is not a credential id: {exc}"
             ) from None
-    return False, tuple(dict.fromkeys(parts))
+    return False, tuple(parts)
 
 
 def wanted(workload: dict[str, Any]) -> Wanted | None:
