@@ -24,11 +24,20 @@ from ..kubernetes.model.objects import SecretObject
 from .actions import ControllerMetrics, act
 from .digests import key_digests, workload_digest
 from .leader import Leader
-from .references import ALL_KEYS, DIGEST, BadAnnotation, Wanted, template_digest, wanted
+from .references import (
+    ALL_KEYS,
+    DIGEST,
+    RELOAD,
+    BadAnnotation,
+    Wanted,
+    template_digest,
+    wanted,
+)
 from .rotations import Rotations
 
 QUIET: Final = 1.0
 MAX_WAIT: Final = 5.0
+_PROBLEMS: Final = ("bad-annotation", "corrupt-credential", "missing-credential", "refused")
 
 
 class Debounce:
@@ -91,7 +100,9 @@ class Namespace:
         self.workloads: dict[tuple[str, str], Document] = {}
         self.wants: dict[tuple[str, str], Wanted] = {}
         self.bad: dict[tuple[str, str], str] = {}  # malformed annotations: why
-        self._reported: dict[tuple[str, str], str] = {}  # problems already logged
+        # Problems already logged, per workload and action: the workload's uid, its
+        # reload annotation and why (our own patches change neither).
+        self._reported: dict[tuple[tuple[str, str], str], str] = {}
         self._events: set[asyncio.Task[None]] = set()  # Events being posted
         self.rotations: Rotations | None = None  # set when the controller rotates
         self.synced = False  # the first list of our Secrets is in
@@ -148,6 +159,8 @@ class Namespace:
         self.wants.pop(workload_id, None)
         if event == "DELETED":
             self.workloads.pop(workload_id, None)
+            self.bad.pop(workload_id, None)
+            self._forget(workload_id, *_PROBLEMS)
             return
         self.workloads[workload_id] = workload
         self.bad.pop(workload_id, None)
@@ -184,7 +197,9 @@ class Namespace:
         if current is None and all(part[1] is None for part in parts):
             return  # nothing found yet: a first digest would restart it for nothing
         corrupt = sorted({part[0] for part in parts if part[0] in self.corrupt})
-        if corrupt:
+        if not corrupt:
+            self._forget(workload_id, "corrupt-credential")
+        else:
             why = (
                 f"credential(s) {', '.join(map(repr, corrupt))} in namespace {self.name!r} "
                 "do not decode (credential.json edited by hand?); no restart until mended"
@@ -211,6 +226,7 @@ class Namespace:
             self._problem(workload_id, "refused", str(exc))
             return
         self.workloads[workload_id] = stored
+        self._forget(workload_id, "refused")
         self.metrics.restarts.labels(kind.lower()).inc()
         credentials = sorted(part[0] for part in parts)
         act("restart", namespace=self.name, kind=kind, name=name, credentials=credentials)
@@ -225,33 +241,46 @@ class Namespace:
                 if found is not None:
                     parts.append((found[0], found[1], keys))
             return parts
+        missing: list[str] = []
         for credential_id in want.ids:
             held_in = self.ids.get(credential_id)
             if held_in is None:
-                self._problem(
-                    workload_id,
-                    "missing-credential",
-                    f"credential {credential_id!r} has no Secret in namespace {self.name!r}",
-                )
+                missing.append(credential_id)
                 parts.append((credential_id, None, set()))
                 continue
             keys = want.keys.get(held_in, {ALL_KEYS})
             parts.append((credential_id, self.secrets[held_in][1], keys))
+        if not missing:
+            self._forget(workload_id, "missing-credential")
+        else:  # one problem naming them all: one line and one Event, not one each
+            named = ", ".join(map(repr, missing))
+            verb = "has" if len(missing) == 1 else "have"
+            self._problem(
+                workload_id,
+                "missing-credential",
+                f"credential {named} {verb} no Secret in namespace {self.name!r}",
+            )
         return parts
 
     def _problem(self, workload_id: tuple[str, str], action: str, why: str, **fields: Any) -> None:
         """One log line (and an Event) per problem and workload version, not per look."""
         kind, name = workload_id
         workload = self.workloads.get(workload_id) or {}
-        version = str((workload.get("metadata") or {}).get("resourceVersion") or "")
-        if self._reported.get(workload_id) == f"{action}:{version}:{why}":
+        meta = workload.get("metadata") or {}
+        said = f"{meta.get('uid')}:{(meta.get('annotations') or {}).get(RELOAD)}:{why}"
+        if self._reported.get((workload_id, action)) == said:
             return
-        self._reported[workload_id] = f"{action}:{version}:{why}"
+        self._reported[(workload_id, action)] = said
         act(action, namespace=self.name, kind=kind, name=name, reason=why, **fields)
         if self.leader.acting():  # only the leader reports, so one line per problem
             task = asyncio.ensure_future(self._event(workload, kind, action, why))
             self._events.add(task)
             task.add_done_callback(self._events.discard)
+
+    def _forget(self, workload_id: tuple[str, str], *actions: str) -> None:
+        """The problem is gone: the next time it comes it is told again."""
+        for action in actions:
+            self._reported.pop((workload_id, action), None)
 
     async def _event(self, workload: Document, kind: str, action: str, why: str) -> None:
         from .events import warning_event
