@@ -358,3 +358,16 @@ def test_several_missing_credentials_are_one_line_and_one_event(
     assert "'gone-a'" in missing[0]["reason"]
     assert "'gone-b'" in missing[0]["reason"]
     assert len(_events(control_plane, namespace, "CredentialNotFound")) == 1
+
+
+def test_a_bad_annotation_made_while_no_one_leads_is_told_by_the_next_leader(
+    control_plane: ControlPlane, namespace: str, controllers: Any
+) -> None:
+    leader, standby = _pair(controllers)
+    time.sleep(1)  # the standby has read the Lease
+    leader.kill()  # no one leads until the standby has waited the term (3 s) out
+    create(control_plane, namespace, deployment("odd", "db,,x", {}))
+    wait_for(lambda: standby.actions("leader"), 10, "the standby to lead")
+    told = wait_for(lambda: standby.actions("bad-annotation"), 10, "the bad annotation")
+    assert told[0]["name"] == "odd"
+    wait_for(lambda: _events(control_plane, namespace, "BadReloadAnnotation"), 10, "the Event")

@@ -175,8 +175,9 @@ class Namespace:
             self.debounce.mark(workload_id)
 
     def mark_all(self) -> None:
-        """Look at every opted-in workload again (leadership just won)."""
-        for workload_id in self.wants:
+        """Look at every opted-in workload again (leadership just won), and at the
+        malformed ones: made while no one led, they were told by no one."""
+        for workload_id in [*self.wants, *self.bad]:
             self.debounce.mark(workload_id)
 
     # -- The patch -----------------------------------------------------------------------
