@@ -190,6 +190,9 @@ def test_idle_clients_cannot_hold_the_health_endpoint(
         last = idle[-1]
         last.settimeout(15)
         assert last.recv(100) == b""  # closed by the endpoint, not held forever
+        time.sleep(0.5)
+        noise = [line for line in controller.lines if not line.startswith("{")]
+        assert not noise, noise[:20]  # no traceback per closed connection on stderr
     finally:
         for conn in idle:
             conn.close()

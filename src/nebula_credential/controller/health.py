@@ -48,6 +48,9 @@ class _BoundedServer(ThreadingHTTPServer):
             self._open[id(request)] = request
         super().process_request(request, client_address)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client gone mid-request: no traceback among the action lines on stderr
+
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
             self._open.pop(id(request), None)
