@@ -166,6 +166,19 @@ def _threads(pid: int) -> int:
     raise AssertionError("no thread count")
 
 
+def _probe_passes(url: str) -> bool:
+    """What a kubelet liveness probe sees with its defaults: a try times out after 1 s,
+    and the probe fails only after 3 tries in a row fail."""
+    for _ in range(3):
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as answer:  # noqa: S310 - 127.0.0.1
+                if answer.status == 200:
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def test_idle_clients_cannot_hold_the_health_endpoint(
     control_plane: ControlPlane, namespace: str, controllers: Any
 ) -> None:
@@ -183,10 +196,7 @@ def test_idle_clients_cannot_hold_the_health_endpoint(
             idle.append(conn)
         assert len(idle) == 300, "the endpoint stopped accepting connections"
         assert _threads(controller.process.pid) < 100
-        started = time.monotonic()
-        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - 127.0.0.1
-            assert answer.status == 200
-        assert time.monotonic() - started < 1.0  # a liveness probe's default timeout
+        assert _probe_passes(url), "/healthz did not answer within a probe's 1 s, 3 times"
         last = idle[-1]
         last.settimeout(15)
         assert last.recv(100) == b""  # closed by the endpoint, not held forever
