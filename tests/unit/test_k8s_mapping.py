@@ -21,6 +21,7 @@ from nebula_credential.kubernetes.model.mapping import (
     decode,
     encode,
     encode_previous,
+    from_b64,
     list_labels,
     noted_version,
     surely_fits,
@@ -108,6 +109,25 @@ def test_bad_base64_and_missing_payload_are_corrupt_data() -> None:
     del secret.data["credential.json"]
     with pytest.raises(CorruptData, match=r"no credential\.json"):
         decode(secret, "ns")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "QQ==", "QUI=", "QUJD", "QR==", "QQ", "Q===", "====", "QQ==QQ==", "=QQ=", "Q Q==",
+     "QQ==\n", "\nQUJD", "-_8=", "+/8=", "QUJD\x00", "QUJDé", "\u0661\u0662==", "QUJD ="],
+)  # fmt: skip
+def test_secret_values_are_read_as_strict_base64_exactly(text: str) -> None:
+    """Whatever ``base64.b64decode(validate=True)`` refuses is refused, the rest reads alike:
+    a hand-edited key with a newline or URL-safe characters is no value pods read."""
+    try:
+        expected: bytes | None = base64.b64decode(text, validate=True)
+    except ValueError:
+        expected = None
+    try:
+        found: bytes | None = from_b64(text)
+    except ValueError:
+        found = None
+    assert found == expected
 
 
 def test_id_annotation_edited_by_hand_is_corrupt_data() -> None:

@@ -14,7 +14,6 @@ Pod readers call the same mapping for a mounted Secret volume: its files become 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -38,6 +37,7 @@ from .mapping import (
     ANN_TAGS,
     CREDENTIAL_KEY,
     decode_payload,
+    from_b64,
     where,
 )
 from .naming import KIND_LABEL
@@ -50,7 +50,7 @@ KIND_LABELS: Final = (KIND_LABEL, "credential-type")
 
 def _text(secret: SecretObject, key: str, place: str) -> str:
     try:
-        return base64.b64decode(secret.data[key], validate=True).decode("utf-8")
+        return from_b64(secret.data[key]).decode("utf-8")
     except ValueError:  # binascii.Error, UnicodeDecodeError: both hold the value
         pass
     raise InvalidCredential(

@@ -17,8 +17,6 @@ print one line. None of them carries a value: field names, ids and places only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,7 +35,7 @@ from ...domain import (
     value_from_text,
 )
 from ...domain.kinds import KIND_FIELDS
-from .mapping import CREDENTIAL_KEY
+from .mapping import CREDENTIAL_KEY, from_b64
 from .objects import SecretObject
 
 HandEditListener = Callable[["HandEdit"], None]
@@ -76,12 +74,41 @@ class HandEdit(msgspec.Struct, frozen=True):  # a dataclass takes a millisecond 
         )
 
 
+_KEYED: Final = {
+    kind: tuple(spec.name for spec in specs if spec.secret) for kind, specs in KIND_FIELDS.items()
+}
+
+
 def _keyed_fields(credential: Credential) -> tuple[str, ...]:
     """The fields that have a key of their own: the kind's secret fields (the declared
     ones, so a key added by hand counts too), a generic credential's secret fields."""
     if credential.kind is CredentialKind.GENERIC:
         return credential.secret_field_names
-    return tuple(spec.name for spec in KIND_FIELDS[credential.kind] if spec.secret)
+    return _KEYED[credential.kind]
+
+
+def edited_keys(secret: SecretObject, credential: Credential) -> dict[str, str | None]:
+    """The per-field keys of ``secret`` whose value differs from ``credential`` (decoded
+    from its ``credential.json``): their text, or None when a key is no UTF-8 text in
+    base64. Empty (the usual answer) when the keys are as written."""
+    data = secret.data
+    changed: dict[str, str | None] = {}
+    if CREDENTIAL_KEY not in data:
+        return changed
+    fields = credential.fields
+    for name in _keyed_fields(credential):
+        encoded = data.get(name)
+        if encoded is None:
+            continue
+        # The error is raised by the caller: the decoding error can hold the value.
+        try:
+            raw = from_b64(encoded)
+            if name in fields and raw == str(credential.reveal(name)).encode("utf-8"):
+                continue
+            changed[name] = raw.decode("utf-8")
+        except ValueError:  # binascii.Error, UnicodeDecodeError
+            changed[name] = None
+    return changed
 
 
 def pods_view(
@@ -93,39 +120,32 @@ def pods_view(
     A key that is no valid value of its field (not base64, not UTF-8 text, not an
     integer where one is due) is CorruptData: pods read something no credential holds.
     """
-    if CREDENTIAL_KEY not in secret.data:
-        return credential, ()
-    changed: dict[str, str] = {}
-    for name in _keyed_fields(credential):
-        encoded = secret.data.get(name)
-        if encoded is None:
-            continue
-        # The error is raised after the handler: the decoding error can hold the value.
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-            held = credential.fields.get(name)
-            if held is not None and raw == str(credential.reveal(name)).encode("utf-8"):
-                continue
-            text = raw.decode("utf-8")
-        except (binascii.Error, ValueError):
-            text = None
+    changed = edited_keys(secret, credential)
+    return (credential, ()) if not changed else apply_edits(credential, changed, place, fix)
+
+
+def apply_edits(
+    credential: Credential, changed: dict[str, str | None], place: str, fix: str
+) -> tuple[Credential, tuple[str, ...]]:
+    """``credential`` with the :func:`edited_keys` it was found with, and their names;
+    CorruptData when one of them is no valid value of its field."""
+    texts: dict[str, str] = {}
+    for name, text in changed.items():
         if text is None:
             raise CorruptData(
                 f"{place}: key {name!r} is not UTF-8 text, so pods read a value no "
                 f"credential field can hold; {fix}",
                 credential_id=credential.id,
             )
-        changed[name] = text
-    if not changed:
-        return credential, ()
+        texts[name] = text
     try:
-        edited = credential.evolve(fields=_typed(credential.kind, changed))
+        edited = credential.evolve(fields=_typed(credential.kind, texts))
     except ValidationError as exc:
         detail = exc.message
     else:
-        return edited, tuple(sorted(changed))
+        return edited, tuple(sorted(texts))
     raise CorruptData(
-        f"{place}: keys {', '.join(sorted(changed))} do not fit the credential in "
+        f"{place}: keys {', '.join(sorted(texts))} do not fit the credential in "
         f"{CREDENTIAL_KEY} ({detail}); {fix}",
         credential_id=credential.id,
     )

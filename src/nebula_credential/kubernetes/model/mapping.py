@@ -16,6 +16,7 @@ names strictly. Pods should mount the keys they need (``items``) or use ``secret
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -64,6 +65,13 @@ def _annotation_bytes(notes: Mapping[str, str]) -> int:
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+def from_b64(text: str) -> bytes:
+    """A Secret value's bytes: standard base64 and nothing else, as
+    ``base64.b64decode(text, validate=True)`` reads it, without its regular expression.
+    Raises ValueError (``binascii.Error``, or non-ASCII text)."""
+    return binascii.a2b_base64(text, strict_mode=True)
 
 
 def labels_for(credential: Credential, prefix: str | None = None) -> dict[str, str]:
@@ -223,30 +231,35 @@ def decode_payload(
     ``place`` and ``fix`` replace "Secret ns/name" and the kubectl hint in the message;
     ``expected`` is the id the Secret is labelled with, when known (a faster decode).
     """
+    raw = secret.data.get(CREDENTIAL_KEY)
+    detail: str | None = None
+    if raw is not None:
+        # The error is raised after the handlers: their exceptions can hold the payload.
+        try:
+            plain = from_b64(raw)
+            if expected is not None:
+                # Every rule of Credential.from_json, checked while msgspec parses; a payload
+                # with another id or anything unexpected takes the full path below it.
+                return from_sealed_json(plain, expected)
+            return Credential.from_json(plain)
+        except ValueError:  # binascii.Error, or non-ASCII text
+            detail = "not base64"
+        except ValidationError as exc:
+            detail = exc.message
     place = place or where(secret, namespace)
     fix = fix or f"restore it or delete it with: kubectl delete secret {secret.name} -n {namespace}"
-    raw = secret.data.get(CREDENTIAL_KEY)
-    if raw is None:
+    if detail is None:
         raise CorruptData(f"{place} has no {CREDENTIAL_KEY} key; {fix}")
-    # The error is raised after the handlers: their exceptions can hold the payload.
-    try:
-        plain = base64.b64decode(raw, validate=True)
-        if expected is not None:
-            # Every rule of Credential.from_json, checked while msgspec parses; a payload
-            # with another id or anything unexpected takes the full path below it.
-            return from_sealed_json(plain, expected)
-        return Credential.from_json(plain)
-    except ValueError:  # binascii.Error, or non-ASCII text
-        detail = "not base64"
-    except ValidationError as exc:
-        detail = exc.message
     raise CorruptData(f"{place}: {CREDENTIAL_KEY} is not a valid credential ({detail}); {fix}")
 
 
-def decode(secret: SecretObject, namespace: str) -> Credential:
-    """The credential of a Secret we wrote; CorruptData when it does not decode."""
+def decode(secret: SecretObject, namespace: str, known: CredentialId | None = None) -> Credential:
+    """The credential of a Secret we wrote; CorruptData when it does not decode.
+
+    ``known`` is the id the caller looked the Secret up by (already valid)."""
     noted = secret.annotations.get(ANN_ID)
-    credential = decode_payload(secret, namespace, expected=_valid_id(noted))
+    expected = known if known is not None and noted == known else _valid_id(noted)
+    credential = decode_payload(secret, namespace, expected=expected)
     if noted is not None and noted != credential.id:
         raise CorruptData(
             f"{where(secret, namespace)}: annotation {ANN_ID} says {noted[:255]!r} but "

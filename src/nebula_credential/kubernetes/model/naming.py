@@ -86,8 +86,9 @@ def legacy_secret_name(prefix: str, credential_id: str) -> str:
 def candidate_names(prefix: str, credential_id: str) -> tuple[str, ...]:
     """Where ``credential_id`` may live: its name, then its legacy name when different."""
     name = secret_name(prefix, credential_id)
-    legacy = legacy_secret_name(prefix, credential_id)
-    return (name,) if legacy == name else (name, legacy)
+    if "." not in name:  # a lossless name: no hash, so the legacy name is the same
+        return (name,)
+    return (name, legacy_secret_name(prefix, credential_id))
 
 
 def _name(prefix: str, credential_id: str, hash_chars: int) -> str:

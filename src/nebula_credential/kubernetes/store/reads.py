@@ -11,7 +11,7 @@ from ...domain import CorruptData, Credential, CredentialId, CredentialKind, Val
 from ...providers import ListFilter
 from ..api.transport import SecretTransport
 from ..model.foreign import foreign_credential
-from ..model.hand_edits import HandEdit, pods_view, report
+from ..model.hand_edits import HandEdit, apply_edits, edited_keys, report
 from ..model.mapping import ANN_ID, decode, is_managed, list_labels, where
 from ..model.naming import candidate_names
 from ..model.objects import SecretObject
@@ -37,12 +37,14 @@ async def locate(transport: SecretTransport, prefix: str, cid: CredentialId) -> 
 def as_pods_read(found: SecretObject, namespace: str, credential: Credential) -> Credential:
     """``credential`` (from ``found``'s ``credential.json``) with the values of per-field
     keys edited by hand, which is what pods read; a disagreement is reported."""
+    changed = edited_keys(found, credential)
+    if not changed:  # the keys are as written: no message to make
+        return credential
     place = where(found, namespace)
     fix = f"fix the key (kubectl edit secret {found.name} -n {namespace}) or store it again"
-    seen, edited = pods_view(found, credential, place, fix)
-    if edited:
-        revision = found.resource_version
-        report(HandEdit(credential.id, place, edited, "secret", namespace, revision))
+    seen, edited = apply_edits(credential, changed, place, fix)
+    revision = found.resource_version
+    report(HandEdit(credential.id, place, edited, "secret", namespace, revision))
     return seen
 
 
@@ -52,7 +54,7 @@ def read_found(
     """The credential in ``found``: ours from ``credential.json`` (with per-field keys
     edited by hand, see ``model.hand_edits``), else its flat keys."""
     if is_managed(found) and ANN_ID in found.annotations:
-        credential = decode(found, namespace)
+        credential = decode(found, namespace, cid)
         if cid is not None and credential.id != cid:
             raise CorruptData(
                 f"{where(found, namespace)} holds credential {credential.id!r}, not "
