@@ -35,7 +35,18 @@ def utcnow() -> datetime:
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds, e.g. ``2026-11-30T04:47:34.123456Z``; the year
     has four digits (``strftime("%Y")`` gives three for 999, which no reader accepts)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # %-formatting: half the time of isoformat(timespec=...), which every write pays twice.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+    )
 
 
 def parse_timestamp(text: object, what: str, credential_id: str | None = None) -> datetime:

@@ -51,8 +51,10 @@ def body_bytes(secret: SecretObject) -> int:
 
 
 def _characters(secret: SecretObject) -> int:
-    maps = (secret.labels, secret.annotations, secret.data)
-    return sum(sum(map(len, m)) + sum(map(len, m.values())) for m in maps) + len(secret.name)
+    total = len(secret.name)
+    for pairs in (secret.labels, secret.annotations, secret.data):
+        total += len("".join(pairs)) + len("".join(pairs.values()))  # faster than summing
+    return total
 
 
 def check_object_size(secret: SecretObject, credential_id: str) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import TYPE_CHECKING, ClassVar, Final
 
@@ -226,9 +227,7 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
         validate_expected_version(credential.id, expected_version)
         check_previous(credential, previous)
         try:
-            from .writes import write_credential  # a read-only command never loads it
-
-            return await write_credential(
+            return await _write_credential()(
                 self._transport,
                 self.prefix,
                 credential,
@@ -293,6 +292,15 @@ class KubernetesSecretsProvider(LeaseHolding, CredentialProvider):
 
     async def close(self) -> None:
         await self._transport.close()
+
+
+@functools.cache
+def _write_credential() -> Callable[..., Awaitable[Credential]]:
+    """``writes.write_credential``, loaded by the first write: a read-only command never
+    loads it, and an import statement in ``store`` would cost 2 us on every call."""
+    from .writes import write_credential
+
+    return write_credential
 
 
 def _about(exc: CredentialError, credential_id: str) -> None:
