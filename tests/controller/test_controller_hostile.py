@@ -373,6 +373,31 @@ def test_several_missing_credentials_are_one_line_and_one_event(
     assert len(_events(control_plane, namespace, "CredentialNotFound")) == 1
 
 
+def test_an_id_annotation_edited_by_hand_leaves_the_old_id_missing(
+    control_plane: ControlPlane,
+    namespace: str,
+    store: SyncKubernetesSecretsProvider,
+    controllers: Any,
+) -> None:
+    """A Secret whose id annotation is edited from alpha to beta no longer answers for
+    alpha: a workload naming alpha is told it is missing."""
+    store.store(Credential("alpha", "api_key", {"api_key": "v0"}))
+    secret = store.secret_name("alpha")
+    create(control_plane, namespace, deployment("app", "alpha", {"K": secret}))
+    controller = controllers()
+    wait_for(lambda: template_digest(control_plane, namespace, "app"), 30, "opt-in")
+    assert not controller.actions("missing-credential")
+    body = {"metadata": {"annotations": {"nebula-credential/id": "beta"}}}
+    control_plane.request(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/secrets/{secret}",
+        body,
+        content_type="application/merge-patch+json",
+    ).raise_for_status("edit the id annotation")
+    (missing,) = wait_for(lambda: controller.actions("missing-credential"), 20, "the report")
+    assert "'alpha'" in missing["reason"]
+
+
 def test_a_bad_annotation_made_while_no_one_leads_is_told_by_the_next_leader(
     control_plane: ControlPlane, namespace: str, controllers: Any
 ) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ..domain import CredentialError
+from ..domain import Credential, CredentialError
 from ..kubernetes.api.errors import Missing, StaleWrite
 from ..kubernetes.api.object_calls import Document, ObjectCalls
 from ..kubernetes.model.mapping import ANN_ID, decode
@@ -111,23 +111,29 @@ class Namespace:
     # -- Secrets -------------------------------------------------------------------------
 
     def secret_seen(self, kind: str, secret: SecretObject) -> None:
-        if self.rotations is not None:
-            self.rotations.seen(kind, secret)
         credential_id = secret.annotations.get(ANN_ID)
         before = self.secrets.get(secret.name)
+        credential: Credential | None = None
+        old_id = None if before is None else before[0]
+        if (
+            old_id is not None
+            and (kind == "DELETED" or old_id != credential_id)  # or edited by hand
+            and self.ids.get(old_id) == secret.name
+        ):  # the old id is not here now
+            del self.ids[old_id]
+            self.corrupt.discard(old_id)
         if kind == "DELETED" or credential_id is None:
             self.secrets.pop(secret.name, None)
-            if before is not None and self.ids.get(before[0]) == secret.name:
-                del self.ids[before[0]]
-                self.corrupt.discard(before[0])
         else:
             self.secrets[secret.name] = (credential_id, key_digests(secret.data))
             self.ids[credential_id] = secret.name
             try:
-                decode(secret, self.name)
+                credential = decode(secret, self.name)
                 self.corrupt.discard(credential_id)
             except CredentialError:  # a hand edit into garbage: no rollout onto it
                 self.corrupt.add(credential_id)
+        if self.rotations is not None:
+            self.rotations.seen(kind, secret, credential)
         after = self.secrets.get(secret.name)
         if before != after:
             for workload_id in self._users(secret.name, before, after):

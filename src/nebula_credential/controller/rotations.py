@@ -17,9 +17,9 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Final
 
-from ..domain import CredentialError, utcnow
+from ..domain import Credential, utcnow
 from ..kubernetes.api.exchange import ApiClient
-from ..kubernetes.model.mapping import ANN_ID, decode
+from ..kubernetes.model.mapping import ANN_ID
 from ..kubernetes.model.naming import KIND_LABEL, PREFIX_LABEL
 from ..kubernetes.model.objects import SecretObject
 from ..kubernetes.store.provider import DEFAULT_PREFIX, KubernetesSecretsProvider
@@ -55,17 +55,14 @@ class Rotations:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._providers: dict[str, KubernetesSecretsProvider] = {}
 
-    def seen(self, kind: str, secret: SecretObject) -> None:
-        """A Secret event: arm, move or drop the timer of its credential."""
+    def seen(self, kind: str, secret: SecretObject, credential: Credential | None) -> None:
+        """A Secret event: arm, move or drop the timer of its credential. ``credential``
+        is the one the Secret holds, None when it was deleted or does not decode (the
+        provider's reads report that)."""
         cid = secret.annotations.get(ANN_ID)
         if cid is None or secret.labels.get(KIND_LABEL) != "oauth2":
             return
-        expiry = None
-        if kind != "DELETED":
-            try:
-                expiry = expiry_of(decode(secret, self.namespace))
-            except CredentialError:
-                expiry = None  # unreadable: the provider's reads report it
+        expiry = None if credential is None or kind == "DELETED" else expiry_of(credential)
         if expiry is None:
             self._expiry.pop(cid, None)
         else:
