@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal, NamedTuple
 
-from ..domain import CredentialError
+from ..domain import CredentialError, format_timestamp, utcnow
 from ..kubernetes.api.errors import AlreadyExists, StaleWrite
 from ..kubernetes.api.object_calls import ObjectCalls
 from ..kubernetes.model.naming import LEASE_API_VERSION
@@ -26,6 +25,15 @@ from .actions import act
 LEASE_NAME: Final = "nebula-credential-controller"
 _RESIGN_SECONDS: Final = 5.0
 _LONGEST: Final = 3600.0  # the longest --lease-seconds the command line accepts
+
+
+class _Sighting(NamedTuple):
+    """What this replica last saw of the Lease, and since when (``time.monotonic()``):
+    one ``version`` of it, its absence, or nothing yet while another replica created it."""
+
+    seen: Literal["version", "absent", "unread"]
+    since: float
+    version: str = ""
 
 
 class Leader:
@@ -39,7 +47,7 @@ class Leader:
         self.changed = asyncio.Event()  # set whenever leadership is won or lost
         self._term_end = 0.0  # monotonic: act only before this
         self._leading = False
-        self._seen: tuple[str, float] | None = None  # (resourceVersion, first seen at)
+        self._seen: _Sighting | None = None  # None: never looked at
         self._transitions = 0
 
     def acting(self) -> bool:
@@ -68,7 +76,7 @@ class Leader:
         except (CredentialError, StaleWrite, AlreadyExists) as exc:
             won = False
             if self._seen is None:
-                self._seen = ("?", started)  # another replica created it: it may lead
+                self._seen = _Sighting("unread", started)  # another replica may lead
             if self._leading:
                 act("leader-lost", identity=self.identity, reason=type(exc).__name__)
         self._set(won, started)
@@ -85,10 +93,11 @@ class Leader:
         meta = lease.get("metadata") or {}
         spec = lease.get("spec") or {}
         version = str(meta.get("resourceVersion") or "")
-        if self._seen is None or self._seen[0] != version:
-            self._seen = (version, started)
+        seen = self._seen
+        if seen is None or seen.seen != "version" or seen.version != version:
+            seen = self._seen = _Sighting("version", started, version)
         holder = spec.get("holderIdentity")
-        expired = started - self._seen[1] >= self._term_of(spec)
+        expired = started - seen.since >= self._term_of(spec)
         if holder and holder != self.identity and not expired:
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
@@ -98,11 +107,11 @@ class Leader:
         return True
 
     def _gone_for(self, started: float) -> bool:
-        """Whether the Lease has been absent for a whole duration (absence is noted as
-        the version "")."""
-        if self._seen is None or self._seen[0] != "":
-            self._seen = ("", started)
-        return started - self._seen[1] >= self.duration
+        """Whether the Lease has been absent for a whole duration."""
+        seen = self._seen
+        if seen is None or seen.seen != "absent":
+            seen = self._seen = _Sighting("absent", started)
+        return started - seen.since >= self.duration
 
     def _term_of(self, spec: dict[str, Any]) -> float:
         """How long the holder may act: its ``leaseDurationSeconds``, but never shorter
@@ -131,7 +140,7 @@ class Leader:
     def _body(
         self, version: str | None, transitions: int, spec: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = format_timestamp(utcnow())
         held = spec or {}
         acquired = held.get("acquireTime") if held.get("holderIdentity") == self.identity else None
         meta: dict[str, Any] = {"name": LEASE_NAME, "namespace": self.calls.namespace}

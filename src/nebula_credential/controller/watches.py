@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Final
 
@@ -48,28 +49,17 @@ def _delay(failures: int) -> float:
 
 
 async def watch_secrets(space: Namespace, transport: SecretTransport, live: Liveness) -> None:
-    name = f"secrets/{space.name}"
-    live.set(name, False)  # not ready before the first list is in
-    failures = 0
-    version: str | None = None
-    while True:
-        try:
-            if version is None:
-                version = await _list_secrets(space, transport)
-            live.set(name, True)
-            stream = transport.watch(_LABELS, version, restart_on_gone=False)
-            async with aclosing(stream):
-                async for kind, secret in stream:
-                    version = secret.resource_version or version
-                    space.secret_seen(kind, secret)
-                    failures = 0
-        except Gone:
-            version = None
-        except CredentialError as exc:
-            failures = _lost(space, name, exc, failures + 1)
-        live.set(name, False)
-        space.metrics.watch_restarts.labels("secrets").inc()
-        await asyncio.sleep(_delay(failures))
+    async def events(version: str) -> AsyncGenerator[str | None, None]:
+        stream = transport.watch(_LABELS, version, restart_on_gone=False)
+        async with aclosing(stream):
+            async for kind, secret in stream:
+                space.secret_seen(kind, secret)
+                yield secret.resource_version
+
+    async def relist() -> str:
+        return await _list_secrets(space, transport)
+
+    await _follow(space, "secrets", "secrets", live, relist, events)
 
 
 async def _list_secrets(space: Namespace, transport: SecretTransport) -> str:
@@ -87,34 +77,59 @@ async def _list_secrets(space: Namespace, transport: SecretTransport) -> str:
 
 
 async def watch_workloads(space: Namespace, kind: str, live: Liveness) -> None:
-    name = f"{kind.lower()}s/{space.name}"
-    live.set(name, False)
+    async def relist() -> str:
+        version, items = await space.calls.list(kind)
+        listed = {str((item.get("metadata") or {}).get("name")) for item in items}
+        for workload_id in [w for w in space.workloads if w[0] == kind]:
+            if workload_id[1] not in listed:
+                space.workload_seen(kind, "DELETED", {"metadata": {"name": workload_id[1]}})
+        for item in items:
+            space.workload_seen(kind, "ADDED", item)
+        return version
+
+    async def events(version: str) -> AsyncGenerator[str | None, None]:
+        stream = space.calls.watch(kind, version)
+        async with aclosing(stream):
+            async for event, workload in stream:
+                space.workload_seen(kind, event, workload)
+                latest = (workload.get("metadata") or {}).get("resourceVersion")
+                yield str(latest) if latest else None
+
+    await _follow(space, f"{kind.lower()}s", kind.lower(), live, relist, events)
+
+
+async def _follow(
+    space: Namespace,
+    resource: str,
+    label: str,
+    live: Liveness,
+    relist: Callable[[], Awaitable[str]],
+    events: Callable[[str], AsyncGenerator[str | None, None]],
+) -> None:
+    """List (``relist``: the version it saw), then watch from there (``events``: the
+    version after each event it handled), forever: a lost watch resumes from the last
+    version, one too old (410 Gone) lists again, a failure waits longer each time.
+    ``resource`` names the watch (``secrets``, ``deployments``); ``label`` is its
+    ``watch_restarts`` metric label."""
+    name = f"{resource}/{space.name}"
+    live.set(name, False)  # not ready before the first list is in
     failures = 0
     version: str | None = None
     while True:
         try:
             if version is None:
-                version, items = await space.calls.list(kind)
-                listed = {str((item.get("metadata") or {}).get("name")) for item in items}
-                for workload_id in [w for w in space.workloads if w[0] == kind]:
-                    if workload_id[1] not in listed:
-                        space.workload_seen(kind, "DELETED", {"metadata": {"name": workload_id[1]}})
-                for item in items:
-                    space.workload_seen(kind, "ADDED", item)
+                version = await relist()
             live.set(name, True)
-            stream = space.calls.watch(kind, version)
-            async with aclosing(stream):
-                async for event, workload in stream:
-                    meta = workload.get("metadata") or {}
-                    version = str(meta.get("resourceVersion") or version)
-                    space.workload_seen(kind, event, workload)
+            async with aclosing(events(version)) as handled:
+                async for latest in handled:
+                    version = latest or version
                     failures = 0
         except Gone:
             version = None
         except CredentialError as exc:
             failures = _lost(space, name, exc, failures + 1)
         live.set(name, False)
-        space.metrics.watch_restarts.labels(kind.lower()).inc()
+        space.metrics.watch_restarts.labels(label).inc()
         await asyncio.sleep(_delay(failures))
 
 
