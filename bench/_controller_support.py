@@ -7,10 +7,6 @@ import asyncio
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -19,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from nebula_credential.testing.cli_process import CliProcess
 from nebula_credential.testing.envtest import ControlPlane
 
 CONTROLLER_USER = "nebula-bench-controller"  # the user name the audit log tells apart
@@ -121,15 +118,11 @@ def controller_kubeconfig(plane: ControlPlane, path: Path) -> Path:
     return path
 
 
-class Controller:
+class Controller(CliProcess):
     """``nebula-credential controller`` in a process of its own, as an operator runs it."""
 
     def __init__(self, kubeconfig: Path, namespace: str, home: Path, *, rotation: bool) -> None:
-        exe = str(Path(sys.executable).with_name("nebula-credential"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
-        env["HOME"] = str(home)
-        argv = [
-            exe,
+        args = [
             "--kubeconfig",
             str(kubeconfig),
             "controller",
@@ -139,30 +132,7 @@ class Controller:
             "127.0.0.1:0",
             *([] if rotation else ["--no-rotation"]),
         ]
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
-        )
-        self.lines: list[tuple[float, str]] = []  # (seconds after the start, line)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append((time.monotonic() - self.started, line.rstrip("\n")))
-
-    def actions(self, action: str) -> list[dict[str, Any]]:
-        """The action lines of ``action``, each with ``at``: seconds after the start."""
-        found: list[dict[str, Any]] = []
-        for at, line in list(self.lines):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("action") == action:
-                found.append({**record, "at": at})
-        return found
+        super().__init__(args, home=home)
 
     async def wait_ready(self, seconds: float) -> float:
         """Seconds from the start until ``/readyz`` answered 200."""
@@ -171,7 +141,7 @@ class Controller:
         async with aiohttp.ClientSession() as http:
             for _ in range(int(seconds / 0.05) + 1):
                 if self.process.poll() is not None:
-                    tail = "\n".join(line for _, line in self.lines[-20:])
+                    tail = "\n".join(self.lines[-20:])
                     raise SystemExit(f"the controller exited ({self.process.returncode}):\n{tail}")
                 serving = self.actions("serving")
                 if serving and not address:
@@ -196,20 +166,6 @@ class Controller:
             if name in ("VmRSS", "VmHWM"):
                 fields[name] = int(value.split()[0]) * 1024
         return fields["VmRSS"], fields["VmHWM"]
-
-    def stop(self) -> int:
-        """SIGTERM, as Kubernetes stops a pod; SIGKILL if it has not gone in 15 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(timeout=10)
-        self._reader.join(timeout=10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-        return code
 
 
 class Watch:

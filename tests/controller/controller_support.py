@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nebula_credential.testing.cli_process import CliProcess
 from nebula_credential.testing.envtest import ControlPlane
+from nebula_credential.testing.waiting import wait_for
 
 DIGEST = "nebula-credential.io/credentials-digest"
 RELOAD = "nebula-credential.io/reload"
 LEASE = 3  # seconds: the tests' leader Lease
 
 
-class ControllerProcess:
+class ControllerProcess(CliProcess):
     """``nebula-credential controller`` in a process of its own; its action lines kept."""
 
     def __init__(self, kubeconfig: Path, namespace: str, home: Path, *extra: str) -> None:
-        exe = str(Path(sys.executable).with_name("nebula-credential"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
-        env["HOME"] = str(home)
-        argv = [
-            exe,
+        args = [
             "--kubeconfig",
             str(kubeconfig),
             "controller",
@@ -41,28 +31,7 @@ class ControllerProcess:
             str(LEASE),
             *extra,
         ]
-        self.process = subprocess.Popen(
-            argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def actions(self, action: str) -> list[dict[str, Any]]:
-        found = []
-        for line in list(self.lines):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("action") == action:
-                found.append(record)
-        return found
+        super().__init__(args, home=home)
 
     def identity(self) -> str:
         """Its name in the leader Lease: the host's name and its process id."""
@@ -71,35 +40,6 @@ class ControllerProcess:
     def health_url(self, path: str) -> str:
         serving = wait_for(lambda: self.actions("serving"), 30, "the health endpoint")
         return f"http://{serving[0]['address']}{path}"
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._reader.join(timeout=10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-    def stop(self) -> int:
-        """SIGTERM, as Kubernetes stops a pod; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
-
-
-def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    """``check()``'s first truthy value within ``seconds`` (polled every 0.1 s)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 def deployment(

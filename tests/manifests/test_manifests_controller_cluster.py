@@ -7,14 +7,9 @@ posts Events, with no action refused; what it never does, it may not do."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +21,9 @@ from manifest_support import can_i
 
 from nebula_credential import Credential, SyncKubernetesSecretsProvider
 from nebula_credential.controller.leader import LEASE_NAME
+from nebula_credential.testing.cli_process import CliProcess
 from nebula_credential.testing.envtest import ControlPlane
+from nebula_credential.testing.waiting import wait_for
 
 _ROTATE_TESTS = str(Path(__file__).resolve().parent.parent / "rotate")
 if _ROTATE_TESTS not in sys.path:
@@ -51,16 +48,6 @@ def auth() -> Iterator[AuthServer]:
     server = AuthServer()
     server.add_client("app", "client-secret-canary-5c1e")
     yield from server.running()
-
-
-def _wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 def _install(plane: ControlPlane, home: Path, ns: str, *args: str) -> list[dict[str, Any]]:
@@ -111,7 +98,7 @@ def _service_account_kubeconfig(plane: ControlPlane, ns: str, account: str, path
     return path
 
 
-class Controller:
+class Controller(CliProcess):
     """The generated container's command and arguments in a process of its own, as the
     ServiceAccount, with the pod's journal layout; its action lines kept."""
 
@@ -126,32 +113,12 @@ class Controller:
         journal.chmod(0o777)  # as an emptyDir is
         pod_env = {e["name"]: e["value"] for e in container["env"]}
         home = journal / Path(pod_env["NEBULA_CREDENTIAL_HOME"]).relative_to(mount["mountPath"])
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEBULA_", "KUBE"))}
-        env.update(HOME=str(tmp), NEBULA_CREDENTIAL_HOME=str(home))
-        exe = str(Path(sys.executable).with_name(container["command"][0]))
-        self.process = subprocess.Popen(
-            [exe, "--kubeconfig", str(kubeconfig), *args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def actions(self, *wanted: str) -> list[dict[str, Any]]:
-        found = []
-        for line in list(self.lines):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("action") in wanted:
-                found.append(record)
-        return found
+        super().__init__(
+            ["--kubeconfig", str(kubeconfig), *args],
+            home=tmp,
+            env={"NEBULA_CREDENTIAL_HOME": str(home)},
+            command=container["command"][0],
+        )
 
     def restarts(self, ns: str, name: str) -> int:
         return len(
@@ -167,19 +134,6 @@ class Controller:
             elif seen and (record["namespace"], record["name"]) == (ns, name):
                 return True
         return False
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=20)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait(timeout=10)
-            self._reader.join(timeout=10)
-            if self.process.stderr is not None:
-                self.process.stderr.close()
 
 
 def _deployment(plane: ControlPlane, ns: str, name: str, reload: str) -> None:
@@ -243,30 +197,30 @@ def test_the_generated_rbac_lets_the_controller_lead_restart_rotate_and_report(
         _deployment(plane, second, "worker", "github")
         controller = Controller(docs, kubeconfig, tmp_path)
         try:
-            (led,) = _wait_for(lambda: controller.actions("leader"), 30, "leadership")
+            (led,) = wait_for(lambda: controller.actions("leader"), 30, "leadership")
             lease = _lease(plane, first)
             assert lease is not None
             assert lease["spec"]["holderIdentity"] == led["identity"]
             assert _lease(plane, second) is None  # the leader Lease lives in the first only
 
             # Opting in sets the digest once; a change of the credential patches it again.
-            _wait_for(lambda: controller.restarts(first, "web") == 1, 30, "the opt-in patch")
+            wait_for(lambda: controller.restarts(first, "web") == 1, 30, "the opt-in patch")
             before = _digest(plane, first, "web")
             store_a.store(Credential("payments", "api_key", {"api_key": f"{CANARY}-v2"}))
-            _wait_for(lambda: controller.restarts(first, "web") == 2, 30, "the restart")
+            wait_for(lambda: controller.restarts(first, "web") == 2, 30, "the restart")
             assert _digest(plane, first, "web") not in (None, before)
 
             # Rotation when due, in the second namespace, and the worker's restart for it.
-            (rotated,) = _wait_for(lambda: controller.actions("rotate"), 30, "the rotation")
+            (rotated,) = wait_for(lambda: controller.actions("rotate"), 30, "the rotation")
             assert (rotated["credential"], rotated["outcome"]) == ("github", "rotated")
             assert str(store_b.get("github").reveal("access_token")) != ACCESS
             assert auth.hits["/token"] == 1
             restarted = lambda: controller.restarted_after("rotate", second, "worker")  # noqa: E731
-            _wait_for(restarted, 30, "the worker's restart for the new token")
+            wait_for(restarted, 30, "the worker's restart for the new token")
 
-            missing = _wait_for(lambda: controller.actions("missing-credential"), 30, "report")
+            missing = wait_for(lambda: controller.actions("missing-credential"), 30, "report")
             assert missing[0]["name"] == "orphan"
-            reasons = _wait_for(lambda: _event_reasons(plane, first, "orphan"), 15, "the Event")
+            reasons = wait_for(lambda: _event_reasons(plane, first, "orphan"), 15, "the Event")
             assert reasons == ["CredentialNotFound"]
 
             # Meanwhile the leader renewed its Lease: an update of it, by name.
@@ -275,7 +229,7 @@ def test_the_generated_rbac_lets_the_controller_lead_restart_rotate_and_report(
             assert renewed["spec"]["holderIdentity"] == led["identity"]
             assert renewed["spec"]["renewTime"] > renewed["spec"]["acquireTime"]
         finally:
-            code = controller.stop()
+            code = controller.stop(timeout=20)
         assert code == 0
         assert controller.actions(*TROUBLE) == []
         assert not [line for line in controller.lines if "Traceback" in line]
@@ -294,12 +248,12 @@ def test_without_rotation_watching_alone_is_enough_to_lead_and_restart(
         _deployment(plane, ns, "web", "payments")
         controller = Controller(docs, kubeconfig, tmp_path)
         try:
-            _wait_for(lambda: controller.actions("leader"), 30, "leadership")
-            _wait_for(lambda: controller.restarts(ns, "web") == 1, 30, "the opt-in patch")
+            wait_for(lambda: controller.actions("leader"), 30, "leadership")
+            wait_for(lambda: controller.restarts(ns, "web") == 1, 30, "the opt-in patch")
             store.store(Credential("payments", "api_key", {"api_key": f"{CANARY}-v2"}))
-            _wait_for(lambda: controller.restarts(ns, "web") == 2, 30, "the restart")
+            wait_for(lambda: controller.restarts(ns, "web") == 2, 30, "the restart")
         finally:
-            code = controller.stop()
+            code = controller.stop(timeout=20)
     assert code == 0
     assert controller.actions(*TROUBLE) == []
     assert not [line for line in controller.lines if "Traceback" in line]
