@@ -398,6 +398,22 @@ def test_an_id_annotation_edited_by_hand_leaves_the_old_id_missing(
     assert "'alpha'" in missing["reason"]
 
 
+def test_two_installations_with_leases_of_their_own_both_lead(
+    control_plane: ControlPlane, namespace: str, controllers: Any
+) -> None:
+    """Two controller installations whose first namespace is the same: each elects on
+    its own Lease (``--lease-name``), so neither stands by for the other."""
+    one = controllers("--lease-name", "install-a")
+    two = controllers("--lease-name", "install-b")
+    wait_for(lambda: one.actions("leader") and two.actions("leader"), 30, "two leaders")
+    leases = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    holders = set()
+    for lease in ("install-a", "install-b"):
+        found = control_plane.request("GET", f"{leases}/{lease}").raise_for_status("get").json()
+        holders.add(found["spec"]["holderIdentity"])
+    assert holders == {one.identity(), two.identity()}
+
+
 def test_a_bad_annotation_made_while_no_one_leads_is_told_by_the_next_leader(
     control_plane: ControlPlane, namespace: str, controllers: Any
 ) -> None:

@@ -99,6 +99,9 @@ def test_auto_finds_every_secret_reference_and_the_keys_pods_see() -> None:
         (["--health-addr", "127.0.0.1:99999"], "--health-addr"),
         (["--rotate-within", "soon"], "--rotate-within"),
         (["--lease-seconds", "0"], "--lease-seconds"),
+        (["--lease-name", "Not_A_Name"], "--lease-name"),
+        (["--lease-name", "x" * 254], "--lease-name"),
+        (["--lease-name", "a\x1b[2Jb"], "--lease-name"),
     ],
 )
 def test_bad_options_are_usage_errors(cli, args: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from manifest_support import kubernetes_validate
 from nebula_credential import manifests as m
 from nebula_credential.cli.controller_cmd import _health_address
 from nebula_credential.controller.leader import LEASE_NAME
-from nebula_credential.manifests.controller_access import LEADER_LEASE
+from nebula_credential.manifests.controller_access import DEFAULT_CONTROLLER
 
 SECRETS = {"apiGroups": [""], "resources": ["secrets"]}
 WORKLOADS = {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"]}
@@ -70,7 +70,7 @@ def test_the_stream_is_the_account_a_role_per_watched_namespace_the_deployment_a
 
 
 def test_the_first_namespace_holds_the_leader_lease_and_create_is_not_held_to_a_name() -> None:
-    assert LEADER_LEASE == LEASE_NAME  # what the controller really elects on
+    assert DEFAULT_CONTROLLER == LEASE_NAME  # what the controller elects on by default
     first, second = _of(_docs(watch_namespaces=["team-a", "team-b"]), "Role")
     leader = {**LEASES, "verbs": ["get", "update"], "resourceNames": [LEASE_NAME]}
     rotating = {**LEASES, "verbs": ["get", "create", "delete"]}
@@ -83,6 +83,21 @@ def test_the_first_namespace_holds_the_leader_lease_and_create_is_not_held_to_a_
     assert "cannot restrict create by resourceNames" in grants
     assert "no create or delete of Secrets" in grants
     assert LEASE_NAME not in second["metadata"]["annotations"][m.GRANTS_ANNOTATION]
+
+
+def test_two_installations_named_apart_never_share_an_election() -> None:
+    """Each generated controller elects on a Lease named like its Deployment, and may
+    update only that one: a second installation watching the same first namespace leads
+    its own namespaces instead of standing by for ever."""
+    for name in ("ctl-a", "ctl-b"):
+        docs = _docs(name=name, watch_namespaces=["shared", f"{name}-only"])
+        args = _pod(docs)["containers"][0]["args"]
+        assert args[args.index("--lease-name") + 1] == name
+        first = _of(docs, "Role")[0]
+        leader = {**LEASES, "verbs": ["get", "update"], "resourceNames": [name]}
+        assert leader in first["rules"]
+        (deployment,) = _of(docs, "Deployment")
+        assert f"on the Lease {name} in shared" in str(deployment["metadata"]["annotations"])
 
 
 def test_without_rotation_it_writes_no_secret_and_takes_no_rotation_lease() -> None:

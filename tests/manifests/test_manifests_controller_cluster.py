@@ -271,7 +271,9 @@ def test_what_the_controller_never_does_it_may_not_do(
              "--watch-namespace", second, "--no-rotation")  # fmt: skip
     rotating = f"system:serviceaccount:{home}:{NAME}"
     quiet = f"system:serviceaccount:{home}:quiet"
-    leader, other_lease = f"leases/{LEASE_NAME}", "leases/someone-elses"
+    # Each installation elects on a Lease named like it, and may update that one only.
+    leader_of = {rotating: f"leases/{LEASE_NAME}", quiet: "leases/quiet"}
+    other_lease = "leases/someone-elses"
 
     def can(user: str, verb: str, resource: str, ns: str) -> bool:
         return can_i(plane, verb, resource, ns, user)
@@ -290,9 +292,12 @@ def test_what_the_controller_never_does_it_may_not_do(
             for verb in ("list", "watch", "patch"):
                 assert not can(user, verb, "leases.coordination.k8s.io", ns), (user, verb)
             assert not can(user, "get", "configmaps", ns)
-        assert can(user, "update", f"{leader}", first)
-        assert not can(user, "update", f"{leader}", second)
+        leader = leader_of[user]
+        assert can(user, "update", leader, first)
+        assert not can(user, "update", leader, second)
         assert not can(user, "update", other_lease, first)
+        for theirs in set(leader_of.values()) - {leader}:
+            assert not can(user, "update", theirs, first)  # another installation's
         for ns in (home, other):  # neither watched: nothing at all
             for verb in ("get", "list", "watch"):
                 assert not can(user, verb, "secrets", ns), (user, verb, ns)
@@ -304,6 +309,6 @@ def test_what_the_controller_never_does_it_may_not_do(
         for verb in ("get", "create", "delete"):
             assert can(rotating, verb, other_lease, ns)
     assert not can(quiet, "get", other_lease, first)
-    assert not can(quiet, "delete", f"{leader}", first)
+    assert not can(quiet, "delete", leader_of[quiet], first)
     assert can(quiet, "create", "leases.coordination.k8s.io", first)  # not restrictable by name
     assert not can(quiet, "create", "leases.coordination.k8s.io", second)

@@ -57,6 +57,10 @@ def controller(
     lease_seconds: Annotated[
         float, typer.Option(help="Leader Lease duration; a standby takes over after it")
     ] = 15.0,
+    lease_name: Annotated[
+        str,
+        typer.Option(help="The leader Lease (in the first namespace): one per installation"),
+    ] = "nebula-credential-controller",
     rotate_within: Annotated[
         str, typer.Option(help="Rotate oauth2 credentials this long before they expire")
     ] = "5m",
@@ -67,11 +71,12 @@ def controller(
     """Restart opted-in workloads when their credentials change; rotate when due."""
     from ..controller.run import Settings
     from ..kubernetes.api.clients import open_client
-    from ..kubernetes.model.naming import check_namespace
+    from ..kubernetes.model.naming import check_namespace, check_object_name
 
     state = state_of(ctx)
     try:
         namespaces = tuple(dict.fromkeys(check_namespace(ns, "--namespace") for ns in namespace))
+        check_object_name(lease_name, "--lease-name")
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
     if not 1 <= lease_seconds <= 3600:
@@ -89,6 +94,7 @@ def controller(
     settings = Settings(
         namespaces,
         lease_seconds=lease_seconds,
+        lease_name=lease_name,
         health_host=host,
         health_port=port,
         rotate_within=window,

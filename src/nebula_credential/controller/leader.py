@@ -22,7 +22,7 @@ from ..kubernetes.api.object_calls import ObjectCalls
 from ..kubernetes.model.naming import LEASE_API_VERSION
 from .actions import act
 
-LEASE_NAME: Final = "nebula-credential-controller"
+LEASE_NAME: Final = "nebula-credential-controller"  # unless --lease-name says otherwise
 _RESIGN_SECONDS: Final = 5.0
 _LONGEST: Final = 3600.0  # the longest --lease-seconds the command line accepts
 
@@ -39,8 +39,11 @@ class _Sighting(NamedTuple):
 class Leader:
     """This replica's view of the election; :meth:`acting` says whether to act now."""
 
-    def __init__(self, calls: ObjectCalls, identity: str, duration: float) -> None:
+    def __init__(
+        self, calls: ObjectCalls, identity: str, duration: float, name: str = LEASE_NAME
+    ) -> None:
         self.calls = calls
+        self.name = name
         self.identity = identity
         self.duration = duration
         self.retry = max(duration / 5, 0.2)
@@ -82,13 +85,13 @@ class Leader:
         self._set(won, started)
 
     async def _try(self, started: float) -> bool:
-        lease = await self.calls.lease_get(LEASE_NAME)
+        lease = await self.calls.lease_get(self.name)
         if lease is None:
             # Deleted under a live leader, it may still act for the rest of its term: a
             # standby that once saw the Lease waits out a whole duration of its absence.
             if not self._leading and self._seen is not None and not self._gone_for(started):
                 return False
-            await self.calls.lease_create(LEASE_NAME, self._body(None, 0))
+            await self.calls.lease_create(self.name, self._body(None, 0))
             return True
         meta = lease.get("metadata") or {}
         spec = lease.get("spec") or {}
@@ -103,7 +106,7 @@ class Leader:
         transitions = int(spec.get("leaseTransitions") or 0)
         if holder != self.identity:
             transitions += 1
-        await self.calls.lease_replace(LEASE_NAME, self._body(version, transitions, spec))
+        await self.calls.lease_replace(self.name, self._body(version, transitions, spec))
         return True
 
     def _gone_for(self, started: float) -> bool:
@@ -143,7 +146,7 @@ class Leader:
         now = format_timestamp(utcnow())
         held = spec or {}
         acquired = held.get("acquireTime") if held.get("holderIdentity") == self.identity else None
-        meta: dict[str, Any] = {"name": LEASE_NAME, "namespace": self.calls.namespace}
+        meta: dict[str, Any] = {"name": self.name, "namespace": self.calls.namespace}
         if version is not None:
             meta["resourceVersion"] = version
         return {
@@ -163,11 +166,11 @@ class Leader:
         self._leading = False
         self._term_end = 0.0
         try:
-            lease = await self.calls.lease_get(LEASE_NAME)
+            lease = await self.calls.lease_get(self.name)
             if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
                 return
             body = self._body(str((lease.get("metadata") or {}).get("resourceVersion")), 0)
             body["spec"] = {"leaseDurationSeconds": body["spec"]["leaseDurationSeconds"]}
-            await self.calls.lease_replace(LEASE_NAME, body)
+            await self.calls.lease_replace(self.name, body)
         except (CredentialError, StaleWrite, AlreadyExists):
             return

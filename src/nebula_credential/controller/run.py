@@ -20,7 +20,7 @@ from ..ops import GrantJournal, RotateOptions
 from .actions import ControllerMetrics, act
 from .engine import MAX_WAIT, QUIET, Namespace
 from .health import HealthServer
-from .leader import Leader
+from .leader import LEASE_NAME, Leader
 from .rotations import Rotations
 from .watches import Liveness, watch_secrets, watch_workloads
 
@@ -29,6 +29,7 @@ from .watches import Liveness, watch_secrets, watch_workloads
 class Settings:
     namespaces: tuple[str, ...]
     lease_seconds: float = 15.0
+    lease_name: str = LEASE_NAME
     health_host: str = "127.0.0.1"
     health_port: int | None = None  # None: no endpoint
     identity: str = ""
@@ -51,6 +52,7 @@ async def run(client: ApiClient, settings: Settings) -> None:
         ObjectCalls(client, settings.namespaces[0]),
         settings.identity or identity(),
         settings.lease_seconds,
+        settings.lease_name,
     )
     spaces = [
         Namespace(

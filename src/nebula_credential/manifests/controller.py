@@ -32,7 +32,7 @@ from ._checks import (
 )
 from .access import DEFAULT_NAMESPACE, Manifest
 from .access import service_account as account_manifest
-from .controller_access import DEFAULT_CONTROLLER, LEADER_LEASE, controller_rbac
+from .controller_access import DEFAULT_CONTROLLER, controller_rbac
 from .rotation import DATA_DIR, DATA_MOUNT, HOME_ENV, JOURNAL_NOTE
 from .workloads import meta
 
@@ -47,12 +47,13 @@ JOURNAL_VOLUME: Final = "rotation-journal"
 
 
 def _container_args(
-    watched: Sequence[str], port: int, lease_seconds: int, rotate_within: str | None
+    watched: Sequence[str], port: int, lease: str, lease_seconds: int, rotate_within: str | None
 ) -> list[str]:
     args = ["controller"]
     for ns in watched:
         args += ["--namespace", ns]
-    args += ["--health-addr", f"0.0.0.0:{port}", "--lease-seconds", str(lease_seconds)]
+    args += ["--health-addr", f"0.0.0.0:{port}"]
+    args += ["--lease-name", lease, "--lease-seconds", str(lease_seconds)]
     args += ["--rotate-within", rotate_within] if rotate_within is not None else ["--no-rotation"]
     return args
 
@@ -124,7 +125,7 @@ def controller_deployment(
         "name": "controller",
         "image": image,
         "command": ["nebula-credential"],
-        "args": _container_args(watched, health_port, lease_seconds, rotate_within),
+        "args": _container_args(watched, health_port, name, lease_seconds, rotate_within),
         "env": [{"name": HOME_ENV, "value": DATA_DIR}],
         "ports": [{"name": "metrics", "containerPort": health_port, "protocol": "TCP"}],
         "livenessProbe": _probe("/healthz", health_port, 10),
@@ -144,7 +145,7 @@ def controller_deployment(
     deployment_meta = meta(name, namespace, name)
     deployment_meta["annotations"] = {
         JOURNAL_NOTE: (
-            f"{replicas} replicas, one leader at a time on the Lease {LEADER_LEASE} in "
+            f"{replicas} replicas, one leader at a time on the Lease {name} in "
             f"{watched[0]}; rotations keep tokens issued but not yet stored in {DATA_DIR} "
             "(an emptyDir in memory, kept across container restarts)"
         )

@@ -30,9 +30,9 @@ from typing import Final
 from ._checks import ManifestError, dns_label, dns_subdomain
 from .access import CREATE_VERBS, LEASE_VERBS, Manifest, Rule, binding, lease_rule, role, rule
 
-# The controller's own (controller/leader.py); the layers keep manifests from importing
-# it, and a test pins both.
-LEADER_LEASE: Final = "nebula-credential-controller"
+# Also the controller's default leader Lease (controller/leader.py): the layers keep
+# manifests from importing it, and a test pins both. A generated controller elects on a
+# Lease named like its Deployment, so two installations never share one election.
 DEFAULT_CONTROLLER: Final = "nebula-credential-controller"
 WATCH_SECRET_VERBS: Final = ("list", "watch")
 ROTATE_SECRET_VERBS: Final = ("get", "list", "watch", "update", "patch")
@@ -41,14 +41,14 @@ WORKLOADS: Final = ("deployments", "statefulsets", "daemonsets")
 LEADER_VERBS: Final = ("get", "update")
 
 
-def _rules(first: bool, rotation: bool) -> list[Rule]:
+def _rules(first: bool, rotation: bool, lease: str) -> list[Rule]:
     rules = [
         rule(ROTATE_SECRET_VERBS if rotation else WATCH_SECRET_VERBS),
         {"apiGroups": ["apps"], "resources": list(WORKLOADS), "verbs": list(WORKLOAD_VERBS)},
         rule(CREATE_VERBS, resource="events"),
     ]
     if first:
-        rules.append(lease_rule(LEADER_VERBS, [LEADER_LEASE]))
+        rules.append(lease_rule(LEADER_VERBS, [lease]))
     if rotation:
         rules.append(lease_rule(LEASE_VERBS))
     elif first:
@@ -56,7 +56,7 @@ def _rules(first: bool, rotation: bool) -> list[Rule]:
     return rules
 
 
-def _grants(ns: str, first: bool, rotation: bool) -> str:
+def _grants(ns: str, first: bool, rotation: bool, lease: str) -> str:
     secrets = (
         f"get/list/watch/update/patch of EVERY Secret in {ns} (the watch lists them all; a "
         "rotation rewrites whichever credential is due)"
@@ -71,7 +71,7 @@ def _grants(ns: str, first: bool, rotation: bool) -> str:
     ]
     if first:
         parts.append(
-            f"get/update of exactly the leader Lease {LEADER_LEASE} (coordination.k8s.io) in "
+            f"get/update of exactly the leader Lease {lease} (coordination.k8s.io) in "
             f"{ns}, and create of ANY Lease name in {ns}: Kubernetes cannot restrict create "
             "by resourceNames (the object does not exist yet)"
         )
@@ -92,8 +92,9 @@ def controller_rbac(
     rotation: bool = True,
 ) -> list[Manifest]:
     """A Role ``name`` and its RoleBinding to ``service_account`` in each of ``namespaces``,
-    granting what the controller calls there (see the module docstring); the leader
-    Lease's rules only in the first, where the controller keeps it. Without
+    granting what the controller calls there (see the module docstring); the rules of the
+    leader Lease (named ``name``, like the Deployment) only in the first, where the
+    controller keeps it. Without
     ``rotation`` no Secret is written and no rotation lease taken."""
     watched = list(dict.fromkeys(dns_label(ns, "watched namespace") for ns in namespaces))
     if not watched:
@@ -104,6 +105,7 @@ def controller_rbac(
     out: list[Manifest] = []
     for index, ns in enumerate(watched):
         first = index == 0
-        out.append(role(ns, name, _rules(first, rotation), _grants(ns, first, rotation)))
+        rules, grants = _rules(first, rotation, name), _grants(ns, first, rotation, name)
+        out.append(role(ns, name, rules, grants))
         out.append(binding(ns, name, service_account, sa_ns))
     return out
