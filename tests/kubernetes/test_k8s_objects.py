@@ -19,7 +19,7 @@ from k8s_support import (
     secret_json,
 )
 
-from nebula_credential import Conflict, CorruptData, Credential, PayloadTooLarge
+from nebula_credential import Conflict, CorruptData, Credential, PayloadTooLarge, ValidationError
 
 pytestmark = pytest.mark.kubernetes
 
@@ -215,6 +215,11 @@ async def test_seed_kubectl_secret_reads_as_typed_oauth2(control_plane: ControlP
         assert by_id.id == "oauth2"
         assert by_id.reveal("refresh_token") == "1//0eXhY"
         assert await provider.read_secret("nebula-credentials-absent") is None
+        requests = provider.stats.requests
+        for bad in ("a..b", "Upper", "x" * 254, "a\x1b[2Jb", "../etc"):
+            with pytest.raises(ValidationError, match="is not a valid name"):
+                await provider.read_secret(bad)
+        assert provider.stats.requests == requests  # refused before anything was sent
         # It is not ours: storing over it is refused until it is adopted.
         with pytest.raises(Conflict, match="kubectl label secret nebula-credentials-oauth2"):
             await provider.store(by_id)

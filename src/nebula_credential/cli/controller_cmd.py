@@ -71,14 +71,15 @@ def controller(
     """Restart opted-in workloads when their credentials change; rotate when due."""
     from ..controller.run import Settings
     from ..kubernetes.api.clients import open_client
-    from ..kubernetes.model.naming import check_namespace, check_object_name
+    from ..kubernetes.model.api_names import dns_subdomain
+    from ..kubernetes.model.naming import check_namespace
 
     state = state_of(ctx)
     try:
         namespaces = tuple(dict.fromkeys(check_namespace(ns, "--namespace") for ns in namespace))
-        check_object_name(lease_name, "--lease-name")
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
+    dns_subdomain(lease_name, "--lease-name", error=UsageError)
     if not 1 <= lease_seconds <= 3600:
         raise UsageError("--lease-seconds must be between 1 and 3600")
     host, port = _health_address(health_addr) if health_addr else ("127.0.0.1", None)

@@ -43,7 +43,6 @@ _UNSAFE = re.compile(r"[^a-z0-9-]")
 _PREFIX = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)?")
 _NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
-_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 def digest(text: str, chars: int) -> str:
@@ -71,16 +70,6 @@ def check_namespace(namespace: str, source: str) -> str:
             "1-63 lower-case letters, digits or '-', starting and ending with a letter or digit"
         )
     return namespace
-
-
-def check_object_name(name: str, source: str) -> str:
-    """Validate the name of an object (a DNS-1123 subdomain: a Lease, a Secret)."""
-    if not _OBJECT_NAME.fullmatch(name):
-        raise ConfigurationError(
-            f"{name[:80]!r} (from {source}) is not a valid object name: use 1-253 lower-case "
-            "letters, digits, '-' or '.', starting and ending with a letter or digit"
-        )
-    return name
 
 
 def secret_name(prefix: str, credential_id: str) -> str:

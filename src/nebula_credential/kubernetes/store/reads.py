@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import Final
 
-from ...domain import CorruptData, Credential, CredentialId, CredentialKind, ValidationError
+from ...domain import CorruptData, Credential, CredentialId, CredentialKind
 from ...providers import ListFilter
 from ..api.transport import SecretTransport
+from ..model.api_names import dns_subdomain
 from ..model.foreign import foreign_credential
 from ..model.hand_edits import HandEdit, apply_edits, edited_keys, report
 from ..model.mapping import ANN_ID, decode, is_managed, list_labels, where
 from ..model.naming import candidate_names
 from ..model.objects import SecretObject
 from ..model.ownership import Listed, belongs, classify, suspect_error
-
-_SECRET_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 async def locate(transport: SecretTransport, prefix: str, cid: CredentialId) -> SecretObject | None:
@@ -76,8 +73,7 @@ async def read_secret(
 ) -> Credential | None:
     """Any Secret by name as a typed credential, or None when absent (see
     ``KubernetesSecretsProvider.read_secret``)."""
-    if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
-        raise ValidationError(f"{str(name)[:80]!r} is not a valid Secret name")
+    dns_subdomain(name, "Secret name")
     found = await transport.get(name)
     if found is None:
         return None
